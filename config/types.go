@@ -1,0 +1,193 @@
+package config
+
+import "time"
+
+// Config is the file form of engine.yaml after interpolation and defaults.
+// It holds no live objects; cmd/authengine translates it into runtime
+// options.
+type Config struct {
+	// DataDir holds the embedded store and, in development mode, the
+	// generated root and API keys. Default "./data".
+	DataDir   string    `koanf:"data_dir"`
+	API       API       `koanf:"api"`
+	Security  Security  `koanf:"security"`
+	Store     Store     `koanf:"store"`
+	Auth      Auth      `koanf:"auth"`
+	Tools     Tools     `koanf:"tools"`
+	Telemetry Telemetry `koanf:"telemetry"`
+}
+
+// API configures the HTTP listener and the keys apps and admins present.
+type API struct {
+	// Development lets the engine generate a root key and an API key into
+	// DataDir when none is configured. Never use it in production.
+	Development bool     `koanf:"development"`
+	Host        string   `koanf:"host"`       // default 127.0.0.1
+	Port        int      `koanf:"port"`       // default 9099
+	PublicURL   string   `koanf:"public_url"` // default http://localhost:<port>
+	APIKeys     []string `koanf:"api_keys"`
+	AdminKeys   []string `koanf:"admin_keys"`
+	// AllowedRedirectOrigins lists the origins (scheme://host[:port]) that
+	// next_uri may point at. The public_url origin is always allowed.
+	AllowedRedirectOrigins []string `koanf:"allowed_redirect_origins"`
+	// MaxBodyBytes caps request bodies. Default 1 MiB.
+	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+}
+
+// Security holds the root keys that seal token state.
+type Security struct {
+	RootKeys []RootKey `koanf:"root_keys"`
+}
+
+// RootKey is one AES-256 key: 32 random bytes, standard base64.
+type RootKey struct {
+	ID    string `koanf:"id"`
+	Value string `koanf:"value"`
+}
+
+// Store selects and configures the token-state backend.
+type Store struct {
+	Type     string        `koanf:"type"` // embedded (default) | redis
+	Embedded EmbeddedStore `koanf:"embedded"`
+	Redis    RedisStore    `koanf:"redis"`
+}
+
+// EmbeddedStore is the bbolt file store.
+type EmbeddedStore struct {
+	Path string `koanf:"path"` // default <data_dir>/authengine.db
+}
+
+// RedisStore configures go-redis's UniversalClient. Either URL, or Addrs
+// (with MasterName for Sentinel; several Addrs without it for Cluster).
+type RedisStore struct {
+	URL        string   `koanf:"url"`
+	Addrs      []string `koanf:"addrs"`
+	MasterName string   `koanf:"master_name"`
+	Username   string   `koanf:"username"`
+	Password   string   `koanf:"password"`
+	DB         int      `koanf:"db"`
+	TLS        bool     `koanf:"tls"`
+	KeyPrefix  string   `koanf:"key_prefix"` // default "authengine:"
+}
+
+// Auth holds flow settings and the providers.
+type Auth struct {
+	FlowTTL          time.Duration    `koanf:"flow_ttl"`       // default 10m
+	RefreshMargin    time.Duration    `koanf:"refresh_margin"` // default 60s
+	UserVerification UserVerification `koanf:"user_verification"`
+	Providers        []Provider       `koanf:"providers"`
+}
+
+// UserVerification makes a flow complete only after the app confirms the
+// user who finished it (POST /v1/auth/confirm_user).
+type UserVerification struct {
+	Enabled bool `koanf:"enabled"`
+	// VerifierURL is where the browser is sent after the provider callback,
+	// with ?flow_id=<id> added.
+	VerifierURL string `koanf:"verifier_url"`
+}
+
+// Provider is one OAuth 2.0 provider as the operator declares it.
+type Provider struct {
+	ID          string `koanf:"id"`
+	Description string `koanf:"description"`
+	// Enabled defaults to true when absent.
+	Enabled *bool  `koanf:"enabled"`
+	Type    string `koanf:"type"` // oauth2
+	// ProviderID names a built-in catalog template whose fields this
+	// provider inherits and overrides.
+	ProviderID   string `koanf:"provider_id"`
+	ClientID     string `koanf:"client_id"`
+	ClientSecret string `koanf:"client_secret"`
+	OAuth2       OAuth2 `koanf:"oauth2"`
+}
+
+// IsEnabled reports whether the provider is enabled (default true).
+func (p Provider) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
+
+// OAuth2 is the declarative description of a provider's OAuth 2.0 endpoints.
+type OAuth2 struct {
+	GrantType        string   `koanf:"grant_type"`      // authorization_code (default) | client_credentials
+	ScopeDelimiter   string   `koanf:"scope_delimiter"` // default " "
+	DefaultScopes    []string `koanf:"default_scopes"`
+	AllowedScopes    []string `koanf:"allowed_scopes"`
+	PKCE             PKCE     `koanf:"pkce"`
+	AuthorizeRequest *Request `koanf:"authorize_request"`
+	TokenRequest     *Request `koanf:"token_request"`
+	// RefreshTokenRequest is optional; without it refresh tokens are not used.
+	RefreshTokenRequest *Request `koanf:"refresh_token_request"`
+	// RefreshRequest is Arcade's name for RefreshTokenRequest; Load folds it
+	// into RefreshTokenRequest (giving both is an error) and clears it.
+	RefreshRequest  *Request `koanf:"refresh_request"`
+	UserInfoRequest *Request `koanf:"user_info_request"`
+}
+
+// PKCE configures RFC 7636 proof keys.
+type PKCE struct {
+	Enabled             bool   `koanf:"enabled"`
+	CodeChallengeMethod string `koanf:"code_challenge_method"` // S256 (default, only value)
+}
+
+// Request is one templated HTTP request to the provider.
+type Request struct {
+	Endpoint string            `koanf:"endpoint"`
+	Method   string            `koanf:"method"` // GET | POST
+	Params   map[string]string `koanf:"params"`
+	Headers  map[string]string `koanf:"headers"`
+	// AuthMethod: none | client_secret_basic | client_secret_post | bearer_access_token
+	AuthMethod string `koanf:"auth_method"`
+	// RequestContentType: application/x-www-form-urlencoded (default) | application/json
+	RequestContentType string `koanf:"request_content_type"`
+	// ResponseContentType: application/json (default) | application/x-www-form-urlencoded.
+	// The body is sniffed when it disagrees with the declared type.
+	ResponseContentType string            `koanf:"response_content_type"`
+	ResponseMap         map[string]string `koanf:"response_map"`
+	Triggers            Triggers          `koanf:"triggers"` // user_info_request only
+}
+
+// Triggers says when user info is fetched.
+type Triggers struct {
+	OnTokenGrant   bool `koanf:"on_token_grant"`
+	OnTokenRefresh bool `koanf:"on_token_refresh"`
+}
+
+// Tools configures the tool workers the engine calls.
+type Tools struct {
+	Workers []Worker `koanf:"workers"`
+}
+
+// Worker is one HTTP tool worker speaking Arcade's worker protocol.
+type Worker struct {
+	ID      string     `koanf:"id"`
+	Enabled *bool      `koanf:"enabled"`
+	HTTP    WorkerHTTP `koanf:"http"`
+}
+
+// IsEnabled reports whether the worker is enabled (default true).
+func (w Worker) IsEnabled() bool { return w.Enabled == nil || *w.Enabled }
+
+// WorkerHTTP is how the engine reaches a worker.
+type WorkerHTTP struct {
+	URI     string        `koanf:"uri"`
+	Secret  string        `koanf:"secret"`
+	Timeout time.Duration `koanf:"timeout"` // default 30s
+	Retry   int           `koanf:"retry"`   // default 3
+}
+
+// Telemetry configures logs and metrics.
+type Telemetry struct {
+	Log     Log     `koanf:"log"`
+	Metrics Metrics `koanf:"metrics"`
+}
+
+// Log configures slog.
+type Log struct {
+	Level  string `koanf:"level"`  // debug | info (default) | warn | error
+	Format string `koanf:"format"` // json (default) | text
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	Enabled *bool  `koanf:"enabled"` // default true
+	Path    string `koanf:"path"`    // default /metrics
+}

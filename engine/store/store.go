@@ -1,0 +1,220 @@
+// Package store is the contract between the engine and its token-state
+// backends: the record types, the Store interface and the sentinel errors.
+// It imports nothing of ours; backends (engine/store/bolt,
+// engine/store/redis) import only this package, and every backend passes
+// the conformance suite in engine/store/storetest.
+//
+// Secrets never reach a backend in the clear: the engine seals them
+// (engine/seal) into the Sealed fields before a record is written. The other
+// fields are index data the backend needs to find, expire and list records.
+//
+// Expiry is logical: a record's ExpiresAt is compared with the backend's
+// injected clock, and a record past it reads as ErrNotFound. Backend TTLs
+// (Redis EXPIRE, bolt sweeps) only collect garbage.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends return them (possibly wrapped with %w); callers
+// test with errors.Is.
+var (
+	// ErrNotFound: no such record, or it has expired.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: a create met an existing record, or a compare-and-swap
+	// lost too many races in a row.
+	ErrConflict = errors.New("store: conflict")
+	// ErrLockHeld: another owner holds the lock.
+	ErrLockHeld = errors.New("store: lock held")
+	// ErrUnavailable: the backend could not be reached. Retryable; nothing
+	// was written.
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// FlowStatus is the state of an authorization flow.
+type FlowStatus string
+
+// Flow statuses. A flow starts pending; the callback moves it to completed
+// or failed (or to verifying when user verification is on, then to
+// completed or failed on confirm_user).
+const (
+	FlowPending   FlowStatus = "pending"
+	FlowVerifying FlowStatus = "verifying"
+	FlowCompleted FlowStatus = "completed"
+	FlowFailed    FlowStatus = "failed"
+)
+
+// Flow is one authorization-code flow in progress (or recently ended).
+type Flow struct {
+	ID string
+	// StateHash is the hex SHA-256 of the state parameter sent to the
+	// provider (see HashState). The raw state is never stored.
+	StateHash  string
+	UserID     string
+	ProviderID string
+	// Scopes requested from the provider (already merged and de-duplicated).
+	Scopes  []string
+	NextURI string
+	Status  FlowStatus
+	// Error is the client-safe reason of a failed flow.
+	Error string
+	// ConnectionID is set when the flow completed and its token was stored.
+	ConnectionID string
+	// Sealed holds the flow's secrets (the PKCE verifier), sealed.
+	Sealed    []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// ConnectionStatus is the state of a user's connection to a provider.
+type ConnectionStatus string
+
+// Connection statuses.
+const (
+	ConnectionConnected   ConnectionStatus = "connected"
+	ConnectionNeedsReauth ConnectionStatus = "needs_reauth"
+)
+
+// Connection is the token state of one (user, provider) pair. A
+// client-credentials provider's service token is a Connection with an empty
+// UserID.
+type Connection struct {
+	// ID is ConnectionID(ProviderID, UserID).
+	ID         string
+	UserID     string
+	ProviderID string
+	Status     ConnectionStatus
+	// Scopes granted by the provider.
+	Scopes []string
+	// ExpiresAt is the access token's expiry; zero means it does not expire.
+	ExpiresAt time.Time
+	// Sealed holds the token set (access, refresh, id token, token type,
+	// user info, extra fields), sealed.
+	Sealed    []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Version is set by the store: 1 on create, +1 on each update. Callers
+	// never set it.
+	Version uint64
+}
+
+// ProviderRecord is an auth provider added at run time through the admin
+// API. Its configuration (which holds the client secret) is sealed.
+type ProviderRecord struct {
+	ID        string
+	Sealed    []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// ConnectionFilter narrows ListConnections; empty fields match everything.
+type ConnectionFilter struct {
+	UserID     string
+	ProviderID string
+}
+
+// ConnectionID derives the stable id of a (provider, user) connection. It
+// is deterministic so that lookups need no secondary index.
+func ConnectionID(providerID, userID string) string {
+	sum := sha256.Sum256([]byte(providerID + "\x00" + userID))
+	return hex.EncodeToString(sum[:16])
+}
+
+// HashState returns the hex SHA-256 of a flow's state parameter.
+func HashState(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return hex.EncodeToString(sum[:])
+}
+
+// FlowStore keeps authorization flows.
+type FlowStore interface {
+	// CreateFlow stores a new flow and indexes its StateHash. ErrConflict
+	// if the ID or the StateHash is taken.
+	CreateFlow(ctx context.Context, f Flow) error
+	// GetFlow returns a flow; ErrNotFound when missing or expired.
+	GetFlow(ctx context.Context, id string) (Flow, error)
+	// ConsumeState atomically removes the state index and returns its
+	// flow. Of any number of concurrent calls for one state, exactly one
+	// succeeds; the others (and all later calls) get ErrNotFound. An
+	// expired flow's state cannot be consumed.
+	ConsumeState(ctx context.Context, stateHash string) (Flow, error)
+	// UpdateFlow is compare-and-swap: it reads the flow, calls fn, and
+	// writes fn's result only if the flow did not change meanwhile
+	// (retrying fn otherwise). An error from fn aborts and is returned
+	// unchanged. ErrNotFound when missing or expired. ID and StateHash
+	// cannot be changed.
+	UpdateFlow(ctx context.Context, id string, fn func(Flow) (Flow, error)) (Flow, error)
+}
+
+// ConnectionStore keeps token state.
+type ConnectionStore interface {
+	// GetConnection returns a connection; ErrNotFound when missing.
+	GetConnection(ctx context.Context, id string) (Connection, error)
+	// UpdateConnection is compare-and-swap create-or-update: fn receives
+	// the current record and whether it exists, and its result is written
+	// only if nothing changed meanwhile (fn is retried otherwise). An error
+	// from fn aborts and is returned unchanged. The store sets Version and
+	// UpdatedAt (and CreatedAt on create); the ID must be
+	// ConnectionID(ProviderID, UserID) and equal id.
+	UpdateConnection(ctx context.Context, id string, fn func(c Connection, exists bool) (Connection, error)) (Connection, error)
+	// DeleteConnection removes a connection; ErrNotFound when missing.
+	DeleteConnection(ctx context.Context, id string) error
+	// ListConnections returns matching connections ordered by ID, the
+	// page [offset, offset+limit), and the total number of matches.
+	ListConnections(ctx context.Context, filter ConnectionFilter, offset, limit int) ([]Connection, int, error)
+}
+
+// ProviderStore keeps providers added through the admin API.
+type ProviderStore interface {
+	// CreateProvider stores a new record; ErrConflict if the ID exists.
+	CreateProvider(ctx context.Context, p ProviderRecord) error
+	// PutProvider replaces an existing record; ErrNotFound when missing.
+	PutProvider(ctx context.Context, p ProviderRecord) error
+	GetProvider(ctx context.Context, id string) (ProviderRecord, error)
+	// ListProviders returns every record ordered by ID.
+	ListProviders(ctx context.Context) ([]ProviderRecord, error)
+	DeleteProvider(ctx context.Context, id string) error
+}
+
+// Locker gives out leases shared by every engine using the same store.
+type Locker interface {
+	// Lock takes the named lock for ttl and returns an owner token, or
+	// ErrLockHeld when someone else holds an unexpired lease. The lease
+	// ends by itself after ttl, so a crashed holder blocks no one for
+	// longer than that.
+	Lock(ctx context.Context, name string, ttl time.Duration) (token string, err error)
+	// Unlock releases the lock only if token still owns it
+	// (compare-and-delete); releasing a lost or expired lease is a no-op.
+	Unlock(ctx context.Context, name, token string) error
+}
+
+// Notifier carries "this flow may have changed" signals between engine
+// instances sharing a store, so waiters never poll.
+type Notifier interface {
+	// Notify signals every subscriber of flowID, on every instance.
+	Notify(ctx context.Context, flowID string) error
+	// Subscribe returns a channel that receives a value (non-blocking,
+	// buffered 1) whenever flowID may have changed, including after the
+	// backend recovers a lost subscription (the subscriber must then
+	// re-read the flow). cancel releases the subscription.
+	Subscribe(flowID string) (signals <-chan struct{}, cancel func())
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	FlowStore
+	ConnectionStore
+	ProviderStore
+	Locker
+	Notifier
+	// Ping reports whether the backend answers; ErrUnavailable otherwise.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
