@@ -1,0 +1,93 @@
+// Command authengine runs the auth engine.
+//
+//	authengine serve   [-c engine.yaml] [-e .env]   start the engine
+//	authengine check   [-c engine.yaml] [-e .env]   validate the configuration and exit
+//	authengine version                              print the version
+//
+// main only parses flags, loads the configuration, builds the registries
+// and wires the packages together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage: authengine <command> [flags]
+
+commands:
+  serve     start the engine
+  check     validate the configuration (every error at once) and exit
+  version   print the version
+
+flags (serve, check):
+  -c, --config FILE   configuration file (default engine.yaml)
+  -e, --env FILE      .env file read before the environment (default .env when present)
+`
+
+// run executes one command and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "authengine", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "serve", "check":
+	default:
+		fmt.Fprintf(stderr, "authengine: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var configPath, envPath string
+	fs.StringVar(&configPath, "c", "engine.yaml", "configuration file")
+	fs.StringVar(&configPath, "config", "engine.yaml", "configuration file")
+	fs.StringVar(&envPath, "e", "", ".env file")
+	fs.StringVar(&envPath, "env", "", ".env file")
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "authengine %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		return 2
+	}
+	var err error
+	if cmd == "check" {
+		err = check(configPath, envPath, stdout, stderr)
+	} else {
+		err = serve(ctx, configPath, envPath, stdout, stderr)
+	}
+	if err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(stderr, "authengine:", err)
+		}
+		return 1
+	}
+	return 0
+}
+
+// errReported means the details were already printed.
+var errReported = errors.New("reported")

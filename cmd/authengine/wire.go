@@ -1,0 +1,334 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/engine"
+	"github.com/authengine/authengine/engine/httpapi"
+	"github.com/authengine/authengine/engine/seal"
+	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/bolt"
+	redisstore "github.com/authengine/authengine/engine/store/redis"
+)
+
+// loaded is a configuration that passed every check serve needs.
+type loaded struct {
+	cfg       *config.Config
+	providers map[string]*authflow.Provider
+}
+
+// load reads and validates the configuration and compiles every provider,
+// exactly as serve does: check stops after it.
+func load(configPath, envPath string, stderr io.Writer) (*loaded, error) {
+	var opts []config.Option
+	if envPath != "" {
+		opts = append(opts, config.WithEnvFile(envPath))
+	}
+	cfg, warnings, err := config.Load(configPath, opts...)
+	for _, w := range warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(err.Error()))
+		return nil, errReported
+	}
+	providers, err := authflow.CompileAll(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(err.Error()))
+		return nil, errReported
+	}
+	return &loaded{cfg: cfg, providers: providers}, nil
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+func check(configPath, envPath string, stdout, stderr io.Writer) error {
+	l, err := load(configPath, envPath, stderr)
+	if err != nil {
+		return err
+	}
+	redirect := redirectURI(l.cfg)
+	ids := make([]string, 0, len(l.providers))
+	for id := range l.providers {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	fmt.Fprintf(stdout, "%s: ok (%d enabled providers, store %s)\n", configPath, len(ids), l.cfg.Store.Type)
+	for _, id := range ids {
+		p := l.providers[id]
+		pkce := "off"
+		if p.PKCE() {
+			pkce = "S256"
+		}
+		fmt.Fprintf(stdout, "  provider %-20s grant=%-18s pkce=%-4s redirect_uri=%s\n", id, p.GrantType(), pkce, redirect)
+	}
+	return nil
+}
+
+func redirectURI(cfg *config.Config) string {
+	return strings.TrimRight(cfg.API.PublicURL, "/") + "/oauth/callback"
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	switch strings.ToLower(cfg.Level) {
+	case "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	if strings.ToLower(cfg.Format) == "text" {
+		return slog.New(slog.NewTextHandler(w, hopts))
+	}
+	return slog.New(slog.NewJSONHandler(w, hopts))
+}
+
+// storeOpeners is the registry of store backends by store.type.
+var storeOpeners = map[string]func(cfg *config.Config, log *slog.Logger) (store.Store, error){
+	"embedded": func(cfg *config.Config, log *slog.Logger) (store.Store, error) {
+		return bolt.Open(cfg.Store.Embedded.Path, bolt.Options{Logger: log})
+	},
+	"redis": func(cfg *config.Config, log *slog.Logger) (store.Store, error) {
+		r := cfg.Store.Redis
+		return redisstore.Open(redisstore.Config{
+			URL: r.URL, Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username,
+			Password: r.Password, DB: r.DB, TLS: r.TLS, KeyPrefix: r.KeyPrefix,
+		}, redisstore.Options{Logger: log})
+	},
+}
+
+// devKeys are the keys development mode generates into the data dir.
+type devKeys struct {
+	RootKeyID string `json:"root_key_id"`
+	RootKey   string `json:"root_key"`
+	APIKey    string `json:"api_key"`
+	AdminKey  string `json:"admin_key"`
+}
+
+// resolveKeys returns the sealer and the API and admin keys. Without
+// configured keys, development mode generates them into the data dir (mode
+// 0600) on first start and reuses them later; otherwise it is an error.
+func resolveKeys(cfg *config.Config, log *slog.Logger, stderr io.Writer) (*seal.Sealer, []string, []string, error) {
+	apiKeys, adminKeys := nonEmpty(cfg.API.APIKeys), nonEmpty(cfg.API.AdminKeys)
+	var keys []seal.Key
+	for i, rk := range cfg.Security.RootKeys {
+		k, err := seal.ParseKey(rk.ID, rk.Value)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("security.root_keys[%d]: %w", i, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 || len(apiKeys) == 0 || len(adminKeys) == 0 {
+		if !cfg.API.Development {
+			return nil, nil, nil, errors.New("no root key or API key configured: set security.root_keys and api.api_keys (see README, Production setup), or set api.development: true to generate development keys")
+		}
+		dk, path, err := loadDevKeys(cfg.DataDir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if len(keys) == 0 {
+			k, err := seal.ParseKey(dk.RootKeyID, dk.RootKey)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%s: %w", path, err)
+			}
+			keys = append(keys, k)
+		}
+		if len(apiKeys) == 0 {
+			apiKeys = []string{dk.APIKey}
+			fmt.Fprintf(stderr, "\n  DEVELOPMENT MODE: keys generated into %s (do not use in production)\n  API key:   %s\n  Admin key: %s\n\n", path, dk.APIKey, dk.AdminKey)
+		}
+		if len(adminKeys) == 0 {
+			adminKeys = []string{dk.AdminKey}
+		}
+		log.Warn("development mode: using generated keys; never run production like this", "keys_file", path)
+	}
+	s, err := seal.New(keys)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("security.root_keys: %w", err)
+	}
+	return s, apiKeys, adminKeys, nil
+}
+
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if strings.TrimSpace(s) != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func loadDevKeys(dir string) (devKeys, string, error) {
+	path := filepath.Join(dir, "dev-keys.json")
+	var dk devKeys
+	raw, err := os.ReadFile(path)
+	if err == nil {
+		if err := json.Unmarshal(raw, &dk); err != nil {
+			return dk, path, fmt.Errorf("read %s: %w", path, err)
+		}
+		return dk, path, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return dk, path, fmt.Errorf("read %s: %w", path, err)
+	}
+	_, rootValue, err := seal.GenerateKey("dev")
+	if err != nil {
+		return dk, path, err
+	}
+	dk = devKeys{RootKeyID: "dev", RootKey: rootValue, APIKey: "ae_dev_" + randomToken(), AdminKey: "ae_admin_" + randomToken()}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return dk, path, fmt.Errorf("create data dir: %w", err)
+	}
+	out, _ := json.MarshalIndent(dk, "", "  ")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		return dk, path, fmt.Errorf("write %s: %w", path, err)
+	}
+	return dk, path, nil
+}
+
+func randomToken() string {
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// providerClient is the HTTP client for provider requests: bounded, with
+// connection reuse, and no redirects followed (token endpoints that
+// redirect are misconfigured, and following would resend credentials).
+func providerClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 32
+	tr.ResponseHeaderTimeout = 20 * time.Second
+	return &http.Client{
+		Transport: tr,
+		Timeout:   30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+func serve(ctx context.Context, configPath, envPath string, stdout, stderr io.Writer) error {
+	l, err := load(configPath, envPath, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := l.cfg
+	log := newLogger(cfg.Telemetry.Log, stderr)
+	sealer, apiKeys, adminKeys, err := resolveKeys(cfg, log, stderr)
+	if err != nil {
+		return err
+	}
+	open, ok := storeOpeners[cfg.Store.Type]
+	if !ok {
+		return fmt.Errorf("store.type %q is not supported (embedded, redis)", cfg.Store.Type)
+	}
+	st, err := open(cfg, log)
+	if err != nil {
+		return fmt.Errorf("open %s store: %w", cfg.Store.Type, err)
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := engine.New(engine.Options{
+		Providers:              l.providers,
+		Store:                  st,
+		Sealer:                 sealer,
+		HTTPClient:             providerClient(),
+		FlowTTL:                cfg.Auth.FlowTTL,
+		RefreshMargin:          cfg.Auth.RefreshMargin,
+		PublicURL:              cfg.API.PublicURL,
+		AllowedRedirectOrigins: cfg.API.AllowedRedirectOrigins,
+		VerifierURL:            verifierURL(cfg),
+		Logger:                 log,
+		Metrics:                engine.NewMetrics(reg),
+	})
+	if err != nil {
+		return err
+	}
+	api := httpapi.Options{
+		Engine:       eng,
+		APIKeys:      apiKeys,
+		AdminKeys:    adminKeys,
+		MaxBodyBytes: cfg.API.MaxBodyBytes,
+		Logger:       log,
+	}
+	if cfg.Telemetry.Metrics.Enabled == nil || *cfg.Telemetry.Metrics.Enabled {
+		api.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+		api.MetricsPath = cfg.Telemetry.Metrics.Path
+	}
+	handler := httpapi.New(api)
+
+	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      75 * time.Second, // status waits hold up to 59 s
+		IdleTimeout:       120 * time.Second,
+	}
+	fmt.Fprintf(stdout, "authengine %s listening on http://%s\n", version, ln.Addr())
+	fmt.Fprintf(stdout, "register this redirect URI with your providers: %s\n", redirectURI(cfg))
+	log.Info("engine started", "addr", ln.Addr().String(), "store", cfg.Store.Type, "providers", len(l.providers))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	return nil
+}
+
+func verifierURL(cfg *config.Config) string {
+	if cfg.Auth.UserVerification.Enabled {
+		return cfg.Auth.UserVerification.VerifierURL
+	}
+	return ""
+}

@@ -1,0 +1,347 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/engine/store"
+)
+
+// Authorization statuses, as Arcade's clients expect them.
+const (
+	StatusNotStarted = "not_started"
+	StatusPending    = "pending"
+	StatusCompleted  = "completed"
+	StatusFailed     = "failed"
+)
+
+// AuthorizeRequest asks for a user's token for a provider.
+type AuthorizeRequest struct {
+	UserID string
+	// ProviderID is the provider's id (or, when no id matches, its
+	// built-in catalog id).
+	ProviderID string
+	// ProviderType must be "oauth2" or empty.
+	ProviderType string
+	Scopes       []string
+	// NextURI is where the browser goes after the callback; its origin
+	// must be allowed.
+	NextURI string
+}
+
+// Authorization is the state of an authorization as apps see it.
+type Authorization struct {
+	ID         string
+	Status     string
+	URL        string
+	Scopes     []string
+	ProviderID string
+	UserID     string
+	// Token and UserInfo are set only when Status is completed.
+	Token    string
+	UserInfo map[string]any
+	// Reason explains a failed authorization.
+	Reason string
+}
+
+// Authorize returns the user's token when they already hold one covering
+// the scopes (refreshed first when it is about to expire), the service
+// token of a client-credentials provider, or else a new pending flow whose
+// URL the user must visit. A flow asks for the union of the scopes the user
+// holds and the scopes requested.
+func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authorization, error) {
+	if req.UserID == "" {
+		return Authorization{}, badRequest("invalid_request", "user_id is required")
+	}
+	if req.ProviderID == "" {
+		return Authorization{}, badRequest("invalid_request", "auth_requirement.provider_id (or auth_requirement.id) is required")
+	}
+	if req.ProviderType != "" && req.ProviderType != "oauth2" {
+		return Authorization{}, badRequest("unsupported_provider_type", fmt.Sprintf("provider_type %q is not supported; use \"oauth2\"", req.ProviderType))
+	}
+	p, err := e.provider(req.ProviderID)
+	if err != nil {
+		return Authorization{}, err
+	}
+	scopes, err := p.Scopes(req.Scopes)
+	if err != nil {
+		return Authorization{}, badRequest("scope_not_allowed", err.Error())
+	}
+	if err := e.checkNextURI(req.NextURI); err != nil {
+		return Authorization{}, err
+	}
+
+	if p.GrantType() == grantClientCredentials {
+		ts, conn, err := e.serviceToken(ctx, p, scopes)
+		if err != nil {
+			return Authorization{}, err
+		}
+		return completed(conn.ID, p.ID(), req.UserID, conn.Scopes, ts), nil
+	}
+
+	ts, conn, err := e.userToken(ctx, p, req.UserID, scopes)
+	switch {
+	case err == nil:
+		return completed(conn.ID, p.ID(), req.UserID, conn.Scopes, ts), nil
+	case errors.Is(err, errNoConnection), errors.Is(err, ErrNeedsReauth):
+		return e.startFlow(ctx, p, req, scopes, nil)
+	case errors.Is(err, errScopesMissing):
+		return e.startFlow(ctx, p, req, scopes, conn.Scopes)
+	default:
+		return Authorization{}, err
+	}
+}
+
+const (
+	grantClientCredentials = "client_credentials"
+)
+
+var (
+	errNoConnection  = errors.New("no connection")
+	errScopesMissing = errors.New("connection lacks requested scopes")
+)
+
+func completed(id, providerID, userID string, scopes []string, ts tokenSet) Authorization {
+	return Authorization{
+		ID:         id,
+		Status:     StatusCompleted,
+		Scopes:     scopes,
+		ProviderID: providerID,
+		UserID:     userID,
+		Token:      ts.AccessToken,
+		UserInfo:   ts.UserInfo,
+	}
+}
+
+// startFlow stores a new pending flow and renders its authorize URL.
+func (e *Engine) startFlow(ctx context.Context, p *authflow.Provider, req AuthorizeRequest, scopes, existing []string) (Authorization, error) {
+	state := authflow.NewState()
+	secrets := flowSecrets{}
+	challenge := ""
+	if p.PKCE() {
+		secrets.Verifier = authflow.NewCodeVerifier()
+		challenge = authflow.S256Challenge(secrets.Verifier)
+	}
+	id := newID()
+	secrets.URL = p.AuthorizeURL(state, scopes, existing, challenge)
+	sealed, err := e.sealJSON(secrets, flowAAD(id))
+	if err != nil {
+		return Authorization{}, err
+	}
+	now := e.now()
+	all := union(scopes, existing)
+	f := store.Flow{
+		ID:         id,
+		StateHash:  store.HashState(state),
+		UserID:     req.UserID,
+		ProviderID: p.ID(),
+		Scopes:     all,
+		NextURI:    req.NextURI,
+		Status:     store.FlowPending,
+		Sealed:     sealed,
+		CreatedAt:  now,
+		UpdatedAt:  now,
+		ExpiresAt:  now.Add(e.flowTTL),
+	}
+	if err := e.store.CreateFlow(ctx, f); err != nil {
+		return Authorization{}, storeErr("create flow", err)
+	}
+	e.metrics.FlowsStarted.WithLabelValues(p.ID()).Inc()
+	e.log.InfoContext(ctx, "authorization flow started", "flow_id", id, "provider", p.ID(), "scopes", all)
+	return Authorization{
+		ID:         id,
+		Status:     StatusPending,
+		URL:        secrets.URL,
+		Scopes:     all,
+		ProviderID: p.ID(),
+		UserID:     req.UserID,
+	}, nil
+}
+
+// Status returns a flow's authorization. With wait > 0 it holds until the
+// flow leaves pending or wait passes (then it answers pending). A wait on a
+// flow that had already failed is a *FlowFailedError, so clients that loop
+// until completed stop.
+func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Authorization, error) {
+	if id == "" {
+		return Authorization{}, badRequest("invalid_request", "id is required")
+	}
+	var signals <-chan struct{}
+	if wait > 0 {
+		var cancel func()
+		signals, cancel = e.store.Subscribe(id)
+		defer cancel()
+	}
+	f, err := e.store.GetFlow(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return e.connectionStatus(ctx, id)
+	}
+	if err != nil {
+		return Authorization{}, storeErr("read flow", err)
+	}
+	if wait > 0 && f.Status == store.FlowFailed {
+		return Authorization{}, &FlowFailedError{FlowID: f.ID, Reason: f.Error}
+	}
+	if wait > 0 && isOpen(f.Status) {
+		e.metrics.Waiters.Inc()
+		defer e.metrics.Waiters.Dec()
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+	loop:
+		for isOpen(f.Status) {
+			select {
+			case <-signals:
+			case <-timer.C:
+				break loop
+			case <-ctx.Done():
+				return Authorization{}, ctx.Err()
+			}
+			next, err := e.store.GetFlow(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return Authorization{}, ErrFlowNotFound
+			}
+			if err != nil {
+				return Authorization{}, storeErr("read flow", err)
+			}
+			f = next
+		}
+	}
+	return e.flowAuthorization(ctx, f)
+}
+
+func isOpen(s store.FlowStatus) bool { return s == store.FlowPending || s == store.FlowVerifying }
+
+// connectionStatus answers a status request for an id that is a connection
+// (Authorize answers completed authorizations with the connection's id).
+func (e *Engine) connectionStatus(ctx context.Context, id string) (Authorization, error) {
+	conn, err := e.store.GetConnection(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return Authorization{}, ErrFlowNotFound
+	}
+	if err != nil {
+		return Authorization{}, storeErr("read connection", err)
+	}
+	p, err := e.provider(conn.ProviderID)
+	if err != nil {
+		return Authorization{}, ErrFlowNotFound
+	}
+	ts, err := e.fresh(ctx, p, conn)
+	if err != nil {
+		if errors.Is(err, ErrNeedsReauth) {
+			return Authorization{ID: id, Status: StatusFailed, ProviderID: conn.ProviderID, UserID: conn.UserID, Scopes: conn.Scopes, Reason: "the connection needs re-authorization"}, nil
+		}
+		return Authorization{}, err
+	}
+	return completed(conn.ID, conn.ProviderID, conn.UserID, conn.Scopes, ts), nil
+}
+
+// flowAuthorization renders a flow as an Authorization.
+func (e *Engine) flowAuthorization(ctx context.Context, f store.Flow) (Authorization, error) {
+	a := Authorization{ID: f.ID, Scopes: f.Scopes, ProviderID: f.ProviderID, UserID: f.UserID}
+	switch f.Status {
+	case store.FlowPending, store.FlowVerifying:
+		a.Status = StatusPending
+		var secrets flowSecrets
+		if err := e.openJSON(f.Sealed, flowAAD(f.ID), &secrets); err != nil {
+			return Authorization{}, err
+		}
+		a.URL = secrets.URL
+	case store.FlowFailed:
+		a.Status = StatusFailed
+		a.Reason = f.Error
+	case store.FlowCompleted:
+		a.Status = StatusCompleted
+		conn, err := e.store.GetConnection(ctx, f.ConnectionID)
+		if errors.Is(err, store.ErrNotFound) {
+			// Disconnected since: the flow's result is gone.
+			a.Status = StatusFailed
+			a.Reason = "the connection was removed after the authorization completed"
+			return a, nil
+		}
+		if err != nil {
+			return Authorization{}, storeErr("read connection", err)
+		}
+		p, err := e.provider(conn.ProviderID)
+		if err != nil {
+			return Authorization{}, err
+		}
+		ts, err := e.fresh(ctx, p, conn)
+		if err != nil {
+			return Authorization{}, err
+		}
+		a.Scopes = conn.Scopes
+		a.Token = ts.AccessToken
+		a.UserInfo = ts.UserInfo
+	default:
+		a.Status = StatusNotStarted
+	}
+	return a, nil
+}
+
+func (e *Engine) checkNextURI(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	origin, err := originOf(raw)
+	if err != nil || !e.origins[origin] {
+		return badRequest("invalid_next_uri", "next_uri must be an absolute URL on an allowed origin (api.public_url or api.allowed_redirect_origins)")
+	}
+	return nil
+}
+
+// storeErr turns a store failure into an engine error: unavailability
+// stays retryable, anything else is wrapped with what was being done.
+func storeErr(op string, err error) error {
+	if errors.Is(err, store.ErrUnavailable) {
+		return fmt.Errorf("%s: %w: %w", op, ErrStoreUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func newID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// union returns a followed by the items of b not in a.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// covers reports whether held includes every scope of want.
+func covers(held, want []string) bool {
+	for _, s := range want {
+		if !slices.Contains(held, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// withQuery adds key=value to a URL's query.
+func withQuery(raw, key, value string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/engine/store"
+)
+
+// CallbackQuery is what the provider put on the redirect to /oauth/callback.
+type CallbackQuery struct {
+	State            string
+	Code             string
+	Error            string
+	ErrorDescription string
+}
+
+// CallbackResult says how the browser's visit to the callback ended.
+type CallbackResult struct {
+	FlowID     string
+	ProviderID string
+	// Status is completed, failed or verifying (user verification on).
+	Status store.FlowStatus
+	// Reason explains a failure; safe to show to the user.
+	Reason string
+	// RedirectURL, when set, is where the browser goes next (next_uri, or
+	// the app's verifier URL).
+	RedirectURL string
+}
+
+// Callback completes a flow from the provider's redirect: it consumes the
+// state (single use), exchanges the code with the PKCE verifier, fetches
+// user info when configured, seals and stores the token, completes the
+// flow and wakes its waiters. A provider failure ends the flow failed with a
+// reason; ErrInvalidState means nothing was found to complete.
+func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult, error) {
+	if q.State == "" {
+		return CallbackResult{}, ErrInvalidState
+	}
+	f, err := e.store.ConsumeState(ctx, store.HashState(q.State))
+	if errors.Is(err, store.ErrNotFound) {
+		return CallbackResult{}, ErrInvalidState
+	}
+	if err != nil {
+		return CallbackResult{}, storeErr("consume state", err)
+	}
+	if f.Status != store.FlowPending {
+		return CallbackResult{}, ErrInvalidState
+	}
+	res := CallbackResult{FlowID: f.ID, ProviderID: f.ProviderID}
+	fail := func(kind, reason string) (CallbackResult, error) {
+		res.Status, res.Reason = store.FlowFailed, reason
+		return res, e.failFlow(ctx, f, kind, reason)
+	}
+
+	p, err := e.provider(f.ProviderID)
+	if err != nil {
+		return fail("provider_removed", "the provider is no longer configured")
+	}
+	if q.Error != "" {
+		reason := "the provider reported " + clip(q.Error)
+		if q.ErrorDescription != "" {
+			reason += ": " + clip(q.ErrorDescription)
+		}
+		return fail(oauthKind(q.Error), reason)
+	}
+	if q.Code == "" {
+		return fail("no_code", "the provider's redirect carried no authorization code")
+	}
+	var secrets flowSecrets
+	if err := e.openJSON(f.Sealed, flowAAD(f.ID), &secrets); err != nil {
+		return CallbackResult{}, err
+	}
+
+	pctx, cancel := e.providerContext(ctx)
+	start := time.Now()
+	tok, err := p.Exchange(pctx, e.client, q.Code, secrets.Verifier)
+	cancel()
+	e.metrics.observe(p.ID(), "token", start, err)
+	if err != nil {
+		e.log.WarnContext(ctx, "code exchange failed", "provider", p.ID(), "flow_id", f.ID, "err", err)
+		return fail("token_exchange", "the code exchange failed: "+providerReason(err))
+	}
+	var info map[string]any
+	if p.UserInfoOnGrant() {
+		info, err = e.userInfo(ctx, p, tok)
+		if err != nil {
+			e.log.WarnContext(ctx, "user info failed", "provider", p.ID(), "flow_id", f.ID, "err", err)
+			return fail("user_info", "fetching the user's info failed: "+providerReason(err))
+		}
+	}
+	ts := tokenSetFrom(tok, info)
+	granted := tok.Scopes
+	if len(granted) == 0 {
+		granted = f.Scopes
+	}
+
+	if e.verifierURL != "" {
+		secrets.Pending, secrets.PendingScopes = &ts, granted
+		sealed, err := e.sealJSON(secrets, flowAAD(f.ID))
+		if err != nil {
+			return CallbackResult{}, err
+		}
+		if _, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+			cur.Status, cur.Sealed, cur.UpdatedAt = store.FlowVerifying, sealed, e.now()
+			return cur, nil
+		}); err != nil {
+			return CallbackResult{}, storeErr("update flow", err)
+		}
+		res.Status = store.FlowVerifying
+		res.RedirectURL = withQuery(e.verifierURL, "flow_id", f.ID)
+		return res, nil
+	}
+
+	if err := e.complete(ctx, p, f, granted, ts); err != nil {
+		return CallbackResult{}, err
+	}
+	res.Status = store.FlowCompleted
+	res.RedirectURL = f.NextURI
+	return res, nil
+}
+
+// complete stores the connection, then marks the flow completed and wakes
+// its waiters.
+func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flow, scopes []string, ts tokenSet) error {
+	id := store.ConnectionID(p.ID(), f.UserID)
+	if err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts); err != nil {
+		return err
+	}
+	now := e.now()
+	if _, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+		cur.Status = store.FlowCompleted
+		cur.ConnectionID = id
+		cur.Sealed = nil
+		cur.UpdatedAt = now
+		// Keep the result readable for a while after completion.
+		cur.ExpiresAt = now.Add(e.flowTTL)
+		return cur, nil
+	}); err != nil {
+		return storeErr("complete flow", err)
+	}
+	e.metrics.FlowsCompleted.WithLabelValues(p.ID()).Inc()
+	e.log.InfoContext(ctx, "authorization flow completed", "flow_id", f.ID, "provider", p.ID(), "connection_id", id)
+	e.notifyFlow(ctx, f.ID)
+	return nil
+}
+
+// failFlow ends a flow failed with a client-safe reason, drops its secrets
+// and wakes its waiters.
+func (e *Engine) failFlow(ctx context.Context, f store.Flow, kind, reason string) error {
+	now := e.now()
+	_, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+		cur.Status = store.FlowFailed
+		cur.Error = reason
+		cur.Sealed = nil
+		cur.UpdatedAt = now
+		cur.ExpiresAt = now.Add(e.flowTTL)
+		return cur, nil
+	})
+	if err != nil {
+		return storeErr("fail flow", err)
+	}
+	e.metrics.FlowsFailed.WithLabelValues(f.ProviderID, kind).Inc()
+	e.log.InfoContext(ctx, "authorization flow failed", "flow_id", f.ID, "provider", f.ProviderID, "reason", reason)
+	e.notifyFlow(ctx, f.ID)
+	return nil
+}
+
+func (e *Engine) notifyFlow(ctx context.Context, id string) {
+	if err := e.store.Notify(ctx, id); err != nil {
+		e.log.WarnContext(ctx, "notify flow change", "flow_id", id, "err", err)
+	}
+}
+
+// oauthKind keeps metric labels to a fixed set.
+func oauthKind(code string) string {
+	switch code {
+	case "access_denied", "invalid_scope", "server_error", "temporarily_unavailable", "invalid_request", "unauthorized_client", "unsupported_response_type":
+		return code
+	}
+	return "provider_error"
+}
+
+// ConfirmUser finishes a flow held for user verification: when userID is
+// the user the flow was started for, the token is stored and the flow
+// completes; otherwise the flow fails and nothing is stored. It returns the
+// flow's next_uri.
+func (e *Engine) ConfirmUser(ctx context.Context, flowID, userID string) (string, error) {
+	if flowID == "" || userID == "" {
+		return "", badRequest("invalid_request", "flow_id and user_id are required")
+	}
+	// Claim the flow: of concurrent confirmations, one proceeds.
+	var claimed store.Flow
+	_, err := e.store.UpdateFlow(ctx, flowID, func(cur store.Flow) (store.Flow, error) {
+		if cur.Status != store.FlowVerifying {
+			return cur, errNotVerifying
+		}
+		claimed = cur
+		cur.Sealed = nil
+		cur.Status = store.FlowPending // held by this call; never observed as verifying twice
+		cur.UpdatedAt = e.now()
+		return cur, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", ErrFlowNotFound
+	case errors.Is(err, errNotVerifying):
+		return "", &RequestError{Name: "flow_not_awaiting_confirmation", Message: "the flow is not waiting for user confirmation", Status: 409}
+	case err != nil:
+		return "", storeErr("claim flow", err)
+	}
+	if claimed.UserID != userID {
+		if err := e.failFlow(ctx, claimed, "user_mismatch", "user verification failed: the account was connected by a different user"); err != nil {
+			return "", err
+		}
+		return "", &RequestError{Name: "user_mismatch", Message: "user_id does not match the user the flow was started for; the flow has failed", Status: 403}
+	}
+	var secrets flowSecrets
+	if err := e.openJSON(claimed.Sealed, flowAAD(claimed.ID), &secrets); err != nil {
+		return "", err
+	}
+	if secrets.Pending == nil {
+		return "", fmt.Errorf("confirm flow %s: %w", flowID, errors.New("no pending token"))
+	}
+	p, err := e.provider(claimed.ProviderID)
+	if err != nil {
+		return "", err
+	}
+	if err := e.complete(ctx, p, claimed, secrets.PendingScopes, *secrets.Pending); err != nil {
+		return "", err
+	}
+	return claimed.NextURI, nil
+}
+
+var errNotVerifying = errors.New("flow is not awaiting verification")
+
+// Connection is a user's connection as the admin API shows it; it holds no
+// secrets.
+type Connection struct {
+	ID         string
+	UserID     string
+	ProviderID string
+	Status     string
+	Scopes     []string
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// Connections lists connections, filtered by user and provider, with the
+// total count.
+func (e *Engine) Connections(ctx context.Context, userID, providerID string, offset, limit int) ([]Connection, int, error) {
+	list, total, err := e.store.ListConnections(ctx, store.ConnectionFilter{UserID: userID, ProviderID: strings.TrimSpace(providerID)}, offset, limit)
+	if err != nil {
+		return nil, 0, storeErr("list connections", err)
+	}
+	out := make([]Connection, 0, len(list))
+	for _, c := range list {
+		out = append(out, Connection{ID: c.ID, UserID: c.UserID, ProviderID: c.ProviderID, Status: string(c.Status), Scopes: c.Scopes, ExpiresAt: c.ExpiresAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt})
+	}
+	return out, total, nil
+}
+
+// Disconnect drops a connection's tokens; the provider stays configured.
+func (e *Engine) Disconnect(ctx context.Context, id string) error {
+	err := e.store.DeleteConnection(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrConnectionNotFound
+	}
+	if err != nil {
+		return storeErr("delete connection", err)
+	}
+	e.notifyConn(ctx, id)
+	return nil
+}

@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/engine/store"
+)
+
+// Sealer seals secrets before they reach the store and opens them after.
+// The aad binds a sealed blob to the record that holds it.
+type Sealer interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
+	// Stale reports a blob sealed with a key other than the current one;
+	// the engine re-seals such blobs when it next writes the record.
+	Stale(sealed []byte) bool
+}
+
+// Options is the runtime configuration of an Engine. cmd/authengine
+// translates engine.yaml into it; tests build it directly.
+type Options struct {
+	// Providers are the compiled providers by id.
+	Providers map[string]*authflow.Provider
+	Store     store.Store
+	Sealer    Sealer
+	// HTTPClient makes every provider request. Default: a client with a
+	// 30 s timeout.
+	HTTPClient *http.Client
+	// ProviderTimeout bounds each provider request. Default 15 s.
+	ProviderTimeout time.Duration
+	// FlowTTL is how long an unfinished authorization may take. Default 10m.
+	FlowTTL time.Duration
+	// RefreshMargin: a token this close to expiry is refreshed before it is
+	// handed out. Default 60 s.
+	RefreshMargin time.Duration
+	// RefreshLease bounds how long one refresh may hold the connection's
+	// lock; a crashed holder blocks others no longer than this. Default 30 s.
+	RefreshLease time.Duration
+	// PublicURL is the origin browsers reach; next_uri may always point at it.
+	PublicURL string
+	// AllowedRedirectOrigins are further origins next_uri may point at.
+	AllowedRedirectOrigins []string
+	// VerifierURL, when set, turns on user verification: after the provider
+	// callback the browser goes there with ?flow_id=, and the flow completes
+	// only when the app confirms the user (ConfirmUser).
+	VerifierURL string
+	Logger      *slog.Logger
+	Metrics     *Metrics
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Engine is the authorization service. It is safe for concurrent use.
+type Engine struct {
+	providers   map[string]*authflow.Provider
+	store       store.Store
+	sealer      Sealer
+	client      *http.Client
+	timeout     time.Duration
+	flowTTL     time.Duration
+	margin      time.Duration
+	lease       time.Duration
+	publicURL   string
+	origins     map[string]bool
+	verifierURL string
+	log         *slog.Logger
+	metrics     *Metrics
+	now         func() time.Time
+	refreshes   flightGroup
+	providersMu sync.RWMutex // guards providers for run-time changes
+}
+
+// New validates opts and returns an Engine.
+func New(opts Options) (*Engine, error) {
+	if opts.Store == nil {
+		return nil, errors.New("engine: a store is required")
+	}
+	if opts.Sealer == nil {
+		return nil, errors.New("engine: a sealer is required")
+	}
+	e := &Engine{
+		providers:   opts.Providers,
+		store:       opts.Store,
+		sealer:      opts.Sealer,
+		client:      opts.HTTPClient,
+		timeout:     opts.ProviderTimeout,
+		flowTTL:     opts.FlowTTL,
+		margin:      opts.RefreshMargin,
+		lease:       opts.RefreshLease,
+		publicURL:   strings.TrimRight(opts.PublicURL, "/"),
+		origins:     map[string]bool{},
+		verifierURL: opts.VerifierURL,
+		log:         opts.Logger,
+		metrics:     opts.Metrics,
+		now:         opts.Now,
+	}
+	if e.providers == nil {
+		e.providers = map[string]*authflow.Provider{}
+	}
+	if e.client == nil {
+		e.client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if e.timeout <= 0 {
+		e.timeout = 15 * time.Second
+	}
+	if e.flowTTL <= 0 {
+		e.flowTTL = 10 * time.Minute
+	}
+	if e.margin <= 0 {
+		e.margin = 60 * time.Second
+	}
+	if e.lease <= 0 {
+		e.lease = 30 * time.Second
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.metrics == nil {
+		e.metrics = NewMetrics(nil)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	for _, o := range append([]string{e.publicURL}, opts.AllowedRedirectOrigins...) {
+		if o == "" {
+			continue
+		}
+		origin, err := originOf(o)
+		if err != nil {
+			return nil, fmt.Errorf("engine: allowed redirect origin %q: %w", o, err)
+		}
+		e.origins[origin] = true
+	}
+	return e, nil
+}
+
+// RedirectURI is the callback URL operators register with providers.
+func (e *Engine) RedirectURI() string { return e.publicURL + "/oauth/callback" }
+
+// Health reports whether the store answers.
+func (e *Engine) Health(ctx context.Context) error {
+	if err := e.store.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreUnavailable, err)
+	}
+	return nil
+}
+
+// provider finds an enabled provider by its id, or, when no id matches, the
+// one provider whose built-in catalog id (provider_id) matches.
+func (e *Engine) provider(id string) (*authflow.Provider, error) {
+	e.providersMu.RLock()
+	defer e.providersMu.RUnlock()
+	if p, ok := e.providers[id]; ok {
+		return p, nil
+	}
+	var match *authflow.Provider
+	for _, p := range e.providers {
+		if p.CatalogID() == id {
+			if match != nil {
+				return nil, &RequestError{Name: "ambiguous_provider", Message: fmt.Sprintf("provider %q matches several configured providers; use the provider's id", id)}
+			}
+			match = p
+		}
+	}
+	if match == nil {
+		return nil, &RequestError{Name: "unknown_provider", Message: fmt.Sprintf("no enabled provider %q is configured", id), Status: http.StatusNotFound}
+	}
+	return match, nil
+}
+
+// SetProviders replaces the run-time provider set (the admin API uses it).
+func (e *Engine) SetProviders(ps map[string]*authflow.Provider) {
+	e.providersMu.Lock()
+	e.providers = ps
+	e.providersMu.Unlock()
+}
+
+// Providers returns the current providers by id.
+func (e *Engine) Providers() map[string]*authflow.Provider {
+	e.providersMu.RLock()
+	defer e.providersMu.RUnlock()
+	return e.providers
+}
+
+// providerContext bounds one provider request.
+func (e *Engine) providerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.timeout)
+}
+
+func originOf(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return "", errors.New("not an absolute http(s) URL")
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}

@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Sentinel errors callers act on. engine/httpapi maps each to one status
+// and one stable error name.
+var (
+	// ErrFlowNotFound: no flow with that id, or it expired.
+	ErrFlowNotFound = errors.New("authorization flow not found or expired")
+	// ErrInvalidState: the callback's state is unknown, expired or used.
+	ErrInvalidState = errors.New("unknown, expired or already used authorization state")
+	// ErrConnectionNotFound: no connection with that id.
+	ErrConnectionNotFound = errors.New("connection not found")
+	// ErrNeedsReauth: the user must authorize again (refresh was refused,
+	// or the token expired with no way to refresh it).
+	ErrNeedsReauth = errors.New("the connection needs re-authorization")
+	// ErrStoreUnavailable: the token store did not answer. Retryable.
+	ErrStoreUnavailable = errors.New("token store unavailable")
+	// ErrProviderUnavailable: the provider timed out, was unreachable or
+	// answered 5xx/429. Retryable; the stored state is unchanged.
+	ErrProviderUnavailable = errors.New("provider unavailable")
+)
+
+// RequestError is a mistake in what the caller sent. Its Message is safe to
+// show to the caller.
+type RequestError struct {
+	// Name is the stable error name, e.g. "unknown_provider".
+	Name    string
+	Message string
+	// Status is the HTTP status; zero means 400.
+	Status int
+}
+
+func (e *RequestError) Error() string { return e.Message }
+
+// HTTPStatus returns the status for the error.
+func (e *RequestError) HTTPStatus() int {
+	if e.Status == 0 {
+		return http.StatusBadRequest
+	}
+	return e.Status
+}
+
+func badRequest(name, msg string) *RequestError { return &RequestError{Name: name, Message: msg} }
+
+// FlowFailedError reports a flow that ended failed, with its client-safe
+// reason.
+type FlowFailedError struct {
+	FlowID string
+	Reason string
+}
+
+func (e *FlowFailedError) Error() string { return "authorization failed: " + e.Reason }
+
+// ProviderFailedError reports a provider that refused a request for a reason
+// the engine cannot fix by retrying (for example invalid_client). Its
+// message holds only the OAuth error code and description.
+type ProviderFailedError struct {
+	ProviderID string
+	Reason     string
+}
+
+func (e *ProviderFailedError) Error() string {
+	return "provider " + e.ProviderID + " refused the request: " + e.Reason
+}

@@ -1,0 +1,215 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/authengine/authengine/engine"
+)
+
+// authRequirement is Arcade's auth_requirement object.
+type authRequirement struct {
+	ProviderID   string `json:"provider_id"`
+	ID           string `json:"id"`
+	ProviderType string `json:"provider_type"`
+	OAuth2       *struct {
+		Scopes []string `json:"scopes"`
+	} `json:"oauth2"`
+}
+
+type authorizeBody struct {
+	UserID          string          `json:"user_id"`
+	AuthRequirement authRequirement `json:"auth_requirement"`
+	NextURI         string          `json:"next_uri"`
+}
+
+// authorizationResponse is Arcade's AuthorizationResponse.
+type authorizationResponse struct {
+	ID         string       `json:"id,omitempty"`
+	Status     string       `json:"status"`
+	URL        string       `json:"url,omitempty"`
+	Scopes     []string     `json:"scopes"`
+	ProviderID string       `json:"provider_id"`
+	UserID     string       `json:"user_id"`
+	Context    *authContext `json:"context,omitempty"`
+	// Reason explains a failed authorization (an authengine addition).
+	Reason string `json:"reason,omitempty"`
+}
+
+type authContext struct {
+	Token    string         `json:"token,omitempty"`
+	UserInfo map[string]any `json:"user_info,omitempty"`
+}
+
+func toResponse(a engine.Authorization) *authorizationResponse {
+	r := &authorizationResponse{
+		ID: a.ID, Status: a.Status, URL: a.URL, Scopes: a.Scopes,
+		ProviderID: a.ProviderID, UserID: a.UserID, Reason: a.Reason,
+	}
+	if r.Scopes == nil {
+		r.Scopes = []string{}
+	}
+	if a.Status == engine.StatusCompleted {
+		r.Context = &authContext{Token: a.Token, UserInfo: a.UserInfo}
+	}
+	return r
+}
+
+// requirementRequest turns an auth_requirement into an engine request:
+// provider_id wins over id when both are set and provider_id names a
+// configured provider; the engine falls back to catalog ids itself.
+func (r authRequirement) request(userID, nextURI string) engine.AuthorizeRequest {
+	id := r.ID
+	if id == "" {
+		id = r.ProviderID
+	}
+	req := engine.AuthorizeRequest{UserID: userID, ProviderID: id, ProviderType: r.ProviderType, NextURI: nextURI}
+	if r.OAuth2 != nil {
+		req.Scopes = r.OAuth2.Scopes
+	}
+	return req
+}
+
+func (h *handlers) authorize(c echo.Context) error {
+	var body authorizeBody
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	a, err := h.engine.Authorize(c.Request().Context(), body.AuthRequirement.request(body.UserID, body.NextURI))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toResponse(a))
+}
+
+// maxWait is the longest a status request may hold (Arcade's limit).
+const maxWait = 59 * time.Second
+
+func (h *handlers) status(c echo.Context) error {
+	id := c.QueryParam("id")
+	if id == "" {
+		return &apiError{status: http.StatusBadRequest, Name: "invalid_request", Message: "query parameter id is required"}
+	}
+	var wait time.Duration
+	if raw := c.QueryParam("wait"); raw != "" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 0 {
+			return &apiError{status: http.StatusBadRequest, Name: "invalid_request", Message: "query parameter wait must be a whole number of seconds between 0 and 59"}
+		}
+		wait = min(time.Duration(n)*time.Second, maxWait)
+	}
+	a, err := h.engine.Status(c.Request().Context(), id, wait)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toResponse(a))
+}
+
+func (h *handlers) confirmUser(c echo.Context) error {
+	var body struct {
+		FlowID string `json:"flow_id"`
+		UserID string `json:"user_id"`
+	}
+	if err := bindJSON(c, &body); err != nil {
+		return err
+	}
+	next, err := h.engine.ConfirmUser(c.Request().Context(), body.FlowID, body.UserID)
+	if err != nil {
+		return err
+	}
+	out := map[string]string{"auth_id": body.FlowID}
+	if next != "" {
+		out["next_uri"] = next
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) listConnections(c echo.Context) error {
+	offset, limit, err := paging(c)
+	if err != nil {
+		return err
+	}
+	list, total, err := h.engine.Connections(c.Request().Context(), c.QueryParam("user_id"), c.QueryParam("provider_id"), offset, limit)
+	if err != nil {
+		return err
+	}
+	items := make([]map[string]any, 0, len(list))
+	for _, conn := range list {
+		item := map[string]any{
+			"id": conn.ID, "connection_id": conn.ID, "user_id": conn.UserID, "provider_id": conn.ProviderID,
+			"connection_status": conn.Status, "scopes": conn.Scopes,
+			"created_at": conn.CreatedAt.UTC().Format(time.RFC3339), "updated_at": conn.UpdatedAt.UTC().Format(time.RFC3339),
+		}
+		if !conn.ExpiresAt.IsZero() {
+			item["expires_at"] = conn.ExpiresAt.UTC().Format(time.RFC3339)
+		}
+		items = append(items, item)
+	}
+	return c.JSON(http.StatusOK, page(items, offset, limit, total))
+}
+
+func (h *handlers) deleteConnection(c echo.Context) error {
+	if err := h.engine.Disconnect(c.Request().Context(), c.Param("id")); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"deleted": true})
+}
+
+// paging reads Arcade's offset pagination (limit default 25, at most 100).
+func paging(c echo.Context) (offset, limit int, err error) {
+	limit = 25
+	if raw := c.QueryParam("limit"); raw != "" {
+		if limit, err = strconv.Atoi(raw); err != nil || limit < 1 || limit > 100 {
+			return 0, 0, &apiError{status: http.StatusBadRequest, Name: "invalid_request", Message: "limit must be between 1 and 100"}
+		}
+	}
+	if raw := c.QueryParam("offset"); raw != "" {
+		if offset, err = strconv.Atoi(raw); err != nil || offset < 0 {
+			return 0, 0, &apiError{status: http.StatusBadRequest, Name: "invalid_request", Message: "offset must be a whole number, 0 or more"}
+		}
+	}
+	return offset, limit, nil
+}
+
+func page[T any](items []T, offset, limit, total int) map[string]any {
+	return map[string]any{
+		"items": items, "offset": offset, "limit": limit, "total_count": total,
+		"page_count": len(items),
+	}
+}
+
+// bindJSON decodes a JSON object body into v, naming what was wrong.
+func bindJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var (
+			syn    *json.SyntaxError
+			typ    *json.UnmarshalTypeError
+			tooBig *http.MaxBytesError
+		)
+		switch {
+		case errors.As(err, &tooBig):
+			return &apiError{status: http.StatusRequestEntityTooLarge, Name: "request_too_large", Message: "the request body is larger than api.max_body_bytes"}
+		case errors.Is(err, io.EOF):
+			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: errBodyRequired.Error()}
+		case errors.As(err, &syn):
+			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: fmt.Sprintf("the body is not valid JSON (at byte %d)", syn.Offset)}
+		case errors.As(err, &typ):
+			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)}
+		default:
+			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: "the body is not a valid JSON object"}
+		}
+	}
+	if dec.More() {
+		return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: "the body holds more than one JSON value"}
+	}
+	return nil
+}

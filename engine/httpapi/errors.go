@@ -1,0 +1,97 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/authengine/authengine/engine"
+)
+
+// apiError is the JSON error body every failed API call answers:
+// {"name": "...", "message": "..."}. Authorization is set only on
+// authorization_required.
+type apiError struct {
+	status        int
+	Name          string                 `json:"name"`
+	Message       string                 `json:"message"`
+	Authorization *authorizationResponse `json:"authorization,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Name + ": " + e.Message }
+
+// errorHandler is the one place where errors become HTTP answers. Domain
+// errors map to fixed names and client-safe messages; anything unexpected
+// is logged and answered as internal_error without details.
+func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		ae := toAPIError(err)
+		if ae.status >= 500 {
+			log.Warn("request failed", "route", c.Path(), "status", ae.status, "name", ae.Name, "err", err)
+		}
+		if ae.status == http.StatusServiceUnavailable {
+			c.Response().Header().Set("Retry-After", "1")
+		}
+		if werr := c.JSON(ae.status, ae); werr != nil {
+			log.Warn("write error response", "err", werr)
+		}
+	}
+}
+
+func toAPIError(err error) *apiError {
+	var (
+		ae  *apiError
+		re  *engine.RequestError
+		ffe *engine.FlowFailedError
+		pfe *engine.ProviderFailedError
+		he  *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &re):
+		return &apiError{status: re.HTTPStatus(), Name: re.Name, Message: re.Message}
+	case errors.As(err, &ffe):
+		return &apiError{status: http.StatusGone, Name: "flow_failed", Message: ffe.Reason}
+	case errors.As(err, &pfe):
+		return &apiError{status: http.StatusBadGateway, Name: "provider_error", Message: pfe.Error()}
+	case errors.Is(err, engine.ErrFlowNotFound):
+		return &apiError{status: http.StatusNotFound, Name: "flow_not_found", Message: "no authorization with that id (it may have expired)"}
+	case errors.Is(err, engine.ErrConnectionNotFound):
+		return &apiError{status: http.StatusNotFound, Name: "connection_not_found", Message: "no connection with that id"}
+	case errors.Is(err, engine.ErrNeedsReauth):
+		return &apiError{status: http.StatusConflict, Name: "needs_reauth", Message: "the connection needs re-authorization; start a new authorization"}
+	case errors.Is(err, engine.ErrStoreUnavailable):
+		return &apiError{status: http.StatusServiceUnavailable, Name: "store_unavailable", Message: "the token store is unavailable; retry shortly"}
+	case errors.Is(err, engine.ErrProviderUnavailable):
+		return &apiError{status: http.StatusServiceUnavailable, Name: "provider_unavailable", Message: "the provider did not answer or answered with a server error; retry shortly"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apiError{status: http.StatusServiceUnavailable, Name: "timeout", Message: "the request timed out; retry shortly"}
+	case errors.As(err, &he):
+		return fromEchoError(he)
+	}
+	return &apiError{status: http.StatusInternalServerError, Name: "internal_error", Message: "internal error"}
+}
+
+func fromEchoError(he *echo.HTTPError) *apiError {
+	switch he.Code {
+	case http.StatusNotFound:
+		return &apiError{status: he.Code, Name: "not_found", Message: "no such route"}
+	case http.StatusMethodNotAllowed:
+		return &apiError{status: he.Code, Name: "method_not_allowed", Message: "method not allowed on this route"}
+	case http.StatusRequestEntityTooLarge:
+		return &apiError{status: he.Code, Name: "request_too_large", Message: "the request body is larger than api.max_body_bytes"}
+	case http.StatusUnauthorized:
+		return &apiError{status: he.Code, Name: "unauthorized", Message: "invalid or missing API key"}
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return &apiError{status: he.Code, Name: "bad_request", Message: http.StatusText(he.Code)}
+	}
+	return &apiError{status: http.StatusInternalServerError, Name: "internal_error", Message: "internal error"}
+}

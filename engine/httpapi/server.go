@@ -1,0 +1,160 @@
+// Package httpapi serves the engine over HTTP with the paths and JSON shapes
+// of Arcade's API, so apps written against Arcade's official clients work by
+// changing only their base URL and key. Each handler binds its input once,
+// calls one engine method and writes once; errors go to one mapper
+// (errorHandler) that turns them into a status, a stable name and a
+// client-safe message. The package owns HTTP concerns only: API keys, body
+// limits, JSON and the browser pages of the callback.
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/authengine/authengine/engine"
+)
+
+// Options configures the HTTP API.
+type Options struct {
+	Engine *engine.Engine
+	// APIKeys authenticate apps; AdminKeys authenticate /v1/admin.
+	APIKeys   []string
+	AdminKeys []string
+	// MaxBodyBytes caps request bodies. Default 1 MiB.
+	MaxBodyBytes int64
+	// Metrics, when set, is served at MetricsPath (default /metrics).
+	Metrics     http.Handler
+	MetricsPath string
+	Logger      *slog.Logger
+}
+
+// New returns the echo server with every route mounted.
+func New(opts Options) *echo.Echo {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(log)
+	e.Use(middleware.Recover())
+	e.Use(accessLog(log))
+	e.Use(middleware.BodyLimit(bytesString(opts.MaxBodyBytes)))
+
+	h := &handlers{engine: opts.Engine, log: log}
+	apps := requireKey(opts.APIKeys)
+	admins := requireKey(opts.AdminKeys)
+
+	e.GET("/v1/health", h.health)
+	e.GET("/oauth/callback", h.callback)
+
+	v1 := e.Group("/v1", apps)
+	v1.POST("/auth/authorize", h.authorize)
+	v1.GET("/auth/status", h.status)
+	v1.POST("/auth/confirm_user", h.confirmUser)
+
+	admin := e.Group("/v1/admin", admins)
+	admin.GET("/user_connections", h.listConnections)
+	admin.DELETE("/user_connections/:id", h.deleteConnection)
+
+	if opts.Metrics != nil {
+		path := opts.MetricsPath
+		if path == "" {
+			path = "/metrics"
+		}
+		e.GET(path, echo.WrapHandler(opts.Metrics))
+	}
+	return e
+}
+
+type handlers struct {
+	engine *engine.Engine
+	log    *slog.Logger
+}
+
+// requireKey accepts "Authorization: Bearer <key>" or the bare key (Arcade's
+// JS client sends it bare). Keys are compared as SHA-256 digests in
+// constant time, so neither content nor length leaks through timing.
+func requireKey(keys []string) echo.MiddlewareFunc {
+	digests := make([][32]byte, 0, len(keys))
+	for _, k := range keys {
+		if k != "" {
+			digests = append(digests, sha256.Sum256([]byte(k)))
+		}
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			got := strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization))
+			if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
+				got = strings.TrimSpace(got[7:])
+			}
+			if got == "" {
+				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "missing API key: send it in the Authorization header"}
+			}
+			d := sha256.Sum256([]byte(got))
+			ok := 0
+			for _, k := range digests {
+				ok |= subtle.ConstantTimeCompare(d[:], k[:])
+			}
+			if ok != 1 {
+				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "invalid API key"}
+			}
+			return next(c)
+		}
+	}
+}
+
+// accessLog logs each request by route pattern, never by raw URL: the
+// callback's query carries codes and state.
+func accessLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			status := c.Response().Status
+			level := slog.LevelDebug
+			if status >= 500 {
+				level = slog.LevelWarn
+			}
+			log.LogAttrs(c.Request().Context(), level, "http request",
+				slog.String("method", c.Request().Method),
+				slog.String("route", c.Path()),
+				slog.Int("status", status),
+				slog.Duration("duration", time.Since(start)))
+			return nil
+		}
+	}
+}
+
+func bytesString(n int64) string {
+	// echo's BodyLimit takes a size string; whole bytes with "B" is exact.
+	return strconv.FormatInt(n, 10) + "B"
+}
+
+func (h *handlers) health(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := h.engine.Health(ctx); err != nil {
+		h.log.Warn("health check failed", "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"healthy": false, "reason": "token store unavailable"})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"healthy": true})
+}
+
+var errBodyRequired = errors.New("a JSON body is required")
