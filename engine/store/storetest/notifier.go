@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+)
+
+// Waits used by the notifier cases. A signal must arrive within
+// deliverWithin; silence is checked for quietFor.
+const (
+	deliverWithin = 5 * time.Second
+	quietFor      = 200 * time.Millisecond
+)
+
+// expectSignal fails the test unless signals delivers a value in time.
+func expectSignal(t *testing.T, what string, signals <-chan struct{}) {
+	t.Helper()
+	select {
+	case _, ok := <-signals:
+		if !ok {
+			t.Fatalf("%s: the signal channel was closed", what)
+		}
+	case <-time.After(deliverWithin):
+		t.Fatalf("%s: no signal within %v", what, deliverWithin)
+	}
+}
+
+// expectQuiet fails the test if signals delivers a value (a closed channel
+// is fine: it delivers nothing).
+func expectQuiet(t *testing.T, what string, signals <-chan struct{}) {
+	t.Helper()
+	select {
+	case _, ok := <-signals:
+		if ok {
+			t.Fatalf("%s: got a signal, want none", what)
+		}
+	case <-time.After(quietFor):
+	}
+}
+
+func runNotifier(t *testing.T, newStore NewStore) {
+	t.Run("a subscriber receives a signal after notify", func(t *testing.T) {
+		s, _ := fresh(t, newStore)
+		id := uid("flow")
+		signals, cancel := s.Subscribe(id)
+		defer cancel()
+		if err := s.Notify(t.Context(), id); err != nil {
+			t.Fatalf("Notify: %v", err)
+		}
+		expectSignal(t, "after Notify", signals)
+		if err := s.Notify(t.Context(), id); err != nil {
+			t.Fatalf("second Notify: %v", err)
+		}
+		expectSignal(t, "after a second Notify", signals)
+	})
+
+	t.Run("every subscriber of a flow receives the signal", func(t *testing.T) {
+		s, _ := fresh(t, newStore)
+		id := uid("flow")
+		a, cancelA := s.Subscribe(id)
+		defer cancelA()
+		b, cancelB := s.Subscribe(id)
+		defer cancelB()
+		if err := s.Notify(t.Context(), id); err != nil {
+			t.Fatalf("Notify: %v", err)
+		}
+		expectSignal(t, "first subscriber", a)
+		expectSignal(t, "second subscriber", b)
+	})
+
+	t.Run("notifying a flow nobody watches is harmless", func(t *testing.T) {
+		s, _ := fresh(t, newStore)
+		if err := s.Notify(t.Context(), uid("flow")); err != nil {
+			t.Fatalf("Notify: %v", err)
+		}
+	})
+
+	t.Run("signals for other flows do not arrive", func(t *testing.T) {
+		s, _ := fresh(t, newStore)
+		watched := uid("flow")
+		signals, cancel := s.Subscribe(watched)
+		defer cancel()
+		if err := s.Notify(t.Context(), uid("flow")); err != nil {
+			t.Fatalf("Notify: %v", err)
+		}
+		expectQuiet(t, "notify of another flow", signals)
+	})
+
+	t.Run("a cancelled subscription receives nothing and cancelling twice is harmless", func(t *testing.T) {
+		s, _ := fresh(t, newStore)
+		id := uid("flow")
+		signals, cancel := s.Subscribe(id)
+		other, cancelOther := s.Subscribe(id)
+		defer cancelOther()
+		cancel()
+		cancel()
+		if err := s.Notify(t.Context(), id); err != nil {
+			t.Fatalf("Notify: %v", err)
+		}
+		// The live subscriber proves the signal was sent.
+		expectSignal(t, "the subscriber still subscribed", other)
+		expectQuiet(t, "after cancel", signals)
+	})
+
+	t.Run("notifying a subscriber that does not read never blocks", func(t *testing.T) {
+		s, _ := fresh(t, newStore)
+		id := uid("flow")
+		signals, cancel := s.Subscribe(id)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() {
+			for range 100 {
+				if err := s.Notify(t.Context(), id); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Notify: %v", err)
+			}
+		case <-time.After(deliverWithin):
+			t.Fatal("100 notifies to an idle subscriber did not finish")
+		}
+		expectSignal(t, "after many notifies", signals)
+	})
+}
