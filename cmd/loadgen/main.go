@@ -1,0 +1,133 @@
+// Command loadgen drives an HTTP endpoint with a fixed number of concurrent
+// clients for a fixed time and reports throughput and latency percentiles.
+// The benchmarks in docs/benchmarks.md use it against the engine.
+//
+//	loadgen -url http://127.0.0.1:9099/v1/auth/authorize -method POST \
+//	        -header "Authorization: Bearer KEY" -body '{"user_id":"u1",...}' \
+//	        -c 64 -d 10s
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+type headers []string
+
+func (h *headers) String() string     { return strings.Join(*h, ", ") }
+func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
+
+func main() {
+	var (
+		target      = flag.String("url", "", "URL to request")
+		method      = flag.String("method", "GET", "HTTP method")
+		body        = flag.String("body", "", "request body")
+		concurrency = flag.Int("c", 32, "concurrent clients")
+		duration    = flag.Duration("d", 10*time.Second, "how long to run")
+		expect      = flag.Int("expect", 200, "status every response must have")
+		hdrs        headers
+	)
+	flag.Var(&hdrs, "header", "request header 'Name: value' (repeatable)")
+	flag.Parse()
+	if *target == "" {
+		fmt.Fprintln(os.Stderr, "loadgen: -url is required")
+		os.Exit(2)
+	}
+	res, err := run(*target, *method, *body, hdrs, *concurrency, *duration, *expect)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+	fmt.Println(res)
+}
+
+// result summarises a run.
+type result struct {
+	requests, failures int
+	elapsed            time.Duration
+	latencies          []time.Duration
+}
+
+func (r result) String() string {
+	slices.Sort(r.latencies)
+	pct := func(p float64) time.Duration {
+		if len(r.latencies) == 0 {
+			return 0
+		}
+		return r.latencies[min(len(r.latencies)-1, int(float64(len(r.latencies))*p))]
+	}
+	return fmt.Sprintf("requests=%d failures=%d elapsed=%s rps=%.0f p50=%s p90=%s p99=%s max=%s",
+		r.requests, r.failures, r.elapsed.Round(time.Millisecond),
+		float64(r.requests)/r.elapsed.Seconds(), pct(0.50), pct(0.90), pct(0.99), pct(1))
+}
+
+func run(target, method, body string, hdrs []string, concurrency int, d time.Duration, expect int) (result, error) {
+	tr := &http.Transport{MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute}
+	client := &http.Client{Transport: tr, Timeout: 70 * time.Second}
+	header := http.Header{}
+	for _, h := range hdrs {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			return result{}, fmt.Errorf("header %q: want 'Name: value'", h)
+		}
+		header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	if body != "" && header.Get("Content-Type") == "" {
+		header.Set("Content-Type", "application/json")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var (
+		mu    sync.Mutex
+		total result
+		wg    sync.WaitGroup
+	)
+	start := time.Now()
+	for range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local result
+			for ctx.Err() == nil {
+				req, err := http.NewRequest(method, target, bytes.NewReader([]byte(body)))
+				if err != nil {
+					local.failures++
+					return
+				}
+				req.Header = header.Clone()
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					if ctx.Err() == nil {
+						local.failures++
+					}
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				local.latencies = append(local.latencies, time.Since(t0))
+				local.requests++
+				if resp.StatusCode != expect {
+					local.failures++
+				}
+			}
+			mu.Lock()
+			total.requests += local.requests
+			total.failures += local.failures
+			total.latencies = append(total.latencies, local.latencies...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	total.elapsed = time.Since(start)
+	return total, nil
+}
