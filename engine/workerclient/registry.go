@@ -31,7 +31,14 @@ type RegistryOptions struct {
 	// Refresh is Run's interval; 0 means DefaultRefreshInterval.
 	Refresh time.Duration
 	Logger  *slog.Logger // nil discards
+	// MinRefresh is the least time between two refreshes Resolve triggers
+	// on a miss; 0 means DefaultMinRefresh.
+	MinRefresh time.Duration
+	Now        func() time.Time // nil means time.Now
 }
+
+// DefaultMinRefresh bounds how often a miss in Resolve refreshes the catalog.
+const DefaultMinRefresh = 10 * time.Second
 
 // Registry caches the tool catalogs of several workers and resolves tool
 // names against them. It is safe for concurrent use.
@@ -40,6 +47,7 @@ type Registry struct {
 
 	mu       sync.RWMutex
 	catalogs map[string][]toolkit.ToolDefinition // by worker id: the last good list
+	lastMiss time.Time                           // when Resolve last refreshed on a miss
 	tools    []Tool                              // resolved, in worker order, duplicates dropped
 }
 
@@ -51,6 +59,12 @@ func NewRegistry(opts RegistryOptions) *Registry {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MinRefresh <= 0 {
+		opts.MinRefresh = DefaultMinRefresh
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &Registry{opts: opts, catalogs: map[string][]toolkit.ToolDefinition{}}
 }
@@ -143,6 +157,29 @@ func (r *Registry) Tools() []Tool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return append([]Tool(nil), r.tools...)
+}
+
+// Resolve is Lookup that, on a miss, refreshes the catalog once and looks
+// again, so a tool added to a worker is found without waiting for Run.
+// Misses refresh at most once per MinRefresh, so unknown names cannot make
+// the engine hammer its workers.
+func (r *Registry) Resolve(ctx context.Context, name, version string) (Tool, error) {
+	t, err := r.Lookup(name, version)
+	if !errors.Is(err, ErrToolNotFound) {
+		return t, err
+	}
+	r.mu.Lock()
+	now := r.opts.Now()
+	due := r.lastMiss.IsZero() || now.Sub(r.lastMiss) >= r.opts.MinRefresh
+	if due {
+		r.lastMiss = now
+	}
+	r.mu.Unlock()
+	if !due {
+		return t, err
+	}
+	_ = r.Refresh(ctx) // failures are logged; the last good catalogs stay
+	return r.Lookup(name, version)
 }
 
 // Lookup resolves name, which may be a fully qualified name

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -124,4 +125,86 @@ func TestRunRefreshesOnItsInterval(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+func TestResolveRefreshesOnAMissAtMostOncePerInterval(t *testing.T) {
+	empty := newWorker(t, "Hooli", "1.0.0")
+	f := &faulty{next: empty}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	now := time.Unix(1_700_000_000, 0)
+	reg := workerclient.NewRegistry(workerclient.RegistryOptions{
+		Workers:    []*workerclient.Client{workerclient.New(workerclient.Options{ID: "local", URI: srv.URL, Secret: secret})},
+		MinRefresh: time.Minute,
+		Now:        func() time.Time { return now },
+	})
+	// No Refresh yet: the first miss fetches the catalog and finds the tool.
+	if _, err := reg.Resolve(context.Background(), "Hooli.WhoAmI", ""); err != nil {
+		t.Fatalf("first resolve: %v", err)
+	}
+	if n := f.seen.Load(); n != 1 {
+		t.Fatalf("%d fetches, want 1", n)
+	}
+	t.Run("a second miss within the interval does not fetch again", func(t *testing.T) {
+		if _, err := reg.Resolve(context.Background(), "Hooli.Nope", ""); !errors.Is(err, workerclient.ErrToolNotFound) {
+			t.Fatalf("err = %v", err)
+		}
+		if n := f.seen.Load(); n != 1 {
+			t.Fatalf("%d fetches, want 1", n)
+		}
+	})
+	t.Run("a miss after the interval fetches again", func(t *testing.T) {
+		now = now.Add(time.Minute)
+		if _, err := reg.Resolve(context.Background(), "Hooli.Nope", ""); !errors.Is(err, workerclient.ErrToolNotFound) {
+			t.Fatalf("err = %v", err)
+		}
+		if n := f.seen.Load(); n != 2 {
+			t.Fatalf("%d fetches, want 2", n)
+		}
+	})
+	t.Run("a hit never fetches", func(t *testing.T) {
+		now = now.Add(time.Hour)
+		if _, err := reg.Resolve(context.Background(), "WhoAmI", ""); err != nil {
+			t.Fatal(err)
+		}
+		if n := f.seen.Load(); n != 2 {
+			t.Fatalf("%d fetches, want 2", n)
+		}
+	})
+}
+
+// pythonCatalog is GET /worker/tools as Arcade's Python worker renders it
+// (Pydantic, nulls included, no qualified_name).
+const pythonCatalog = `[{"name":"ListEmails","fully_qualified_name":"Google.ListEmails@1.2.1",
+"description":"Lists emails","toolkit":{"name":"Google","description":null,"version":"1.2.1"},
+"input":{"parameters":[{"name":"n_emails","required":false,"description":"How many",
+"value_schema":{"val_type":"integer","inner_val_type":null,"enum":null,"properties":null,
+"inner_properties":null,"description":null},"inferrable":true}]},
+"output":{"description":null,"available_modes":["value","error","null"],"value_schema":{"val_type":"json","inner_val_type":null,"enum":null}},
+"requirements":{"authorization":{"provider_id":"google","provider_type":"oauth2","id":null,
+"oauth2":{"scopes":["https://www.googleapis.com/auth/gmail.readonly"]}},"secrets":null,"metadata":null},
+"deprecation_message":null}]`
+
+func TestACatalogFromArcadesPythonWorkerResolves(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(pythonCatalog))
+	}))
+	defer srv.Close()
+	reg := workerclient.NewRegistry(workerclient.RegistryOptions{Workers: []*workerclient.Client{
+		workerclient.New(workerclient.Options{ID: "py", URI: srv.URL, Secret: secret}),
+	}})
+	if err := reg.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := reg.Lookup("Google.ListEmails", "1.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := got.Def
+	if d.QualifiedName != "Google.ListEmails" || d.Input.Parameters[0].ValueSchema.ValType != "integer" ||
+		d.Requirements.Authorization.ProviderID != "google" || d.Requirements.Authorization.ID != "" ||
+		d.Requirements.Authorization.OAuth2.Scopes[0] != "https://www.googleapis.com/auth/gmail.readonly" {
+		t.Fatalf("definition = %+v", d)
+	}
 }
