@@ -76,8 +76,10 @@ type Options struct {
 	// RetryBackoff is the wait before the first retry, doubled each time
 	// and capped at 5 s; 0 means DefaultRetryBackoff.
 	RetryBackoff time.Duration
-	HTTPClient   *http.Client // nil means a client with no timeout of its own
-	Now          func() time.Time
+	// HTTPClient sends the requests; nil means a client that does not
+	// follow redirects (a redirect is a *WorkerError).
+	HTTPClient *http.Client
+	Now        func() time.Time
 }
 
 // Client calls one worker.
@@ -103,7 +105,11 @@ func New(opts Options) *Client {
 		opts.RetryBackoff = DefaultRetryBackoff
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{}
+		// A worker has no reason to redirect; following one would resend a
+		// tool call (with the user's token) somewhere else.
+		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -374,3 +374,21 @@ func TestClientStringHidesTheSecret(t *testing.T) {
 }
 
 func health(c *workerclient.Client) error { return c.Health(context.Background()) }
+
+func TestARedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int32
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer target.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer srv.Close()
+	_, err := client(srv.URL, 0).Invoke(context.Background(), whoRequest())
+	var we *workerclient.WorkerError
+	if !errors.As(err, &we) || we.Status != http.StatusTemporaryRedirect {
+		t.Fatalf("err = %v, want a 307 WorkerError", err)
+	}
+	if elsewhere.Load() != 0 {
+		t.Fatal("the tool call was sent to the redirect target")
+	}
+}
