@@ -1,0 +1,169 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// subscribeTimeout bounds the first SUBSCRIBE; when it fails, go-redis
+// keeps the channel and subscribes on its next reconnect.
+const subscribeTimeout = 5 * time.Second
+
+// Notify signals every subscriber of flowID: this instance's directly, and
+// every instance's (this one's again) through PUBLISH on <prefix>flows.
+// A duplicate signal is harmless; subscribers re-read the flow.
+func (s *Store) Notify(ctx context.Context, flowID string) error {
+	s.signal(flowID)
+	if err := s.client.Publish(ctx, s.flowChannel(), flowID).Err(); err != nil {
+		return s.wrap("notify", err)
+	}
+	return nil
+}
+
+// Subscribe returns a channel (buffered 1, never closed) that receives a
+// value whenever flowID may have changed, and after the shared Redis
+// subscription was re-established, since messages may have been lost while
+// it was down.
+//
+// The first Subscribe of a Store opens that subscription and waits (at
+// most subscribeTimeout) until Redis confirms it, so that a caller that
+// subscribes and then reads its flow cannot miss a change published in
+// between. If the wait times out, every subscriber is signalled once the
+// subscription is confirmed. Later calls never wait. cancel is idempotent.
+func (s *Store) Subscribe(flowID string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ch, func() {}
+	}
+	s.startLocked()
+	set := s.subs[flowID]
+	if set == nil {
+		set = make(map[*chan struct{}]struct{})
+		s.subs[flowID] = set
+	}
+	set[&ch] = struct{}{}
+	ready := s.ready
+	s.mu.Unlock()
+
+	select {
+	case <-ready:
+	default:
+		timer := time.NewTimer(subscribeTimeout)
+		select {
+		case <-ready:
+		case <-timer.C:
+			s.mu.Lock()
+			s.gaveUpWaiting = true
+			s.mu.Unlock()
+		}
+		timer.Stop()
+	}
+
+	cancel := sync.OnceFunc(func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if set := s.subs[flowID]; set != nil {
+			delete(set, &ch)
+			if len(set) == 0 {
+				delete(s.subs, flowID)
+			}
+		}
+	})
+	return ch, cancel
+}
+
+// startLocked opens the Store's one subscription, once. s.mu is held.
+func (s *Store) startLocked() {
+	if s.pubsub != nil {
+		return
+	}
+	// No channel yet, so no I/O here; the goroutine subscribes.
+	s.pubsub = s.client.Subscribe(context.Background())
+	s.loopDone = make(chan struct{})
+	s.ready = make(chan struct{})
+	go s.receive(s.pubsub, s.loopDone)
+}
+
+// receive subscribes and dispatches messages until the PubSub is closed.
+// go-redis pings the connection every few seconds and, on any failure,
+// reconnects and re-subscribes; the server's subscribe confirmation comes
+// through as a *goredis.Subscription. The first one releases the first
+// Subscribe calls (see Subscribe); every later one wakes every subscriber.
+func (s *Store) receive(ps *goredis.PubSub, done chan<- struct{}) {
+	defer close(done)
+	defer s.releaseWaiters()
+	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+	if err := ps.Subscribe(ctx, s.flowChannel()); err != nil {
+		s.log.Warn("redis store: subscribe to flow notifications failed; retrying in the background", "error", err)
+	}
+	cancel()
+	first := true
+	for msg := range ps.ChannelWithSubscriptions(goredis.WithChannelSize(64)) {
+		switch m := msg.(type) {
+		case *goredis.Message:
+			s.signal(m.Payload)
+		case *goredis.Subscription:
+			if m.Kind != "subscribe" {
+				continue
+			}
+			if first {
+				first = false
+				if !s.releaseWaiters() {
+					continue
+				}
+			} else {
+				s.log.Info("redis store: flow notifications re-subscribed; waking every waiter")
+			}
+			s.signalAll()
+		}
+	}
+}
+
+// releaseWaiters ends the wait of the first Subscribe calls and reports
+// whether one of them stopped waiting before the subscription was
+// confirmed (its caller may have missed a message).
+func (s *Store) releaseWaiters() (missed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.ready:
+	default:
+		close(s.ready)
+	}
+	return s.gaveUpWaiting
+}
+
+// signal wakes flowID's local subscribers without blocking: a full buffer
+// already holds a pending wake-up.
+func (s *Store) signal(flowID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ch := range s.subs[flowID] {
+		select {
+		case *ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *Store) signalAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, set := range s.subs {
+		for ch := range set {
+			select {
+			case *ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// String names the store for logs without any connection secret.
+func (s *Store) String() string { return fmt.Sprintf("redis store (prefix %q)", s.prefix) }

@@ -1,0 +1,732 @@
+// Package redis is the Redis backend of engine/store: flows, connections,
+// runtime providers, leases and flow notifications kept in one Redis
+// (standalone, Sentinel or Cluster) through go-redis's UniversalClient, so
+// that several engine instances share token state.
+//
+// It imports only engine/store. No go-redis type leaves the package: a
+// missing key is store.ErrNotFound, a server that cannot be reached (or is
+// loading, or has no master) is store.ErrUnavailable.
+//
+// # Keys
+//
+// Every key starts with the key prefix (default "authengine:") and carries a
+// hash tag, so that on Redis Cluster each record lives in one slot and each
+// transaction touches one slot:
+//
+//	<prefix>flow:{<flow id>}          flow record (JSON), TTL = ExpiresAt + 5m
+//	<prefix>state:{<state hash>}      flow id, same TTL; removed by ConsumeState
+//	<prefix>conn:{<connection id>}    connection record (JSON), no TTL
+//	<prefix>conns                     sorted set of connection ids (score 0)
+//	<prefix>provider:{<provider id>}  runtime provider record (JSON)
+//	<prefix>providers                 set of provider ids
+//	<prefix>lock:{<name>}             lease owner token, PX = ttl
+//	<prefix>flows                     pub/sub channel; payload = flow id
+//
+// The prefix must not contain '{' or '}' (it would put every key in one
+// slot).
+//
+// The two index keys live in their own slots, so they are kept outside the
+// record transactions: they are supersets of the records (an id is added
+// before its record is created and removed after it is deleted), and the
+// readers skip ids whose record is missing. ListConnections reads the whole
+// index and every record in it (pipelined, 256 per round trip) and filters
+// and pages in Go: O(connections) per call, fine for an admin listing of
+// tens of thousands of connections, not for a hot path. A filter naming
+// both the user and the provider is one GET.
+//
+// # Consistency
+//
+// UpdateFlow and UpdateConnection are compare-and-swap with WATCH/MULTI/
+// EXEC, retried with a short jittered back-off up to 64 times before
+// store.ErrConflict. ConsumeState reads the state index and the flow, then
+// GETDELs the state key: exactly one caller gets the flow id back from
+// GETDEL, and a failure before GETDEL writes nothing. Expiry is logical
+// (Options.Now); Redis TTLs only collect garbage. As with any network
+// store, a connection lost while EXEC's reply is in flight leaves the
+// outcome unknown: ErrUnavailable then means "retry", not "certainly
+// nothing was written".
+//
+// # Notifications
+//
+// Each Store holds ONE subscription to <prefix>flows, opened on the first
+// Subscribe, and fans messages out to local channels. When go-redis
+// re-subscribes after losing the connection, every local subscriber is
+// signalled, because messages published meanwhile are lost; waiters then
+// re-read their flows. Close ends the subscription and its goroutines.
+package redis
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authengine/authengine/engine/store"
+)
+
+// DefaultKeyPrefix is the key prefix when none is configured.
+const DefaultKeyPrefix = "authengine:"
+
+const (
+	// flowGrace keeps a flow in Redis this long past its ExpiresAt, so
+	// instances with slightly different clocks agree that it expired
+	// (logically) before it vanishes.
+	flowGrace = 5 * time.Minute
+	// casAttempts bounds the WATCH/MULTI/EXEC retries of one update.
+	casAttempts = 64
+	// listBatch is how many records one pipelined round trip reads.
+	listBatch = 256
+)
+
+// unlockScript deletes a lock only if the caller's token still owns it.
+var unlockScript = goredis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`)
+
+var _ store.Store = (*Store)(nil)
+
+// Options are the run-time settings of a Store.
+type Options struct {
+	// Now is the clock that decides logical expiry; time.Now when nil.
+	Now func() time.Time
+	// Logger receives subscription events; slog.Default() when nil.
+	Logger *slog.Logger
+	// KeyPrefix starts every key and the notification channel;
+	// DefaultKeyPrefix when empty. Open takes it from Config.KeyPrefix.
+	KeyPrefix string
+}
+
+// Store is a store.Store on Redis. It is safe for concurrent use; create it
+// with New or Open and release it with Close.
+type Store struct {
+	client     goredis.UniversalClient
+	ownsClient bool
+	prefix     string
+	now        func() time.Time
+	log        *slog.Logger
+
+	mu     sync.Mutex
+	subs   map[string]map[*chan struct{}]struct{}
+	pubsub *goredis.PubSub
+	// loopDone is closed when the subscription goroutine has exited.
+	loopDone chan struct{}
+	// ready is closed on the first subscribe confirmation (or when the
+	// subscription goroutine ends).
+	ready chan struct{}
+	// gaveUpWaiting: a Subscribe stopped waiting for ready.
+	gaveUpWaiting bool
+	closed        bool
+}
+
+// New returns a Store over client. The client stays the caller's: Close
+// ends the Store's subscription but does not close the client. New does no
+// I/O; use Ping to check the server.
+func New(client goredis.UniversalClient, opts Options) *Store {
+	s := &Store{
+		client: client,
+		prefix: opts.KeyPrefix,
+		now:    opts.Now,
+		log:    opts.Logger,
+		subs:   make(map[string]map[*chan struct{}]struct{}),
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultKeyPrefix
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+func (s *Store) flowKey(id string) string     { return s.prefix + "flow:{" + id + "}" }
+func (s *Store) stateKey(hash string) string  { return s.prefix + "state:{" + hash + "}" }
+func (s *Store) connKey(id string) string     { return s.prefix + "conn:{" + id + "}" }
+func (s *Store) connIndex() string            { return s.prefix + "conns" }
+func (s *Store) providerKey(id string) string { return s.prefix + "provider:{" + id + "}" }
+func (s *Store) providerIndex() string        { return s.prefix + "providers" }
+func (s *Store) lockKey(name string) string   { return s.prefix + "lock:{" + name + "}" }
+func (s *Store) flowChannel() string          { return s.prefix + "flows" }
+func (s *Store) expired(expiresAt time.Time) bool {
+	return !expiresAt.IsZero() && !s.now().Before(expiresAt)
+}
+
+// flowTTL is the garbage-collection TTL of a flow's keys: until ExpiresAt
+// (by the injected clock) plus flowGrace; 0 (no TTL) for a flow that never
+// expires.
+func (s *Store) flowTTL(expiresAt time.Time) time.Duration {
+	if expiresAt.IsZero() {
+		return 0
+	}
+	return max(expiresAt.Sub(s.now()), 0) + flowGrace
+}
+
+// Ping reports whether Redis answers; store.ErrUnavailable otherwise.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("%w: redis store: ping: %w", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Close ends the notification subscription and waits for its goroutine;
+// it closes the client only when Open made it. Subscription channels stay
+// open but receive nothing more. Close is idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ps, done := s.pubsub, s.loopDone
+	s.subs = make(map[string]map[*chan struct{}]struct{})
+	s.mu.Unlock()
+
+	var errs []error
+	if ps != nil {
+		if err := ps.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+			errs = append(errs, fmt.Errorf("redis store: close subscription: %w", err))
+		}
+		<-done
+	}
+	if s.ownsClient {
+		if err := s.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+			errs = append(errs, fmt.Errorf("redis store: close client: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// --- flows ---
+
+// CreateFlow stores a new flow and its state index; store.ErrConflict if
+// the state hash or the id is taken. The state key is claimed first (SET
+// NX) and released again if the flow key turns out to be taken.
+func (s *Store) CreateFlow(ctx context.Context, f store.Flow) error {
+	if f.ID == "" || f.StateHash == "" {
+		return errors.New("redis store: create flow: ID and StateHash are required")
+	}
+	data, err := encodeFlow(f)
+	if err != nil {
+		return err
+	}
+	ttl := s.flowTTL(f.ExpiresAt)
+	ok, err := s.setNX(ctx, s.stateKey(f.StateHash), f.ID, ttl)
+	if err != nil {
+		return s.wrap("create flow", err)
+	}
+	if !ok {
+		return fmt.Errorf("redis store: create flow: state hash taken: %w", store.ErrConflict)
+	}
+	ok, err = s.setNX(ctx, s.flowKey(f.ID), data, ttl)
+	if err == nil && ok {
+		return nil
+	}
+	// Give the state hash back; a leftover would only point at a flow
+	// that ConsumeState rejects, but it would block a retry.
+	if derr := unlockScript.Run(ctx, s.client, []string{s.stateKey(f.StateHash)}, f.ID).Err(); derr != nil {
+		s.log.WarnContext(ctx, "redis store: release state index after failed create", "flow_id", f.ID, "error", derr)
+	}
+	if err != nil {
+		return s.wrap("create flow", err)
+	}
+	return fmt.Errorf("redis store: create flow %q: %w", f.ID, store.ErrConflict)
+}
+
+func (s *Store) setNX(ctx context.Context, key string, value any, ttl time.Duration) (bool, error) {
+	args := goredis.SetArgs{Mode: "NX", TTL: ttl}
+	err := s.client.SetArgs(ctx, key, value, args).Err()
+	if errors.Is(err, goredis.Nil) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// GetFlow returns a flow; store.ErrNotFound when missing or expired.
+func (s *Store) GetFlow(ctx context.Context, id string) (store.Flow, error) {
+	raw, err := s.client.Get(ctx, s.flowKey(id)).Bytes()
+	if err != nil {
+		return store.Flow{}, s.wrap("get flow", err)
+	}
+	f, err := decodeFlow(raw)
+	if err != nil {
+		return store.Flow{}, err
+	}
+	if s.expired(f.ExpiresAt) {
+		return store.Flow{}, fmt.Errorf("redis store: get flow: expired: %w", store.ErrNotFound)
+	}
+	return f, nil
+}
+
+// ConsumeState removes the state index and returns its flow. The state
+// key and the flow key are in different slots, so instead of a script it
+// reads both and then GETDELs the state key: only the caller whose GETDEL
+// returns the flow id wins; every other caller gets store.ErrNotFound.
+func (s *Store) ConsumeState(ctx context.Context, stateHash string) (store.Flow, error) {
+	key := s.stateKey(stateHash)
+	id, err := s.client.Get(ctx, key).Result()
+	if err != nil {
+		return store.Flow{}, s.wrap("consume state", err)
+	}
+	f, err := s.GetFlow(ctx, id)
+	if err != nil {
+		return store.Flow{}, err
+	}
+	if f.StateHash != stateHash {
+		return store.Flow{}, fmt.Errorf("redis store: consume state: index points at another flow: %w", store.ErrNotFound)
+	}
+	won, err := s.client.GetDel(ctx, key).Result()
+	if err != nil {
+		return store.Flow{}, s.wrap("consume state", err)
+	}
+	if won != id {
+		return store.Flow{}, fmt.Errorf("redis store: consume state: %w", store.ErrNotFound)
+	}
+	return f, nil
+}
+
+// errAbort stops a WATCH transaction whose callback already has its
+// answer (fn's error, a missing record).
+var errAbort = errors.New("redis store: transaction aborted")
+
+// errNeedIndex asks UpdateConnection to index a new id, outside the
+// transaction, before creating its record.
+var errNeedIndex = errors.New("redis store: connection id not indexed yet")
+
+// UpdateFlow is compare-and-swap on the flow key (WATCH/MULTI/EXEC). The
+// flow's Redis TTL follows the new ExpiresAt.
+func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (store.Flow, error)) (store.Flow, error) {
+	key := s.flowKey(id)
+	var out store.Flow
+	var abortErr error
+	txf := func(tx *goredis.Tx) error {
+		raw, err := tx.Get(ctx, key).Bytes()
+		if err != nil {
+			return err
+		}
+		cur, err := decodeFlow(raw)
+		if err != nil {
+			abortErr = err
+			return errAbort
+		}
+		if s.expired(cur.ExpiresAt) {
+			abortErr = fmt.Errorf("redis store: update flow: expired: %w", store.ErrNotFound)
+			return errAbort
+		}
+		next, err := fn(cur)
+		if err != nil {
+			abortErr = err
+			return errAbort
+		}
+		if next.ID != cur.ID || next.StateHash != cur.StateHash {
+			abortErr = fmt.Errorf("redis store: update flow %q: ID and StateHash cannot change", id)
+			return errAbort
+		}
+		data, err := encodeFlow(next)
+		if err != nil {
+			abortErr = err
+			return errAbort
+		}
+		ttl := s.flowTTL(next.ExpiresAt)
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, key, data, ttl)
+			return nil
+		})
+		out = next
+		return err
+	}
+	if err := s.cas(ctx, "update flow", key, txf, &abortErr); err != nil {
+		return store.Flow{}, err
+	}
+	return out, nil
+}
+
+// cas runs txf under WATCH key until it commits, retrying lost races with
+// a jittered back-off. An error the callback set in *abortErr is returned
+// unchanged.
+func (s *Store) cas(ctx context.Context, op, key string, txf func(*goredis.Tx) error, abortErr *error) error {
+	for attempt := range casAttempts {
+		*abortErr = nil
+		err := s.client.Watch(ctx, txf, key)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, errAbort):
+			return *abortErr
+		case errors.Is(err, goredis.TxFailedErr):
+			// Someone wrote the key between WATCH and EXEC: try again.
+		default:
+			return s.wrap(op, err)
+		}
+		if attempt >= 2 {
+			backoff := time.Duration(mrand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("redis store: %s: %w", op, ctx.Err())
+			case <-time.After(backoff):
+			}
+		}
+	}
+	return fmt.Errorf("redis store: %s: lost %d races in a row: %w", op, casAttempts, store.ErrConflict)
+}
+
+// --- connections ---
+
+// GetConnection returns a connection; store.ErrNotFound when missing.
+func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection, error) {
+	raw, err := s.client.Get(ctx, s.connKey(id)).Bytes()
+	if err != nil {
+		return store.Connection{}, s.wrap("get connection", err)
+	}
+	return decodeConnection(raw)
+}
+
+// UpdateConnection is compare-and-swap create-or-update on the connection
+// key (WATCH/MULTI/EXEC). A create adds the id to the connection index
+// before and after the record is written (see DeleteConnection for why).
+func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store.Connection, exists bool) (store.Connection, error)) (store.Connection, error) {
+	key := s.connKey(id)
+	var out store.Connection
+	var created, indexed bool
+	var abortErr error
+	txf := func(tx *goredis.Tx) error {
+		var cur store.Connection
+		exists := true
+		raw, err := tx.Get(ctx, key).Bytes()
+		switch {
+		case errors.Is(err, goredis.Nil):
+			exists = false
+		case err != nil:
+			return err
+		default:
+			if cur, err = decodeConnection(raw); err != nil {
+				abortErr = err
+				return errAbort
+			}
+		}
+		if !exists && !indexed {
+			// Index first, so a crash after the write leaves no record
+			// ListConnections cannot see. Not from inside this callback:
+			// it holds a pooled connection, and taking a second one could
+			// starve the pool under contention.
+			abortErr = errNeedIndex
+			return errAbort
+		}
+		next, err := fn(cur, exists)
+		if err != nil {
+			abortErr = err
+			return errAbort
+		}
+		if next.ID != id || next.ID != store.ConnectionID(next.ProviderID, next.UserID) {
+			abortErr = fmt.Errorf("redis store: update connection %q: ID must equal ConnectionID(ProviderID, UserID) and the id updated", id)
+			return errAbort
+		}
+		now := s.now()
+		next.UpdatedAt = now
+		if exists {
+			next.CreatedAt = cur.CreatedAt
+			next.Version = cur.Version + 1
+		} else {
+			next.CreatedAt = now
+			next.Version = 1
+		}
+		data, err := encodeConnection(next)
+		if err != nil {
+			abortErr = err
+			return errAbort
+		}
+		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+			p.Set(ctx, key, data, 0)
+			return nil
+		})
+		out, created = next, !exists
+		return err
+	}
+	err := s.cas(ctx, "update connection", key, txf, &abortErr)
+	if errors.Is(err, errNeedIndex) {
+		if err := s.client.ZAdd(ctx, s.connIndex(), goredis.Z{Member: id}).Err(); err != nil {
+			return store.Connection{}, s.wrap("update connection: index", err)
+		}
+		indexed = true
+		err = s.cas(ctx, "update connection", key, txf, &abortErr)
+	}
+	if err != nil {
+		return store.Connection{}, err
+	}
+	if created {
+		if err := s.client.ZAdd(ctx, s.connIndex(), goredis.Z{Member: id}).Err(); err != nil {
+			// The record is written and indexed by the first ZADD unless a
+			// delete raced us; report the write, log the index miss.
+			s.log.WarnContext(ctx, "redis store: re-index created connection", "connection_id", id, "error", err)
+		}
+	}
+	return out, nil
+}
+
+// DeleteConnection removes a connection; store.ErrNotFound when missing.
+// The index entry goes after the record; if a create of the same id wrote
+// its record meanwhile, the entry is put back, so the index never misses a
+// record (the create indexes after writing too).
+func (s *Store) DeleteConnection(ctx context.Context, id string) error {
+	n, err := s.client.Del(ctx, s.connKey(id)).Result()
+	if err != nil {
+		return s.wrap("delete connection", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redis store: delete connection: %w", store.ErrNotFound)
+	}
+	s.unindex(ctx, s.connIndex(), s.connKey(id), id, true)
+	return nil
+}
+
+// unindex removes id from an index after its record was deleted, and adds
+// it back if the record exists again (a concurrent create). Failures only
+// leave a stale id, which readers skip, so they are logged, not returned.
+func (s *Store) unindex(ctx context.Context, index, recordKey, id string, sorted bool) {
+	var err error
+	if sorted {
+		err = s.client.ZRem(ctx, index, id).Err()
+	} else {
+		err = s.client.SRem(ctx, index, id).Err()
+	}
+	if err == nil {
+		var n int64
+		n, err = s.client.Exists(ctx, recordKey).Result()
+		if err == nil && n > 0 {
+			if sorted {
+				err = s.client.ZAdd(ctx, index, goredis.Z{Member: id}).Err()
+			} else {
+				err = s.client.SAdd(ctx, index, id).Err()
+			}
+		}
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "redis store: update index after delete", "index", index, "id", id, "error", err)
+	}
+}
+
+// ListConnections returns matching connections ordered by ID, the page
+// [offset, offset+limit) and the number of matches. limit <= 0 means no
+// limit. Cost: one ZRANGE of the whole index plus one pipelined GET per 256
+// indexed ids, filtered in Go — except when the filter names both user and
+// provider, which is one GET.
+func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
+	var ids []string
+	if filter.UserID != "" && filter.ProviderID != "" {
+		ids = []string{store.ConnectionID(filter.ProviderID, filter.UserID)}
+	} else {
+		var err error
+		ids, err = s.client.ZRange(ctx, s.connIndex(), 0, -1).Result()
+		if err != nil {
+			return nil, 0, s.wrap("list connections", err)
+		}
+	}
+	var matches []store.Connection
+	err := s.readEach(ctx, ids, s.connKey, func(raw []byte) error {
+		c, err := decodeConnection(raw)
+		if err != nil {
+			return err
+		}
+		if (filter.UserID == "" || c.UserID == filter.UserID) && (filter.ProviderID == "" || c.ProviderID == filter.ProviderID) {
+			matches = append(matches, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, s.wrap("list connections", err)
+	}
+	total := len(matches)
+	offset = min(max(offset, 0), total)
+	end := total
+	if limit > 0 {
+		end = min(offset+limit, total)
+	}
+	return matches[offset:end], total, nil
+}
+
+// readEach GETs key(id) for each id, in pipelined batches, and calls fn on
+// each record found, in order. Missing records (stale index entries) are
+// skipped.
+func (s *Store) readEach(ctx context.Context, ids []string, key func(string) string, fn func([]byte) error) error {
+	for start := 0; start < len(ids); start += listBatch {
+		batch := ids[start:min(start+listBatch, len(ids))]
+		cmds := make([]*goredis.StringCmd, len(batch))
+		_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, id := range batch {
+				cmds[i] = p.Get(ctx, key(id))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return err
+		}
+		for _, cmd := range cmds {
+			raw, err := cmd.Bytes()
+			if errors.Is(err, goredis.Nil) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// --- providers ---
+
+// CreateProvider stores a new record; store.ErrConflict if the id exists.
+func (s *Store) CreateProvider(ctx context.Context, p store.ProviderRecord) error {
+	data, err := encodeProvider(p)
+	if err != nil {
+		return err
+	}
+	if err := s.client.SAdd(ctx, s.providerIndex(), p.ID).Err(); err != nil {
+		return s.wrap("create provider", err)
+	}
+	ok, err := s.setNX(ctx, s.providerKey(p.ID), data, 0)
+	if err != nil {
+		return s.wrap("create provider", err)
+	}
+	if !ok {
+		return fmt.Errorf("redis store: create provider %q: %w", p.ID, store.ErrConflict)
+	}
+	return nil
+}
+
+// PutProvider replaces an existing record (SET XX); store.ErrNotFound when
+// missing.
+func (s *Store) PutProvider(ctx context.Context, p store.ProviderRecord) error {
+	data, err := encodeProvider(p)
+	if err != nil {
+		return err
+	}
+	err = s.client.SetArgs(ctx, s.providerKey(p.ID), data, goredis.SetArgs{Mode: "XX"}).Err()
+	if err != nil {
+		return s.wrap("put provider", err)
+	}
+	return nil
+}
+
+// GetProvider returns a record; store.ErrNotFound when missing.
+func (s *Store) GetProvider(ctx context.Context, id string) (store.ProviderRecord, error) {
+	raw, err := s.client.Get(ctx, s.providerKey(id)).Bytes()
+	if err != nil {
+		return store.ProviderRecord{}, s.wrap("get provider", err)
+	}
+	return decodeProvider(raw)
+}
+
+// ListProviders returns every record ordered by ID.
+func (s *Store) ListProviders(ctx context.Context) ([]store.ProviderRecord, error) {
+	ids, err := s.client.SMembers(ctx, s.providerIndex()).Result()
+	if err != nil {
+		return nil, s.wrap("list providers", err)
+	}
+	slices.Sort(ids)
+	var out []store.ProviderRecord
+	err = s.readEach(ctx, ids, s.providerKey, func(raw []byte) error {
+		p, err := decodeProvider(raw)
+		if err != nil {
+			return err
+		}
+		out = append(out, p)
+		return nil
+	})
+	if err != nil {
+		return nil, s.wrap("list providers", err)
+	}
+	return out, nil
+}
+
+// DeleteProvider removes a record; store.ErrNotFound when missing.
+func (s *Store) DeleteProvider(ctx context.Context, id string) error {
+	n, err := s.client.Del(ctx, s.providerKey(id)).Result()
+	if err != nil {
+		return s.wrap("delete provider", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redis store: delete provider: %w", store.ErrNotFound)
+	}
+	s.unindex(ctx, s.providerIndex(), s.providerKey(id), id, false)
+	return nil
+}
+
+// --- locks ---
+
+// Lock takes the named lease with SET NX PX and returns its owner token
+// (128 random bits); store.ErrLockHeld when another owner holds it. The
+// lease runs on Redis's clock, not Options.Now.
+func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (string, error) {
+	if ttl < time.Millisecond {
+		return "", fmt.Errorf("redis store: lock %q: ttl %v is below 1ms", name, ttl)
+	}
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("redis store: lock %q: token: %w", name, err)
+	}
+	token := hex.EncodeToString(b[:])
+	ok, err := s.setNX(ctx, s.lockKey(name), token, ttl)
+	if err != nil {
+		return "", s.wrap("lock", err)
+	}
+	if !ok {
+		return "", fmt.Errorf("redis store: lock %q: %w", name, store.ErrLockHeld)
+	}
+	return token, nil
+}
+
+// Unlock releases the lease only if token still owns it (a Lua
+// compare-and-delete); a lost or expired lease is a no-op.
+func (s *Store) Unlock(ctx context.Context, name, token string) error {
+	if err := unlockScript.Run(ctx, s.client, []string{s.lockKey(name)}, token).Err(); err != nil {
+		return s.wrap("unlock", err)
+	}
+	return nil
+}
+
+// --- errors ---
+
+// unavailablePrefixes are server replies that mean "not now" rather than
+// "wrong request".
+var unavailablePrefixes = []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS"}
+
+// wrap turns a go-redis error into the store's vocabulary: redis.Nil is
+// store.ErrNotFound; transport errors, timeouts, pool exhaustion, a closed
+// client and "not now" replies are store.ErrUnavailable. go-redis errors
+// name the server address at most, never the URL or password.
+func (s *Store) wrap(op string, err error) error {
+	var rerr goredis.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, goredis.Nil):
+		return fmt.Errorf("redis store: %s: %w", op, store.ErrNotFound)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("redis store: %s: %w", op, err)
+	case errors.As(err, &rerr) && !errors.Is(err, goredis.ErrPoolTimeout) && !errors.Is(err, goredis.ErrClosed):
+		for _, p := range unavailablePrefixes {
+			if strings.HasPrefix(rerr.Error(), p) {
+				return fmt.Errorf("%w: redis store: %s: %w", store.ErrUnavailable, op, err)
+			}
+		}
+		return fmt.Errorf("redis store: %s: %w", op, err)
+	default:
+		// Dial and read errors, timeouts (also the caller's deadline
+		// while waiting on Redis), EOF, pool timeout, closed client.
+		return fmt.Errorf("%w: redis store: %s: %w", store.ErrUnavailable, op, err)
+	}
+}
