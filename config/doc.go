@@ -1,0 +1,11 @@
+// Package config reads engine.yaml: it parses the file, merges built-in
+// catalog templates named by provider_id, replaces $<env:NAME> and
+// $<file:/path> references, decodes the result into typed structs while
+// rejecting unknown keys and wrong types, fills in defaults and validates
+// every field, reporting all problems at once with their field paths.
+//
+// It owns the file form of the configuration only. It does not compile
+// request templates or JSONPath (package authflow does, and reports those
+// errors), and it holds no live objects: cmd/authengine turns a Config into
+// runtime options.
+package config

@@ -1,0 +1,188 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/rawbytes"
+
+	"github.com/authengine/authengine/config/catalog"
+)
+
+// Option changes how Load reads the configuration.
+type Option func(*loadOptions)
+
+type loadOptions struct {
+	envFile         string
+	envFileExplicit bool
+	lookupEnv       func(string) (string, bool)
+	readFile        func(string) ([]byte, error)
+}
+
+// WithEnvFile names the .env file to read (the -e/--env flag). It must
+// exist. Without this option, .env in the working directory is read when
+// present.
+func WithEnvFile(path string) Option {
+	return func(o *loadOptions) { o.envFile, o.envFileExplicit = path, true }
+}
+
+// WithLookupEnv replaces os.LookupEnv as the source of the real
+// environment (tests use it). The real environment wins over .env values.
+func WithLookupEnv(lookup func(string) (string, bool)) Option {
+	return func(o *loadOptions) { o.lookupEnv = lookup }
+}
+
+// Load reads, interpolates, merges, decodes, defaults and validates the
+// configuration file at path. It returns the configuration, the warnings
+// (each "field.path: message"), and an error: *Errors listing every problem
+// with its field path, or an error about reading the files. On error the
+// returned Config is nil. Neither warnings nor errors contain secret values.
+func Load(path string, opts ...Option) (*Config, []string, error) {
+	o := loadOptions{envFile: ".env", lookupEnv: os.LookupEnv, readFile: os.ReadFile}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	dotenv, err := readDotEnv(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := file.Provider(path).ReadBytes()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	lookup := func(name string) (string, bool) {
+		if v, ok := o.lookupEnv(name); ok {
+			return v, true
+		}
+		v, ok := dotenv[name]
+		return v, ok
+	}
+	return parse(data, resolver{lookup: lookup, readFile: o.readFile})
+}
+
+// readDotEnv reads the .env file named by the options; a missing default
+// .env is not an error, a missing explicit one is.
+func readDotEnv(o loadOptions) (map[string]string, error) {
+	if o.envFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(o.envFile)
+	if err != nil {
+		if !o.envFileExplicit && errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("read env file: %w", err)
+	}
+	return parseDotEnv(o.envFile, b)
+}
+
+// parse runs every stage after reading: YAML, catalog merge, references,
+// decoding, defaults and validation.
+func parse(data []byte, rs resolver) (*Config, []string, error) {
+	root, err := rawbytes.Provider(data).ReadBytes()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read config: %w", err)
+	}
+	doc, err := yaml.Parser().Unmarshal(root)
+	if err != nil {
+		return nil, nil, &Errors{Fields: []FieldError{{Message: "invalid YAML: " + yamlProblem(err)}}}
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	doc, _ = normalize(doc).(map[string]any)
+
+	var r report
+	mergeCatalog(doc, &r)
+	doc = rs.interpolateRoot(doc, &r)
+
+	c := Default()
+	d := decoder{r: &r, preset: preset}
+	d.decode("", doc, reflect.ValueOf(c).Elem())
+	applyDerived(c)
+	validate(c, &r)
+	if err := r.err(); err != nil {
+		return nil, r.warningLines(), err
+	}
+	return c, r.warningLines(), nil
+}
+
+// yamlLineRE finds the line number in a YAML error.
+var yamlLineRE = regexp.MustCompile(`line \d+`)
+
+// yamlProblem keeps the parser's message (it holds line numbers) but
+// trims it to one line, so that no long excerpt of the file, which may
+// hold a secret, ends up in the error.
+func yamlProblem(err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "cannot unmarshal") {
+		where := ""
+		if m := yamlLineRE.FindString(msg); m != "" {
+			where = " (" + m + ")"
+		}
+		return "the document must be a map of keys such as api, store and auth" + where
+	}
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	return msg
+}
+
+// mergeCatalog lays each provider that names a built-in template
+// (provider_id) over that template, folds the refresh_request alias, and
+// defaults a missing id to the provider_id.
+func mergeCatalog(doc map[string]any, r *report) {
+	auth, _ := doc["auth"].(map[string]any)
+	providers, _ := auth["providers"].([]any)
+	for i, item := range providers {
+		p, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		foldRawRefreshAlias(p)
+		name, ok := p["provider_id"].(string)
+		if !ok || name == "" {
+			continue
+		}
+		if _, hasID := p["id"]; !hasID {
+			p["id"] = name
+		}
+		tmpl, ok := catalog.Lookup(name)
+		if !ok {
+			continue // Validate reports the unknown provider_id.
+		}
+		base, err := yaml.Parser().Unmarshal(tmpl)
+		if err != nil {
+			r.errorf(elemPath("auth.providers", p, i)+".provider_id", "built-in template %q is broken: %v", name, err)
+			continue
+		}
+		base, _ = normalize(base).(map[string]any)
+		providers[i] = deepMerge(base, p)
+	}
+}
+
+// foldRawRefreshAlias renames refresh_request to refresh_token_request in a
+// raw provider before it is merged, so that the alias overrides a
+// template's refresh_token_request. Both given stay for Validate to report.
+func foldRawRefreshAlias(p map[string]any) {
+	o, ok := p["oauth2"].(map[string]any)
+	if !ok {
+		return
+	}
+	alias, hasAlias := o["refresh_request"]
+	if _, hasBoth := o["refresh_token_request"]; !hasAlias || hasBoth {
+		return
+	}
+	delete(o, "refresh_request")
+	o["refresh_token_request"] = alias
+}
