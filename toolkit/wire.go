@@ -123,6 +123,19 @@ type ToolCallRequest struct {
 	Context     ToolContext    `json:"context"`
 }
 
+// LogValue logs the request's identity and a redacted context; the
+// inputs are left out because they may carry user data.
+func (r ToolCallRequest) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("run_id", r.RunID),
+		slog.String("execution_id", r.ExecutionID),
+		slog.String("tool", r.Tool.Toolkit+"."+r.Tool.Name),
+		slog.String("version", r.Tool.Version),
+		slog.Int("inputs", len(r.Inputs)),
+		slog.Any("context", r.Context),
+	)
+}
+
 // ToolContext carries what the engine resolved for the call: the user's
 // token, secrets and metadata. Its String and LogValue redact secrets.
 type ToolContext struct {

@@ -557,7 +557,7 @@ func TestSecretsNeverAppearInPrintsOrLogs(t *testing.T) {
 	tc := toolkit.NewContext(req.Context)
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, nil))
-	logger.Info("ctx", "tool_context", req.Context, "context", tc, "auth", tc.Authorization, "secret", req.Context.Secrets[0])
+	logger.Info("ctx", "request", req, "tool_context", req.Context, "context", tc, "auth", tc.Authorization, "secret", req.Context.Secrets[0])
 	printed := fmt.Sprintf("%v %+v %v %+v %v", req, req, tc, tc, req.Context.Authorization) + logs.String()
 	for _, secret := range []string{"user-access-token-123", "s3cr3t-value"} {
 		if strings.Contains(printed, secret) {
