@@ -1,0 +1,148 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/authengine/authengine/engine/store"
+)
+
+// GetConnection returns a connection, or store.ErrNotFound when missing.
+// A connection whose access token has expired is still returned: its
+// ExpiresAt is the token's, not the record's.
+func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection, error) {
+	var c store.Connection
+	err := s.view(ctx, "get connection", func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketConnections).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("bolt: get connection %q: %w", id, store.ErrNotFound)
+		}
+		var w connectionWire
+		if err := decode("connection", []byte(id), v, &w); err != nil {
+			return err
+		}
+		c = w.connection()
+		return nil
+	})
+	return c, err
+}
+
+// UpdateConnection creates or updates a connection: it reads the record,
+// calls fn and writes fn's result in one read-write transaction, so fn
+// runs exactly once and no update is lost. fn runs while the transaction
+// holds the file's single writer lock: it must be fast and do no I/O. An
+// error from fn aborts and is returned unchanged. The store sets Version
+// (1 on create, +1 after), UpdatedAt, and CreatedAt (kept from the stored
+// record; now on create). A result whose ID is not id, or not
+// store.ConnectionID(ProviderID, UserID), is refused.
+func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store.Connection, exists bool) (store.Connection, error)) (store.Connection, error) {
+	var (
+		out   store.Connection
+		fnErr error
+	)
+	err := s.update(ctx, "update connection", func(tx *bbolt.Tx) error {
+		bucket := tx.Bucket(bucketConnections)
+		var (
+			cur    store.Connection
+			exists bool
+		)
+		if v := bucket.Get([]byte(id)); v != nil {
+			var w connectionWire
+			if err := decode("connection", []byte(id), v, &w); err != nil {
+				return err
+			}
+			cur, exists = w.connection(), true
+		}
+		next, err := fn(cur, exists)
+		if err != nil {
+			fnErr = err
+			return err
+		}
+		if next.ID != id {
+			return fmt.Errorf("bolt: update connection %q: fn returned a record with id %q", id, next.ID)
+		}
+		if next.ID != store.ConnectionID(next.ProviderID, next.UserID) {
+			return fmt.Errorf("bolt: update connection %q: id does not match its provider and user", id)
+		}
+		now := s.now()
+		next.UpdatedAt = now
+		if exists {
+			next.Version, next.CreatedAt = cur.Version+1, cur.CreatedAt
+		} else {
+			next.Version, next.CreatedAt = 1, now
+		}
+		b, err := encode("connection", id, connectionToWire(next))
+		if err != nil {
+			return err
+		}
+		if err := bucket.Put([]byte(id), b); err != nil {
+			return fmt.Errorf("bolt: write connection %q: %w", id, err)
+		}
+		out = next
+		return nil
+	})
+	if fnErr != nil {
+		return store.Connection{}, fnErr
+	}
+	if err != nil {
+		return store.Connection{}, err
+	}
+	return out, nil
+}
+
+// DeleteConnection removes a connection, or returns store.ErrNotFound when
+// missing.
+func (s *Store) DeleteConnection(ctx context.Context, id string) error {
+	return s.update(ctx, "delete connection", func(tx *bbolt.Tx) error {
+		bucket := tx.Bucket(bucketConnections)
+		if bucket.Get([]byte(id)) == nil {
+			return fmt.Errorf("bolt: delete connection %q: %w", id, store.ErrNotFound)
+		}
+		if err := bucket.Delete([]byte(id)); err != nil {
+			return fmt.Errorf("bolt: delete connection %q: %w", id, err)
+		}
+		return nil
+	})
+}
+
+// ListConnections returns the connections matching filter, ordered by ID,
+// the page [offset, offset+limit) and the number of matches. A negative
+// offset counts as 0; a limit of zero or less means no limit. With an
+// empty filter only the page is decoded.
+func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
+	offset = max(offset, 0)
+	inPage := func(i int) bool { return i >= offset && (limit <= 0 || i < offset+limit) }
+	var (
+		list  []store.Connection
+		total int
+	)
+	err := s.view(ctx, "list connections", func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketConnections).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			unfiltered := filter.UserID == "" && filter.ProviderID == ""
+			if unfiltered && !inPage(total) {
+				total++
+				continue
+			}
+			var w connectionWire
+			if err := decode("connection", k, v, &w); err != nil {
+				return err
+			}
+			if filter.UserID != "" && w.UserID != filter.UserID ||
+				filter.ProviderID != "" && w.ProviderID != filter.ProviderID {
+				continue
+			}
+			if inPage(total) {
+				list = append(list, w.connection())
+			}
+			total++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return list, total, nil
+}

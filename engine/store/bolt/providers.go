@@ -1,0 +1,98 @@
+package bolt
+
+import (
+	"context"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/authengine/authengine/engine/store"
+)
+
+// putProvider writes p, requiring that a record exists (or does not).
+func (s *Store) putProvider(ctx context.Context, op string, p store.ProviderRecord, mustExist bool) error {
+	if p.ID == "" {
+		return fmt.Errorf("bolt: %s: the id is required", op)
+	}
+	return s.update(ctx, op, func(tx *bbolt.Tx) error {
+		bucket := tx.Bucket(bucketProviders)
+		switch exists := bucket.Get([]byte(p.ID)) != nil; {
+		case exists && !mustExist:
+			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, store.ErrConflict)
+		case !exists && mustExist:
+			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, store.ErrNotFound)
+		}
+		b, err := encode("provider", p.ID, providerToWire(p))
+		if err != nil {
+			return err
+		}
+		if err := bucket.Put([]byte(p.ID), b); err != nil {
+			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, err)
+		}
+		return nil
+	})
+}
+
+// CreateProvider stores a new record, or returns store.ErrConflict when
+// the ID exists.
+func (s *Store) CreateProvider(ctx context.Context, p store.ProviderRecord) error {
+	return s.putProvider(ctx, "create provider", p, false)
+}
+
+// PutProvider replaces an existing record, or returns store.ErrNotFound
+// when missing.
+func (s *Store) PutProvider(ctx context.Context, p store.ProviderRecord) error {
+	return s.putProvider(ctx, "put provider", p, true)
+}
+
+// GetProvider returns a record, or store.ErrNotFound when missing.
+func (s *Store) GetProvider(ctx context.Context, id string) (store.ProviderRecord, error) {
+	var p store.ProviderRecord
+	err := s.view(ctx, "get provider", func(tx *bbolt.Tx) error {
+		v := tx.Bucket(bucketProviders).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("bolt: get provider %q: %w", id, store.ErrNotFound)
+		}
+		var w providerWire
+		if err := decode("provider", []byte(id), v, &w); err != nil {
+			return err
+		}
+		p = w.provider()
+		return nil
+	})
+	return p, err
+}
+
+// ListProviders returns every record ordered by ID.
+func (s *Store) ListProviders(ctx context.Context) ([]store.ProviderRecord, error) {
+	var list []store.ProviderRecord
+	err := s.view(ctx, "list providers", func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketProviders).ForEach(func(k, v []byte) error {
+			var w providerWire
+			if err := decode("provider", k, v, &w); err != nil {
+				return err
+			}
+			list = append(list, w.provider())
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// DeleteProvider removes a record, or returns store.ErrNotFound when
+// missing.
+func (s *Store) DeleteProvider(ctx context.Context, id string) error {
+	return s.update(ctx, "delete provider", func(tx *bbolt.Tx) error {
+		bucket := tx.Bucket(bucketProviders)
+		if bucket.Get([]byte(id)) == nil {
+			return fmt.Errorf("bolt: delete provider %q: %w", id, store.ErrNotFound)
+		}
+		if err := bucket.Delete([]byte(id)); err != nil {
+			return fmt.Errorf("bolt: delete provider %q: %w", id, err)
+		}
+		return nil
+	})
+}
