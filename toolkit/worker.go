@@ -186,6 +186,7 @@ func (w *Worker) Serve(ctx context.Context, ln net.Listener) error {
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("toolkit: serve: %w", err)
 	}
+	w.opts.Logger.Info("worker shut down", "addr", ln.Addr().String())
 	return nil
 }
 

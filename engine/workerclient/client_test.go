@@ -392,3 +392,26 @@ func TestARedirectIsNotFollowed(t *testing.T) {
 		t.Fatal("the tool call was sent to the redirect target")
 	}
 }
+
+// pythonResponse is a ToolCallResponse as Arcade's Python worker renders it.
+const pythonResponse = `{"execution_id":"exec-7","finished_at":"2026-01-01T00:00:01.5","duration":12.5,"success":false,
+"output":{"value":null,"logs":null,"error":{"message":"Rate limited","kind":"UPSTREAM_RUNTIME_RATE_LIMIT",
+"developer_message":null,"can_retry":true,"additional_prompt_content":null,"retry_after_ms":3000,
+"stacktrace":null,"status_code":429,"extra":null},"requires_authorization":null}}`
+
+func TestAResponseFromArcadesPythonWorkerDecodes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(pythonResponse))
+	}))
+	defer srv.Close()
+	resp, err := client(srv.URL, 0).Invoke(context.Background(), whoRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := resp.Output.Error
+	if resp.Success || resp.Duration != 12.5 || e == nil || e.Kind != toolkit.KindUpstreamRuntimeRateLimit ||
+		!e.CanRetry || e.RetryAfterMS == nil || *e.RetryAfterMS != 3000 || e.StatusCode == nil || *e.StatusCode != 429 {
+		t.Fatalf("resp = %+v, error %+v", resp, e)
+	}
+}
