@@ -1,0 +1,275 @@
+package authflow
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authengine/authengine/config"
+)
+
+// DefaultTimeout bounds a provider request whose context has no deadline.
+const DefaultTimeout = 30 * time.Second
+
+// maxResponseBytes caps every provider response body.
+const maxResponseBytes = 1 << 20
+
+// Provider is one compiled provider: its templates, response maps and scope
+// patterns are parsed once by Compile and only filled in per request. A
+// Provider is immutable and safe for concurrent use.
+type Provider struct {
+	id, catalogID string
+	grantType     string
+	clientID      string
+	clientSecret  string
+	redirectURI   string
+	delim         string
+	pkce          bool
+	defaultScopes []string
+	allowedScopes []string
+
+	authorize *request // nil for client_credentials providers
+	token     *request
+	refresh   *request // nil: refresh tokens are not used
+	userInfo  *request // nil: no user info
+	triggers  config.Triggers
+
+	// now is the clock that turns expires_in into an expiry.
+	now func() time.Time
+}
+
+// ScopeError reports a requested scope outside the provider's allowed
+// scope patterns.
+type ScopeError struct {
+	Provider string
+	Scope    string
+}
+
+// Error names the refused scope and the provider.
+func (e *ScopeError) Error() string {
+	return fmt.Sprintf("scope %q is not allowed for provider %q", e.Scope, e.Provider)
+}
+
+// Compile turns one config.Provider into a Provider. redirectURI is
+// <public_url>/oauth/callback. Empty fields take config's defaults
+// (grant type authorization_code, scope delimiter " ", authorize GET,
+// token POST with client_secret_post, refresh POST with the
+// token request's auth method, user info GET with
+// bearer_access_token, form request bodies, JSON responses). All template,
+// URL, JSONPath and scope-pattern errors are returned at once, each naming
+// its field path.
+func Compile(p config.Provider, redirectURI string) (*Provider, error) {
+	base := fmt.Sprintf("auth.providers[%s]", p.ID)
+	o := p.OAuth2
+	out := &Provider{
+		id:            p.ID,
+		catalogID:     p.ProviderID,
+		grantType:     strings.TrimSpace(o.GrantType),
+		clientID:      p.ClientID,
+		clientSecret:  p.ClientSecret,
+		redirectURI:   redirectURI,
+		delim:         o.ScopeDelimiter,
+		pkce:          o.PKCE.Enabled,
+		defaultScopes: cleanScopes(nil, o.DefaultScopes),
+		allowedScopes: o.AllowedScopes,
+		now:           time.Now,
+	}
+	if out.grantType == "" {
+		out.grantType = config.GrantAuthorizationCode
+	}
+	if out.delim == "" {
+		out.delim = " "
+	}
+	var errs []error
+	if p.ID == "" {
+		errs = append(errs, fmt.Errorf("%s.id: required", base))
+	}
+	if m := o.PKCE.CodeChallengeMethod; o.PKCE.Enabled && m != "" && m != "S256" {
+		errs = append(errs, fmt.Errorf("%s.oauth2.pkce.code_challenge_method: only S256 is supported, not %q", base, m))
+	}
+	for i, pattern := range o.AllowedScopes {
+		if _, err := path.Match(pattern, ""); err != nil {
+			errs = append(errs, fmt.Errorf("%s.oauth2.allowed_scopes[%d]: bad pattern %q: %w", base, i, pattern, err))
+		}
+	}
+
+	block := func(name string, r *config.Request, op string, allowed placeholder, method, auth string) *request {
+		if r == nil {
+			return nil
+		}
+		c, es := compileRequest(op, base+".oauth2."+name, r, allowed, method, auth)
+		errs = append(errs, es...)
+		return c
+	}
+	switch out.grantType {
+	case config.GrantAuthorizationCode:
+		if o.AuthorizeRequest == nil {
+			errs = append(errs, fmt.Errorf("%s.oauth2.authorize_request: required for grant_type authorization_code", base))
+		}
+		out.authorize = block("authorize_request", o.AuthorizeRequest, "authorize", allowAuthorize, "GET", config.AuthNone)
+		out.token = block("token_request", o.TokenRequest, "token", allowToken, "POST", config.AuthClientSecretPost)
+	case config.GrantClientCredentials:
+		if o.PKCE.Enabled {
+			errs = append(errs, fmt.Errorf("%s.oauth2.pkce.enabled: PKCE does not apply to grant_type client_credentials", base))
+		}
+		out.token = block("token_request", o.TokenRequest, "client_credentials", allowClientCredentials, "POST", config.AuthClientSecretPost)
+	default:
+		errs = append(errs, fmt.Errorf("%s.oauth2.grant_type: unknown grant type %q (want authorization_code or client_credentials)", base, o.GrantType))
+	}
+	if o.TokenRequest == nil {
+		errs = append(errs, fmt.Errorf("%s.oauth2.token_request: required", base))
+	}
+	refresh, refreshName := o.RefreshTokenRequest, "refresh_token_request"
+	if refresh == nil && o.RefreshRequest != nil {
+		refresh, refreshName = o.RefreshRequest, "refresh_request"
+	} else if refresh != nil && o.RefreshRequest != nil {
+		errs = append(errs, fmt.Errorf("%s.oauth2.refresh_request: give refresh_token_request or its alias refresh_request, not both", base))
+	}
+	// Like config.Load, the refresh request defaults to the token
+	// request's auth method.
+	refreshAuth := config.AuthClientSecretPost
+	if out.token != nil {
+		refreshAuth = out.token.authMethod
+	}
+	out.refresh = block(refreshName, refresh, "refresh", allowRefresh, "POST", refreshAuth)
+	out.userInfo = block("user_info_request", o.UserInfoRequest, "user_info", allowUserInfo, "GET", config.AuthBearerAccessToken)
+	if o.UserInfoRequest != nil {
+		out.triggers = o.UserInfoRequest.Triggers
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// CompileAll compiles every enabled provider of cfg with the redirect URI
+// <public_url>/oauth/callback. Errors from all providers are joined.
+func CompileAll(cfg *config.Config) (map[string]*Provider, error) {
+	redirectURI := strings.TrimRight(cfg.API.PublicURL, "/") + "/oauth/callback"
+	out := make(map[string]*Provider, len(cfg.Auth.Providers))
+	var errs []error
+	for _, cp := range cfg.Auth.Providers {
+		if !cp.IsEnabled() {
+			continue
+		}
+		if _, dup := out[cp.ID]; dup {
+			errs = append(errs, fmt.Errorf("auth.providers[%s].id: duplicate provider id", cp.ID))
+			continue
+		}
+		p, err := Compile(cp, redirectURI)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[cp.ID] = p
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// ID is the provider's unique id in engine.yaml.
+func (p *Provider) ID() string { return p.id }
+
+// CatalogID is the built-in template the provider was declared from
+// (config provider_id); "" when none.
+func (p *Provider) CatalogID() string { return p.catalogID }
+
+// GrantType is "authorization_code" or "client_credentials".
+func (p *Provider) GrantType() string { return p.grantType }
+
+// PKCE reports whether authorization uses PKCE (S256).
+func (p *Provider) PKCE() bool { return p.pkce }
+
+// CanRefresh reports whether a refresh request is configured.
+func (p *Provider) CanRefresh() bool { return p.refresh != nil }
+
+// UserInfoOnGrant reports whether user info is fetched after a code
+// exchange.
+func (p *Provider) UserInfoOnGrant() bool { return p.userInfo != nil && p.triggers.OnTokenGrant }
+
+// UserInfoOnRefresh reports whether user info is fetched after a refresh.
+func (p *Provider) UserInfoOnRefresh() bool { return p.userInfo != nil && p.triggers.OnTokenRefresh }
+
+// ScopeDelimiter joins scopes in requests and splits them in responses.
+func (p *Provider) ScopeDelimiter() string { return p.delim }
+
+// Scopes merges the default scopes with requested, trims and
+// de-duplicates them (defaults first), and checks each requested scope
+// against the allowed patterns. A refused scope is a *ScopeError.
+func (p *Provider) Scopes(requested []string) ([]string, error) {
+	out := slices.Clone(p.defaultScopes)
+	for _, s := range cleanScopes(nil, requested) {
+		if slices.Contains(out, s) {
+			continue
+		}
+		if !p.allowed(s) {
+			return nil, &ScopeError{Provider: p.id, Scope: s}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (p *Provider) allowed(scope string) bool {
+	if len(p.allowedScopes) == 0 {
+		return true
+	}
+	for _, pattern := range p.allowedScopes {
+		if ok, _ := path.Match(pattern, scope); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanScopes appends the scopes of in to dst, split on whitespace, without
+// empties or repeats.
+func cleanScopes(dst, in []string) []string {
+	for _, s := range in {
+		for _, f := range strings.Fields(s) {
+			if !slices.Contains(dst, f) {
+				dst = append(dst, f)
+			}
+		}
+	}
+	return dst
+}
+
+// AuthorizeURL renders the authorize request for state, with the PKCE
+// S256 challenge when codeChallenge is not empty. scopes are the scopes to
+// request (<<scopes>>), existing those the user already holds
+// (<<existing_scopes>>). It returns "" for a provider without an
+// authorize request (client credentials).
+func (p *Provider) AuthorizeURL(state string, scopes, existing []string, codeChallenge string) string {
+	r := p.authorize
+	if r == nil {
+		return ""
+	}
+	v := vars{
+		clientID:       p.clientID,
+		clientSecret:   p.clientSecret,
+		redirectURI:    p.redirectURI,
+		scopes:         strings.Join(scopes, p.delim),
+		existingScopes: strings.Join(existing, p.delim),
+	}
+	var buf [16]kv
+	var pairs []kv
+	if codeChallenge != "" {
+		pairs = r.renderParams(buf[:0], &v, p.delim,
+			kv{"state", state}, kv{"code_challenge", codeChallenge}, kv{"code_challenge_method", "S256"})
+	} else {
+		pairs = r.renderParams(buf[:0], &v, p.delim, kv{"state", state})
+	}
+	u, err := r.url(&v, pairs)
+	if err != nil {
+		// Only a templated endpoint can fail here, and Compile rendered
+		// it with sample values; an empty URL makes the caller fail loudly.
+		return ""
+	}
+	return u
+}

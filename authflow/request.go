@@ -1,0 +1,508 @@
+package authflow
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/valyala/fasttemplate"
+
+	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/jsonmap"
+)
+
+// Template tags: <<client_id>>.
+const (
+	startTag = "<<"
+	endTag   = ">>"
+)
+
+// placeholder is one <<name>> a template may use, as a bit in a set.
+type placeholder uint8
+
+const (
+	phClientID placeholder = 1 << iota
+	phClientSecret
+	phRedirectURI
+	phScopes
+	phExistingScopes
+	phRefreshToken
+	phAccessToken
+)
+
+// placeholderNames maps template names to placeholders.
+var placeholderNames = map[string]placeholder{
+	"client_id":       phClientID,
+	"client_secret":   phClientSecret,
+	"redirect_uri":    phRedirectURI,
+	"scopes":          phScopes,
+	"existing_scopes": phExistingScopes,
+	"refresh_token":   phRefreshToken,
+	"access_token":    phAccessToken,
+}
+
+// Placeholders each kind of request may use.
+const (
+	allowAuthorize         = phClientID | phClientSecret | phRedirectURI | phScopes | phExistingScopes
+	allowToken             = phClientID | phClientSecret | phRedirectURI | phScopes
+	allowRefresh           = allowToken | phRefreshToken | phAccessToken
+	allowUserInfo          = phClientID | phAccessToken
+	allowClientCredentials = phClientID | phClientSecret | phScopes
+)
+
+// vars are the values placeholders render to for one request.
+type vars struct {
+	clientID, clientSecret, redirectURI string
+	scopes, existingScopes              string
+	refreshToken, accessToken           string
+}
+
+// value returns the value of a placeholder name; unknown names were
+// refused at compile time and render empty.
+func (v *vars) value(name string) string {
+	switch strings.TrimSpace(name) {
+	case "client_id":
+		return v.clientID
+	case "client_secret":
+		return v.clientSecret
+	case "redirect_uri":
+		return v.redirectURI
+	case "scopes":
+		return v.scopes
+	case "existing_scopes":
+		return v.existingScopes
+	case "refresh_token":
+		return v.refreshToken
+	case "access_token":
+		return v.accessToken
+	}
+	return ""
+}
+
+// tag is a fasttemplate.TagFunc over v.
+func (v *vars) tag(w io.Writer, name string) (int, error) {
+	return io.WriteString(w, v.value(name))
+}
+
+// text is one compiled template: a constant, or a parsed fasttemplate.
+type text struct {
+	static string
+	tmpl   *fasttemplate.Template
+	uses   placeholder
+}
+
+// render fills the template in.
+func (t *text) render(v *vars) string {
+	if t.tmpl == nil {
+		return t.static
+	}
+	return t.tmpl.ExecuteFuncString(v.tag)
+}
+
+// compileText parses s once and checks its placeholders against allowed.
+// path names the field for errors.
+func compileText(path, s string, allowed placeholder) (text, error) {
+	if !strings.Contains(s, startTag) {
+		return text{static: s}, nil
+	}
+	tmpl, err := fasttemplate.NewTemplate(s, startTag, endTag)
+	if err != nil {
+		return text{}, fmt.Errorf("%s: unterminated placeholder: missing %q", path, endTag)
+	}
+	var uses placeholder
+	var errs []error
+	// Executing once with a recording tag function is how fasttemplate
+	// exposes the tags it parsed.
+	tmpl.ExecuteFuncString(func(w io.Writer, name string) (int, error) {
+		ph, ok := placeholderNames[strings.TrimSpace(name)]
+		if !ok || ph&allowed == 0 {
+			errs = append(errs, fmt.Errorf("%s: unknown placeholder %s%s%s", path, startTag, name, endTag))
+			return 0, nil
+		}
+		uses |= ph
+		return 0, nil
+	})
+	if len(errs) > 0 {
+		return text{}, errors.Join(errs...)
+	}
+	return text{tmpl: tmpl, uses: uses}, nil
+}
+
+// param is one templated request parameter or header.
+type param struct {
+	key   string
+	value text
+	// scope marks a param that carries scopes: it is trimmed and
+	// de-duplicated by the scope delimiter after rendering.
+	scope bool
+}
+
+// kv is one rendered key and value.
+type kv struct{ key, value string }
+
+// request is one compiled request block.
+type request struct {
+	op         string // token, refresh, client_credentials, user_info, authorize
+	method     string
+	endpoint   text
+	baseURL    *url.URL // parsed endpoint without its query, when static
+	baseQuery  []kv     // the static endpoint's own query parameters
+	params     []param  // sorted by key
+	headers    []param  // sorted by key
+	authMethod string
+	jsonBody   bool
+	// responseType is the configured response_content_type, used when the
+	// response has no Content-Type.
+	responseType string
+	responseMap  *jsonmap.ResponseMap
+	uses         placeholder
+	hasParam     map[string]bool
+}
+
+// compileRequest compiles one request block; path is its config path.
+func compileRequest(op, path string, r *config.Request, allowed placeholder, defaultMethod, defaultAuth string) (*request, []error) {
+	var errs []error
+	out := &request{
+		op:           op,
+		method:       strings.ToUpper(strings.TrimSpace(r.Method)),
+		authMethod:   strings.TrimSpace(r.AuthMethod),
+		responseType: strings.TrimSpace(r.ResponseContentType),
+		hasParam:     make(map[string]bool, len(r.Params)),
+	}
+	if out.method == "" {
+		out.method = defaultMethod
+	}
+	if out.method != http.MethodGet && out.method != http.MethodPost {
+		errs = append(errs, fmt.Errorf("%s.method: must be GET or POST, not %q", path, r.Method))
+	}
+	if out.authMethod == "" {
+		out.authMethod = defaultAuth
+	}
+	switch out.authMethod {
+	case config.AuthNone, config.AuthClientSecretBasic, config.AuthClientSecretPost:
+	case config.AuthBearerAccessToken:
+		if allowed&phAccessToken == 0 {
+			errs = append(errs, fmt.Errorf("%s.auth_method: bearer_access_token needs an access token, which this request does not have", path))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("%s.auth_method: unknown auth method %q (want none, client_secret_basic, client_secret_post or bearer_access_token)", path, r.AuthMethod))
+	}
+	switch ct := strings.TrimSpace(r.RequestContentType); ct {
+	case "", config.ContentTypeForm:
+	case config.ContentTypeJSON:
+		out.jsonBody = true
+	default:
+		errs = append(errs, fmt.Errorf("%s.request_content_type: unsupported content type %q (want %s or %s)", path, ct, config.ContentTypeForm, config.ContentTypeJSON))
+	}
+	if out.responseType == "" {
+		out.responseType = config.ContentTypeJSON
+	}
+
+	endpoint, err := compileText(path+".endpoint", strings.TrimSpace(r.Endpoint), allowed)
+	if err != nil {
+		errs = append(errs, err)
+	} else if err := out.setEndpoint(path, endpoint); err != nil {
+		errs = append(errs, err)
+	}
+	out.uses |= endpoint.uses
+
+	for _, key := range sortedKeys(r.Params) {
+		t, err := compileText(path+".params."+key, r.Params[key], allowed)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out.uses |= t.uses
+		out.hasParam[key] = true
+		out.params = append(out.params, param{key: key, value: t, scope: t.uses&(phScopes|phExistingScopes) != 0})
+	}
+	for _, key := range sortedKeys(r.Headers) {
+		t, err := compileText(path+".headers."+key, r.Headers[key], allowed)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out.uses |= t.uses
+		out.headers = append(out.headers, param{key: http.CanonicalHeaderKey(key), value: t})
+	}
+	if len(r.ResponseMap) > 0 {
+		m, err := jsonmap.Compile(r.ResponseMap)
+		if err != nil {
+			// One error per failing key, each with the full field path.
+			for _, e := range flatten(err) {
+				errs = append(errs, fmt.Errorf("%s.%w", path, e))
+			}
+		}
+		out.responseMap = m
+	}
+	return out, errs
+}
+
+// setEndpoint validates the endpoint and, when it is a constant, parses it
+// once so rendering does not.
+func (r *request) setEndpoint(path string, t text) error {
+	r.endpoint = t
+	if t.static == "" && t.tmpl == nil {
+		return fmt.Errorf("%s.endpoint: required", path)
+	}
+	// Render with stand-in values so a templated endpoint is checked too.
+	sample := t.render(&vars{clientID: "x", clientSecret: "x", redirectURI: "x", scopes: "x", existingScopes: "x", refreshToken: "x", accessToken: "x"})
+	u, err := url.Parse(sample)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s.endpoint: %q is not an absolute http(s) URL", path, t.templateText())
+	}
+	if u.Fragment != "" {
+		return fmt.Errorf("%s.endpoint: %q must not have a fragment", path, t.templateText())
+	}
+	if t.tmpl == nil {
+		r.baseQuery = queryPairs(u.RawQuery)
+		u.RawQuery = ""
+		r.baseURL = u
+	}
+	return nil
+}
+
+func (t text) templateText() string {
+	if t.tmpl == nil {
+		return t.static
+	}
+	return t.tmpl.ExecuteFuncString(func(w io.Writer, name string) (int, error) {
+		return io.WriteString(w, startTag+name+endTag)
+	})
+}
+
+// queryPairs parses a raw query into pairs, in order.
+func queryPairs(raw string) []kv {
+	if raw == "" {
+		return nil
+	}
+	values, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil
+	}
+	var out []kv
+	for _, k := range sortedKeys(values) {
+		for _, v := range values[k] {
+			out = append(out, kv{k, v})
+		}
+	}
+	return out
+}
+
+// renderParams fills in the params, dropping those that render empty and
+// normalising scope params. extra pairs (state, code, ...) are added after
+// and override params of the same key. The result is sorted by key.
+func (r *request) renderParams(dst []kv, v *vars, delim string, extra ...kv) []kv {
+	for i := range r.params {
+		p := &r.params[i]
+		val := p.value.render(v)
+		if p.scope {
+			val = normalizeScopes(val, delim)
+		}
+		if strings.TrimSpace(val) == "" {
+			continue
+		}
+		dst = append(dst, kv{p.key, val})
+	}
+	for _, e := range extra {
+		dst = setPair(dst, e)
+	}
+	sortPairs(dst)
+	return dst
+}
+
+// setPair replaces the value of e.key in pairs, or appends e.
+func setPair(pairs []kv, e kv) []kv {
+	for i := range pairs {
+		if pairs[i].key == e.key {
+			pairs[i].value = e.value
+			return pairs
+		}
+	}
+	return append(pairs, e)
+}
+
+// sortPairs sorts by key, stably; insertion sort, as the lists are short.
+func sortPairs(pairs []kv) {
+	for i := 1; i < len(pairs); i++ {
+		for j := i; j > 0 && pairs[j].key < pairs[j-1].key; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
+}
+
+// encodePairs form-encodes pairs in their order.
+func encodePairs(b *strings.Builder, pairs []kv) {
+	for i, p := range pairs {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(url.QueryEscape(p.key))
+		b.WriteByte('=')
+		b.WriteString(url.QueryEscape(p.value))
+	}
+}
+
+// url renders the endpoint with query, merged over the endpoint's own
+// query parameters (query wins), sorted by key.
+func (r *request) url(v *vars, query []kv) (string, error) {
+	base, own := r.baseURL, r.baseQuery
+	if base == nil {
+		u, err := url.Parse(r.endpoint.render(v))
+		if err != nil {
+			return "", fmt.Errorf("render %s endpoint: invalid URL", r.op)
+		}
+		own = queryPairs(u.RawQuery)
+		u.RawQuery = ""
+		base = u
+	}
+	if len(own) > 0 {
+		merged := make([]kv, 0, len(own)+len(query))
+		for _, p := range own {
+			if !hasKey(query, p.key) {
+				merged = append(merged, p)
+			}
+		}
+		merged = append(merged, query...)
+		sortPairs(merged)
+		query = merged
+	}
+	s := base.String()
+	if len(query) == 0 {
+		return s, nil
+	}
+	var b strings.Builder
+	b.Grow(len(s) + 256)
+	b.WriteString(s)
+	b.WriteByte('?')
+	encodePairs(&b, query)
+	return b.String(), nil
+}
+
+func hasKey(pairs []kv, key string) bool {
+	for _, p := range pairs {
+		if p.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// credentials are the client's id and secret.
+type credentials struct{ id, secret string }
+
+// build renders the request: params (plus extra, which override), the
+// client authentication of r.authMethod, headers and the body.
+func (r *request) build(ctx context.Context, v *vars, cred credentials, delim string, extra ...kv) (*http.Request, error) {
+	if r.authMethod == config.AuthClientSecretPost {
+		// Add the client credentials unless the operator placed them
+		// (perhaps under another name, e.g. client_key: <<client_id>>).
+		if !r.hasParam["client_id"] && r.uses&phClientID == 0 {
+			extra = append(extra, kv{"client_id", cred.id})
+		}
+		if !r.hasParam["client_secret"] && r.uses&phClientSecret == 0 {
+			extra = append(extra, kv{"client_secret", cred.secret})
+		}
+	}
+	pairs := r.renderParams(make([]kv, 0, len(r.params)+len(extra)), v, delim, extra...)
+
+	var body io.Reader
+	var contentType, target string
+	var err error
+	if r.method == http.MethodGet {
+		target, err = r.url(v, pairs)
+	} else {
+		target, err = r.url(v, nil)
+		if r.jsonBody {
+			m := make(map[string]string, len(pairs))
+			for _, p := range pairs {
+				m[p.key] = p.value
+			}
+			// Keys sorted (encoding/json sorts maps), no HTML escaping:
+			// providers see the values as they are.
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(m) // a map of strings always encodes
+			body, contentType = bytes.NewReader(bytes.TrimSuffix(b.Bytes(), []byte("\n"))), config.ContentTypeJSON
+		} else {
+			var b strings.Builder
+			encodePairs(&b, pairs)
+			body, contentType = strings.NewReader(b.String()), config.ContentTypeForm
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, target, body)
+	if err != nil {
+		return nil, fmt.Errorf("build %s request: invalid endpoint", r.op)
+	}
+	req.Header.Set("Accept", config.ContentTypeJSON)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := range r.headers {
+		h := &r.headers[i]
+		if val := strings.TrimSpace(h.value.render(v)); val != "" {
+			req.Header.Set(h.key, val)
+		}
+	}
+	switch r.authMethod {
+	case config.AuthClientSecretBasic:
+		// RFC 6749 2.3.1: the id and secret are form-encoded before they
+		// are joined, so a ':' in either survives.
+		raw := url.QueryEscape(cred.id) + ":" + url.QueryEscape(cred.secret)
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(raw)))
+	case config.AuthBearerAccessToken:
+		req.Header.Set("Authorization", "Bearer "+v.accessToken)
+	}
+	return req, nil
+}
+
+// normalizeScopes trims a rendered scope string and removes empty and
+// repeated scopes. Scope tokens never contain spaces (RFC 6749 3.3), so
+// whitespace separates scopes too, whatever the delimiter.
+func normalizeScopes(s, delim string) string {
+	if delim == "" {
+		delim = " "
+	}
+	var out []string
+	for part := range strings.SplitSeq(s, delim) {
+		for _, scope := range strings.Fields(part) {
+			if !slices.Contains(out, scope) {
+				out = append(out, scope)
+			}
+		}
+	}
+	return strings.Join(out, delim)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// flatten splits an errors.Join result into its errors.
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
