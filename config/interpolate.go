@@ -16,6 +16,39 @@ var refRE = regexp.MustCompile(`\$<([A-Za-z_]+):([^>]*)>`)
 type resolver struct {
 	lookup   func(string) (string, bool)
 	readFile func(string) ([]byte, error)
+	// used collects every substituted value, so that messages quoting a
+	// field's value can be scrubbed of anything that came from the
+	// environment or a file.
+	used *[]string
+}
+
+// minScrubLen is the shortest substituted value scrubbed from messages:
+// shorter ones (ports, booleans) are not secrets, and scrubbing them would
+// mangle the messages.
+const minScrubLen = 6
+
+// note remembers a substituted value for scrubbing.
+func (rs resolver) note(v string) {
+	if rs.used != nil && len(v) >= minScrubLen {
+		*rs.used = append(*rs.used, v)
+	}
+}
+
+// scrub replaces every substituted value in the report's messages.
+func (rs resolver) scrub(r *report) {
+	if rs.used == nil || len(*rs.used) == 0 {
+		return
+	}
+	pairs := make([]string, 0, 2*len(*rs.used))
+	for _, v := range *rs.used {
+		pairs = append(pairs, v, "[redacted]")
+	}
+	rep := strings.NewReplacer(pairs...)
+	for _, list := range [][]FieldError{r.errs, r.warnings} {
+		for i := range list {
+			list[i].Message = rep.Replace(list[i].Message)
+		}
+	}
 }
 
 // severity says whether an unresolved reference is an error or a warning
@@ -132,6 +165,7 @@ func (rs resolver) resolve(path, s string, sev severity, r *report) string {
 				problem("environment variable %s is not set", arg)
 				return ""
 			}
+			rs.note(v)
 			return v
 		case "file":
 			if arg == "" {
@@ -143,7 +177,9 @@ func (rs resolver) resolve(path, s string, sev severity, r *report) string {
 				problem("cannot read file %s: %s", arg, fileProblem(err))
 				return ""
 			}
-			return trimOneNewline(string(b))
+			v := trimOneNewline(string(b))
+			rs.note(v)
+			return v
 		default:
 			r.errorf(path, "unknown reference kind %q (want $<env:NAME> or $<file:/path>)", kind)
 			return ""

@@ -86,6 +86,9 @@ func readDotEnv(o loadOptions) (map[string]string, error) {
 // parse runs every stage after reading: YAML, catalog merge, references,
 // decoding, defaults and validation.
 func parse(data []byte, rs resolver) (*Config, []string, error) {
+	if rs.used == nil {
+		rs.used = new([]string)
+	}
 	root, err := rawbytes.Provider(data).ReadBytes()
 	if err != nil {
 		return nil, nil, fmt.Errorf("read config: %w", err)
@@ -108,6 +111,7 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 	d.decode("", doc, reflect.ValueOf(c).Elem())
 	applyDerived(c)
 	validate(c, &r)
+	rs.scrub(&r)
 	if err := r.err(); err != nil {
 		return nil, r.warningLines(), err
 	}

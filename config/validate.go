@@ -489,7 +489,7 @@ func checkHTTPURL(s string) string {
 	u, err := url.Parse(strings.TrimSpace(s))
 	switch {
 	case err != nil:
-		return "is not a valid URL"
+		return "is not a valid URL: it must be an absolute http:// or https:// URL"
 	case u.Scheme != "http" && u.Scheme != "https":
 		return "must be an absolute http:// or https:// URL"
 	case u.Host == "" || u.Hostname() == "":
