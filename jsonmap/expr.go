@@ -51,11 +51,56 @@ func compilePath(src string) (*pathNode, error) {
 	if !strings.HasPrefix(src, "$") {
 		return nil, fmt.Errorf("bad JSONPath %q: must start with $", src)
 	}
-	ev, err := jsonpath.New(src)
+	norm := doubleQuote(src)
+	ev, err := jsonpath.New(norm)
 	if err != nil {
-		return nil, fmt.Errorf("bad JSONPath %q: %w", src, err)
+		// gval prefixes "parsing error: <path>\t:"; the path is already quoted.
+		msg := strings.TrimPrefix(err.Error(), "parsing error: "+norm+"\t:")
+		return nil, fmt.Errorf("bad JSONPath %q: %s", src, msg)
 	}
 	return &pathNode{src: src, ev: ev}, nil
+}
+
+// doubleQuote rewrites the single-quoted strings of a JSONPath ($['odd key'],
+// the common spelling) as double-quoted ones: the library scans with
+// text/scanner, which reads '...' as a one-character literal.
+func doubleQuote(path string) string {
+	if !strings.Contains(path, "'") {
+		return path
+	}
+	var b strings.Builder
+	b.Grow(len(path) + 2)
+	inDouble, inSingle := false, false
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case (inDouble || inSingle) && c == '\\' && i+1 < len(path):
+			if inSingle && path[i+1] == '\'' {
+				b.WriteByte('\'') // \' needs no escape inside "..."
+			} else {
+				b.WriteByte(c)
+				b.WriteByte(path[i+1])
+			}
+			i++
+		case inSingle && c == '"':
+			b.WriteString(`\"`)
+		case inSingle && c == '\'':
+			inSingle = false
+			b.WriteByte('"')
+		case inDouble && c == '"':
+			inDouble = false
+			b.WriteByte(c)
+		case !inDouble && !inSingle && c == '\'':
+			inSingle = true
+			b.WriteByte('"')
+		case !inDouble && !inSingle && c == '"':
+			inDouble = true
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // eval treats every evaluation failure of the JSONPath library (unknown key,
@@ -91,7 +136,7 @@ func (j *joinNode) eval(doc any) (any, bool, error) {
 		for i, e := range t {
 			s, ok := e.(string)
 			if !ok {
-				return nil, false, fmt.Errorf("join() over an array holding a %s at index %d, want strings", kindOf(e), i)
+				return nil, false, fmt.Errorf("join() over an array holding %s at index %d, want strings", aKind(e), i)
 			}
 			if i > 0 {
 				b.WriteString(j.delim)
@@ -100,7 +145,7 @@ func (j *joinNode) eval(doc any) (any, bool, error) {
 		}
 		return b.String(), true, nil
 	default:
-		return nil, false, fmt.Errorf("join() over a %s, want an array of strings or a string", kindOf(v))
+		return nil, false, fmt.Errorf("join() over %s, want an array of strings or a string", aKind(v))
 	}
 }
 
@@ -123,7 +168,7 @@ func (j *jwtNode) eval(doc any) (any, bool, error) {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return nil, false, fmt.Errorf("jwt_decode() over a %s, want a JWT string", kindOf(v))
+		return nil, false, fmt.Errorf("jwt_decode() over %s, want a JWT string", aKind(v))
 	}
 	claims, err := decodeJWTClaims(s)
 	if err != nil {

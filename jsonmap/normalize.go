@@ -59,7 +59,7 @@ func ExpiresIn(v any) (seconds int64, ok bool, err error) {
 		}
 		return parseSeconds(t, "string")
 	default:
-		return 0, false, fmt.Errorf("expires_in is a %s, want a number or a numeric string", kindOf(v))
+		return 0, false, fmt.Errorf("expires_in is %s, want a number or a numeric string", aKind(v))
 	}
 	return floatSeconds(f, "number")
 }

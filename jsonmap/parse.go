@@ -245,3 +245,12 @@ func kindOf(v any) string {
 		return fmt.Sprintf("%T", v)
 	}
 }
+
+// aKind is kindOf with its article: "a string", "an array".
+func aKind(v any) string {
+	k := kindOf(v)
+	if strings.IndexByte("aeiou", k[0]) >= 0 {
+		return "an " + k
+	}
+	return "a " + k
+}

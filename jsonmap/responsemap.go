@@ -118,7 +118,7 @@ func checkRequired(src string, v any, found bool) error {
 	}
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("%s matched a %s, want a string", src, kindOf(v))
+		return fmt.Errorf("%s matched %s, want a string", src, aKind(v))
 	}
 	if strings.TrimSpace(s) == "" {
 		return fmt.Errorf("%s matched an empty string", src)
