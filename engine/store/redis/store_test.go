@@ -43,6 +43,13 @@ func newStore(t testing.TB, now func() time.Time) (*redis.Store, goredis.Univers
 	return s, client, prefix
 }
 
+// cleanPrefix deletes the keys under prefix when t ends.
+func cleanPrefix(t testing.TB, url, prefix string) {
+	t.Helper()
+	client := newClient(t, url)
+	t.Cleanup(func() { deletePrefix(t, client, prefix) })
+}
+
 // deletePrefix removes every key under prefix, so a shared Redis does not
 // fill up with test data.
 func deletePrefix(t testing.TB, client goredis.UniversalClient, prefix string) {
