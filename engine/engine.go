@@ -30,8 +30,11 @@ type Sealer interface {
 type Options struct {
 	// Providers are the compiled providers by id.
 	Providers map[string]*authflow.Provider
-	Store     store.Store
-	Sealer    Sealer
+	// DisabledProviders are configured but disabled provider ids; asking
+	// for one is a provider_disabled error rather than unknown_provider.
+	DisabledProviders []string
+	Store             store.Store
+	Sealer            Sealer
 	// HTTPClient makes every provider request. Default: a client with a
 	// 30 s timeout.
 	HTTPClient *http.Client
@@ -62,6 +65,7 @@ type Options struct {
 // Engine is the authorization service. It is safe for concurrent use.
 type Engine struct {
 	providers   map[string]*authflow.Provider
+	disabled    map[string]bool
 	store       store.Store
 	sealer      Sealer
 	client      *http.Client
@@ -89,6 +93,7 @@ func New(opts Options) (*Engine, error) {
 	}
 	e := &Engine{
 		providers:   opts.Providers,
+		disabled:    map[string]bool{},
 		store:       opts.Store,
 		sealer:      opts.Sealer,
 		client:      opts.HTTPClient,
@@ -102,6 +107,16 @@ func New(opts Options) (*Engine, error) {
 		log:         opts.Logger,
 		metrics:     opts.Metrics,
 		now:         opts.Now,
+	}
+	if opts.Now != nil {
+		clocked := make(map[string]*authflow.Provider, len(e.providers))
+		for id, p := range e.providers {
+			clocked[id] = p.WithClock(opts.Now)
+		}
+		e.providers = clocked
+	}
+	for _, id := range opts.DisabledProviders {
+		e.disabled[id] = true
 	}
 	if e.providers == nil {
 		e.providers = map[string]*authflow.Provider{}
@@ -170,6 +185,9 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 			}
 			match = p
 		}
+	}
+	if match == nil && e.disabled[id] {
+		return nil, &RequestError{Name: "provider_disabled", Message: fmt.Sprintf("provider %q is disabled in the engine's configuration", id)}
 	}
 	if match == nil {
 		return nil, &RequestError{Name: "unknown_provider", Message: fmt.Sprintf("no enabled provider %q is configured", id), Status: http.StatusNotFound}

@@ -267,6 +267,7 @@ func serve(ctx context.Context, configPath, envPath string, stdout, stderr io.Wr
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	eng, err := engine.New(engine.Options{
 		Providers:              l.providers,
+		DisabledProviders:      disabledProviders(cfg),
 		Store:                  st,
 		Sealer:                 sealer,
 		HTTPClient:             providerClient(),
@@ -331,4 +332,14 @@ func verifierURL(cfg *config.Config) string {
 		return cfg.Auth.UserVerification.VerifierURL
 	}
 	return ""
+}
+
+func disabledProviders(cfg *config.Config) []string {
+	var ids []string
+	for _, p := range cfg.Auth.Providers {
+		if !p.IsEnabled() {
+			ids = append(ids, p.ID)
+		}
+	}
+	return ids
 }
