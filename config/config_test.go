@@ -148,8 +148,12 @@ func TestConfigMistakes(t *testing.T) {
 		wantMsg  string
 	}{
 		{
-			name:     "a typo in a request key is reported with the closest valid key",
-			mutate:   func(d map[string]any) { o := hooliOAuth(d); o["tokn_request"] = o["token_request"]; delete(o, "token_request") },
+			name: "a typo in a request key is reported with the closest valid key",
+			mutate: func(d map[string]any) {
+				o := hooliOAuth(d)
+				o["tokn_request"] = o["token_request"]
+				delete(o, "token_request")
+			},
 			wantPath: "auth.providers[hooli].oauth2.tokn_request",
 			wantMsg:  `unknown key (did you mean "token_request"?)`,
 		},
@@ -208,8 +212,10 @@ func TestConfigMistakes(t *testing.T) {
 			wantMsg:  "environment variable AUTHENGINE_WORKER_SECRET is not set",
 		},
 		{
-			name:     "an unreadable secret file names the file",
-			mutate:   func(d map[string]any) { at(d, "security", "root_keys", 0)["value"] = "$<file:/nonexistent/authengine/root.key>" },
+			name: "an unreadable secret file names the file",
+			mutate: func(d map[string]any) {
+				at(d, "security", "root_keys", 0)["value"] = "$<file:/nonexistent/authengine/root.key>"
+			},
 			wantPath: "security.root_keys[k1].value",
 			wantMsg:  "cannot read file /nonexistent/authengine/root.key: no such file",
 		},
@@ -372,14 +378,18 @@ func TestConfigMistakes(t *testing.T) {
 			wantMsg:  "is not matched by allowed_scopes",
 		},
 		{
-			name:     "triggers on a token request are an error",
-			mutate:   func(d map[string]any) { at(hooliOAuth(d), "token_request")["triggers"] = map[string]any{"on_token_grant": true} },
+			name: "triggers on a token request are an error",
+			mutate: func(d map[string]any) {
+				at(hooliOAuth(d), "token_request")["triggers"] = map[string]any{"on_token_grant": true}
+			},
 			wantPath: "auth.providers[hooli].oauth2.token_request.triggers",
 			wantMsg:  "applies only to user_info_request",
 		},
 		{
-			name:     "an invalid header name is an error",
-			mutate:   func(d map[string]any) { at(hooliOAuth(d), "user_info_request")["headers"] = map[string]any{"Bad Header": "x"} },
+			name: "an invalid header name is an error",
+			mutate: func(d map[string]any) {
+				at(hooliOAuth(d), "user_info_request")["headers"] = map[string]any{"Bad Header": "x"}
+			},
 			wantPath: "auth.providers[hooli].oauth2.user_info_request.headers.Bad Header",
 			wantMsg:  "is not a valid HTTP header name",
 		},
