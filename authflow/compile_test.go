@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -248,6 +249,16 @@ func TestTokenRedactsItsSecrets(t *testing.T) {
 		}
 		if !strings.Contains(s, "Bearer") {
 			t.Errorf("%s lost the non-secret fields: %s", name, s)
+		}
+	}
+}
+
+func TestQueryEscapeMatchesTheStandardLibrary(t *testing.T) {
+	for _, s := range []string{"", "plain", "a b+c", "s3cret:+/&=?#%", "ünï-cødé_~.", "\x00\xff"} {
+		var b strings.Builder
+		queryEscape(&b, s)
+		if want := url.QueryEscape(s); b.String() != want {
+			t.Errorf("queryEscape(%q) = %q, want %q", s, b.String(), want)
 		}
 	}
 }

@@ -92,16 +92,23 @@ func (v *vars) tag(w io.Writer, name string) (int, error) {
 	return io.WriteString(w, v.value(name))
 }
 
-// text is one compiled template: a constant, or a parsed fasttemplate.
+// text is one compiled template: a constant, a lone placeholder, or a
+// parsed fasttemplate.
 type text struct {
 	static string
 	tmpl   *fasttemplate.Template
 	uses   placeholder
+	// only is set when the template is exactly one placeholder
+	// ("<<client_id>>", the common case): rendering is then a lookup.
+	only string
 }
 
 // render fills the template in.
 func (t *text) render(v *vars) string {
-	if t.tmpl == nil {
+	switch {
+	case t.only != "":
+		return v.value(t.only)
+	case t.tmpl == nil:
 		return t.static
 	}
 	return t.tmpl.ExecuteFuncString(v.tag)
@@ -133,7 +140,11 @@ func compileText(path, s string, allowed placeholder) (text, error) {
 	if len(errs) > 0 {
 		return text{}, errors.Join(errs...)
 	}
-	return text{tmpl: tmpl, uses: uses}, nil
+	out := text{tmpl: tmpl, uses: uses}
+	if name, ok := strings.CutPrefix(s, startTag); ok && strings.Count(s, startTag) == 1 && strings.HasSuffix(name, endTag) {
+		out.only = strings.TrimSuffix(name, endTag)
+	}
+	return out, nil
 }
 
 // param is one templated request parameter or header.
@@ -153,10 +164,10 @@ type request struct {
 	op         string // token, refresh, client_credentials, user_info, authorize
 	method     string
 	endpoint   text
-	baseURL    *url.URL // parsed endpoint without its query, when static
-	baseQuery  []kv     // the static endpoint's own query parameters
-	params     []param  // sorted by key
-	headers    []param  // sorted by key
+	baseURL    string  // the endpoint without its query, when static
+	baseQuery  []kv    // the static endpoint's own query parameters
+	params     []param // sorted by key
+	headers    []param // sorted by key
 	authMethod string
 	jsonBody   bool
 	// responseType is the configured response_content_type, used when the
@@ -265,7 +276,7 @@ func (r *request) setEndpoint(path string, t text) error {
 	if t.tmpl == nil {
 		r.baseQuery = queryPairs(u.RawQuery)
 		u.RawQuery = ""
-		r.baseURL = u
+		r.baseURL = u.String()
 	}
 	return nil
 }
@@ -345,24 +356,43 @@ func encodePairs(b *strings.Builder, pairs []kv) {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(url.QueryEscape(p.key))
+		queryEscape(b, p.key)
 		b.WriteByte('=')
-		b.WriteString(url.QueryEscape(p.value))
+		queryEscape(b, p.value)
+	}
+}
+
+// queryEscape writes s escaped exactly as url.QueryEscape does, without
+// allocating.
+func queryEscape(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			b.WriteByte(c)
+		case c == ' ':
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
 	}
 }
 
 // url renders the endpoint with query, merged over the endpoint's own
 // query parameters (query wins), sorted by key.
 func (r *request) url(v *vars, query []kv) (string, error) {
-	base, own := r.baseURL, r.baseQuery
-	if base == nil {
+	s, own := r.baseURL, r.baseQuery
+	if s == "" {
 		u, err := url.Parse(r.endpoint.render(v))
 		if err != nil {
 			return "", fmt.Errorf("render %s endpoint: invalid URL", r.op)
 		}
 		own = queryPairs(u.RawQuery)
 		u.RawQuery = ""
-		base = u
+		s = u.String()
 	}
 	if len(own) > 0 {
 		merged := make([]kv, 0, len(own)+len(query))
@@ -375,7 +405,6 @@ func (r *request) url(v *vars, query []kv) (string, error) {
 		sortPairs(merged)
 		query = merged
 	}
-	s := base.String()
 	if len(query) == 0 {
 		return s, nil
 	}
@@ -475,15 +504,30 @@ func normalizeScopes(s, delim string) string {
 	if delim == "" {
 		delim = " "
 	}
-	var out []string
+	var b strings.Builder
+	b.Grow(len(s))
 	for part := range strings.SplitSeq(s, delim) {
-		for _, scope := range strings.Fields(part) {
-			if !slices.Contains(out, scope) {
-				out = append(out, scope)
+		for scope := range strings.FieldsSeq(part) {
+			if b.Len() > 0 && containsScope(b.String(), scope, delim) {
+				continue
 			}
+			if b.Len() > 0 {
+				b.WriteString(delim)
+			}
+			b.WriteString(scope)
 		}
 	}
-	return strings.Join(out, delim)
+	return b.String()
+}
+
+// containsScope reports whether the delim-joined list holds scope.
+func containsScope(list, scope, delim string) bool {
+	for s := range strings.SplitSeq(list, delim) {
+		if s == scope {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {
