@@ -33,7 +33,8 @@ func (s *Store) Notify(ctx context.Context, flowID string) error {
 // most subscribeTimeout) until Redis confirms it, so that a caller that
 // subscribes and then reads its flow cannot miss a change published in
 // between. If the wait times out, every subscriber is signalled once the
-// subscription is confirmed. Later calls never wait. cancel is idempotent.
+// subscription is confirmed, and no later call waits. Calls after the
+// confirmation never wait. cancel is idempotent.
 func (s *Store) Subscribe(flowID string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
@@ -48,12 +49,17 @@ func (s *Store) Subscribe(flowID string) (<-chan struct{}, func()) {
 		s.subs[flowID] = set
 	}
 	set[&ch] = struct{}{}
-	ready := s.ready
+	ready, wait := s.ready, !s.gaveUpWaiting
 	s.mu.Unlock()
 
 	select {
 	case <-ready:
 	default:
+		if !wait {
+			// An earlier Subscribe timed out: this one is woken with
+			// everyone when the subscription is confirmed.
+			break
+		}
 		timer := time.NewTimer(subscribeTimeout)
 		select {
 		case <-ready:

@@ -51,6 +51,9 @@ const (
 	PoolTimeout = 2 * time.Second
 	// ConnMaxIdleTime closes connections idle this long (NAT/LB timeouts).
 	ConnMaxIdleTime = 5 * time.Minute
+	// DialerRetries: dial attempts per connection (100ms apart); go-redis's
+	// default of 5 makes every call to a dead server wait half a second.
+	DialerRetries = 2
 	// MaxRetries of a failed read-only or idempotent command.
 	MaxRetries      = 2
 	MinRetryBackoff = 8 * time.Millisecond
@@ -120,6 +123,7 @@ func (c Config) universalOptions() (*goredis.UniversalOptions, error) {
 		PoolTimeout:           PoolTimeout,
 		ConnMaxIdleTime:       ConnMaxIdleTime,
 		MaxRetries:            MaxRetries,
+		DialerRetries:         DialerRetries,
 		MinRetryBackoff:       MinRetryBackoff,
 		MaxRetryBackoff:       MaxRetryBackoff,
 		ContextTimeoutEnabled: true,

@@ -143,6 +143,24 @@ func TestSecretsStayOutOfErrorsAndLogs(t *testing.T) {
 	}
 }
 
+func TestOpenSettingsFailFastOnADeadServer(t *testing.T) {
+	// Port 1 on loopback refuses connections.
+	s, err := Open(Config{URL: "redis://127.0.0.1:1/0"}, Options{})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	begin := time.Now()
+	_, err = s.GetConnection(t.Context(), "id")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("GetConnection = %v, want ErrUnavailable", err)
+	}
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Fatalf("a refused server took %v to report, want under 3s", d)
+	}
+	t.Logf("a refused server is reported after %v", time.Since(begin))
+}
+
 // replyError is a server reply, as go-redis reports it.
 type replyError string
 

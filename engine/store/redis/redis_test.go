@@ -480,3 +480,27 @@ func TestSubscribeAfterCloseIsInert(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 }
+
+func TestSubscribersFromBeforeRedisCameUpAreWoken(t *testing.T) {
+	srv := redistest.Private(t, redistest.PrivateOptions{})
+	srv.Stop()
+	s := redis.New(fastFailClient(t, srv.Addr()), redis.Options{})
+	t.Cleanup(func() { _ = s.Close() })
+
+	begin := time.Now()
+	first, cancelFirst := s.Subscribe("flow-a")
+	defer cancelFirst()
+	if d := time.Since(begin); d < 4*time.Second {
+		t.Fatalf("the first Subscribe returned after %v without a confirmed subscription, want a bounded wait", d)
+	}
+	begin = time.Now()
+	second, cancelSecond := s.Subscribe("flow-b")
+	defer cancelSecond()
+	if d := time.Since(begin); d > time.Second {
+		t.Fatalf("a Subscribe after a timed-out one waited %v, want no wait", d)
+	}
+
+	srv.Start()
+	expectSignal(t, "first subscriber once Redis is up", first, 10*time.Second)
+	expectSignal(t, "second subscriber once Redis is up", second, 10*time.Second)
+}
