@@ -216,6 +216,14 @@ func (p *Provider) do(ctx context.Context, c *http.Client, r *request, v *vars, 
 	if err != nil {
 		return nil, err
 	}
+	if r.op != "user_info" {
+		// Token requests carry client credentials and grants in the body,
+		// which a redirect would replay to wherever it points; a token
+		// endpoint that redirects is answered as the failure it is.
+		noRedirect := *c
+		noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		c = &noRedirect
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		// *url.Error repeats the URL, whose query may hold secrets; keep

@@ -70,6 +70,7 @@ func TestFlowsAgainstTheStandIn(t *testing.T) {
 	}{
 		{"client_secret_basic with PKCE", providertest.Options{ClientAuth: "client_secret_basic", RequirePKCE: true}},
 		{"client_secret_post", providertest.Options{ClientAuth: "client_secret_post"}},
+		{"HTTP Basic credentials holding reserved characters", providertest.Options{ClientID: "id:with+colons", ClientSecret: "s3cret:+/&= %"}},
 		{"a public client (auth none) with PKCE", providertest.Options{ClientAuth: "none", RequirePKCE: true}},
 		{"tokens nested under data (TikTok)", providertest.Options{Quirks: providertest.Quirks{NestUnder: "data"}}},
 		{"tokens nested under authed_user with array scopes (Slack)", providertest.Options{Quirks: providertest.Quirks{NestUnder: "authed_user", ArrayScopes: true, ScopeDelimiter: ","}}},
@@ -273,12 +274,17 @@ func TestResponsesThatCannotBeUsed(t *testing.T) {
 		{"a response without access_token", 200, "application/json", `{"token_type":"Bearer"}`, "no access_token", false},
 		{"a non-numeric expires_in", 200, "application/json", `{"access_token":"a","expires_in":"soon"}`, "expires_in", false},
 		{"an HTML 502 page", 502, "text/html", "<html>bad gateway</html>", "HTTP 502", true},
+		{"a redirect from the token endpoint", 307, "text/html", "", "HTTP 307", true},
 		{"an error object with a message", 400, "application/json", `{"error":{"code":"bad_code","message":"nope"}}`, "bad_code (nope)", true},
 	}
 	for _, tt := range tests {
 		t.Run("it refuses "+tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/elsewhere" {
+					t.Error("the token request followed a redirect")
+				}
 				w.Header().Set("Content-Type", tt.contentType)
+				w.Header().Set("Location", "/elsewhere")
 				w.WriteHeader(tt.status)
 				_, _ = w.Write([]byte(tt.body))
 			}))
