@@ -87,8 +87,10 @@ const (
 	listBatch = 256
 )
 
-// unlockScript deletes a lock only if the caller's token still owns it.
-var unlockScript = goredis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`)
+// compareAndDeleteLua deletes KEYS[1] only if it still holds ARGV[1]:
+// Unlock with the owner token, and CreateFlow giving back a state hash it
+// claimed.
+const compareAndDeleteLua = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`
 
 var _ store.Store = (*Store)(nil)
 
@@ -110,7 +112,9 @@ type Store struct {
 	ownsClient bool
 	prefix     string
 	now        func() time.Time
-	log        *slog.Logger
+	// compareAndDelete runs compareAndDeleteLua (EVALSHA, EVAL on a miss).
+	compareAndDelete *goredis.Script
+	log              *slog.Logger
 
 	mu     sync.Mutex
 	subs   map[string]map[*chan struct{}]struct{}
@@ -130,11 +134,12 @@ type Store struct {
 // I/O; use Ping to check the server.
 func New(client goredis.UniversalClient, opts Options) *Store {
 	s := &Store{
-		client: client,
-		prefix: opts.KeyPrefix,
-		now:    opts.Now,
-		log:    opts.Logger,
-		subs:   make(map[string]map[*chan struct{}]struct{}),
+		client:           client,
+		compareAndDelete: goredis.NewScript(compareAndDeleteLua),
+		prefix:           opts.KeyPrefix,
+		now:              opts.Now,
+		log:              opts.Logger,
+		subs:             make(map[string]map[*chan struct{}]struct{}),
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultKeyPrefix
@@ -234,7 +239,7 @@ func (s *Store) CreateFlow(ctx context.Context, f store.Flow) error {
 	}
 	// Give the state hash back; a leftover would only point at a flow
 	// that ConsumeState rejects, but it would block a retry.
-	if derr := unlockScript.Run(ctx, s.client, []string{s.stateKey(f.StateHash)}, f.ID).Err(); derr != nil {
+	if derr := s.compareAndDelete.Run(ctx, s.client, []string{s.stateKey(f.StateHash)}, f.ID).Err(); derr != nil {
 		s.log.WarnContext(ctx, "redis store: release state index after failed create", "flow_id", f.ID, "error", derr)
 	}
 	if err != nil {
@@ -692,7 +697,7 @@ func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (strin
 // Unlock releases the lease only if token still owns it (a Lua
 // compare-and-delete); a lost or expired lease is a no-op.
 func (s *Store) Unlock(ctx context.Context, name, token string) error {
-	if err := unlockScript.Run(ctx, s.client, []string{s.lockKey(name)}, token).Err(); err != nil {
+	if err := s.compareAndDelete.Run(ctx, s.client, []string{s.lockKey(name)}, token).Err(); err != nil {
 		return s.wrap("unlock", err)
 	}
 	return nil
@@ -700,9 +705,16 @@ func (s *Store) Unlock(ctx context.Context, name, token string) error {
 
 // --- errors ---
 
-// unavailablePrefixes are server replies that mean "not now" rather than
-// "wrong request".
-var unavailablePrefixes = []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS"}
+// notNowReply reports whether a server reply means "not now" (loading,
+// failing over, busy) rather than "wrong request".
+func notNowReply(msg string) bool {
+	for _, p := range [...]string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
 
 // wrap turns a go-redis error into the store's vocabulary: redis.Nil is
 // store.ErrNotFound; transport errors, timeouts, pool exhaustion, a closed
@@ -718,10 +730,8 @@ func (s *Store) wrap(op string, err error) error {
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	case errors.As(err, &rerr) && !errors.Is(err, goredis.ErrPoolTimeout) && !errors.Is(err, goredis.ErrClosed):
-		for _, p := range unavailablePrefixes {
-			if strings.HasPrefix(rerr.Error(), p) {
-				return fmt.Errorf("%w: redis store: %s: %w", store.ErrUnavailable, op, err)
-			}
+		if notNowReply(rerr.Error()) {
+			return fmt.Errorf("%w: redis store: %s: %w", store.ErrUnavailable, op, err)
 		}
 		return fmt.Errorf("redis store: %s: %w", op, err)
 	default:
