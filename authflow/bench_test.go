@@ -89,3 +89,22 @@ func generatedConfig(n int) string {
 	}
 	return b.String()
 }
+
+// BenchmarkCompileAll500 compiles 500 already-loaded providers: the
+// authflow share of BenchmarkCompile500.
+func BenchmarkCompileAll500(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "engine.yaml")
+	if err := os.WriteFile(path, []byte(generatedConfig(500)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg, _, err := config.Load(path, config.WithEnvFile(""))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := CompileAll(cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
