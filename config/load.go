@@ -27,8 +27,8 @@ type loadOptions struct {
 }
 
 // WithEnvFile names the .env file to read (the -e/--env flag). It must
-// exist. Without this option, .env in the working directory is read when
-// present.
+// exist. WithEnvFile("") reads no .env file at all. Without this option,
+// .env in the working directory is read when present.
 func WithEnvFile(path string) Option {
 	return func(o *loadOptions) { o.envFile, o.envFileExplicit = path, true }
 }
