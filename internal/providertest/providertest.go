@@ -18,8 +18,7 @@
 // user-info endpoint, and failures injected with FailNext. They show in
 // Counts.Rejected (and replays in Counts.Replays).
 //
-// Quirks reproduce real providers' deviations (see
-// docs/provider-quirks in the shared reference): tokens nested under a key
+// Quirks reproduce real providers' deviations: tokens nested under a key
 // (Slack's authed_user, TikTok's data), form-encoded responses (GitHub),
 // array scopes, string expires_in (Microsoft, PayPal), failures as HTTP 200
 // with {"ok": false, "error": ...} (Slack), JSON request bodies (Notion) and
@@ -550,7 +549,7 @@ func (p *Provider) handleToken(w http.ResponseWriter, r *http.Request) {
 	case "authorization_code":
 		p.grantCode(w, form, clientID)
 	case "refresh_token":
-		p.grantRefresh(w, form, clientID)
+		p.grantRefresh(w, form)
 	case "client_credentials":
 		p.grantClientCredentials(w, form)
 	case "":
@@ -708,7 +707,10 @@ func (p *Provider) grantCode(w http.ResponseWriter, form url.Values, clientID st
 	p.issueLocked(w, g.family, g.scopes, !p.opts.NoRefreshTokens)
 }
 
-func (p *Provider) grantRefresh(w http.ResponseWriter, form url.Values, clientID string) {
+// grantRefresh redeems a refresh token. There is one registered client,
+// which authentication has already checked, so tokens need no client
+// binding check.
+func (p *Provider) grantRefresh(w http.ResponseWriter, form url.Values) {
 	tok := form.Get("refresh_token")
 	if tok == "" {
 		p.refuse(w, http.StatusBadRequest, "invalid_request", true, "token: refresh_token is missing")
@@ -732,7 +734,6 @@ func (p *Provider) grantRefresh(w http.ResponseWriter, form url.Values, clientID
 		p.refuseLocked(w, "invalid_grant", "refresh token already used; token chain revoked")
 		return
 	}
-	_ = clientID // one registered client: authentication already bound it
 	scopes := rt.scopes
 	if s := form.Get("scope"); s != "" {
 		scopes = splitScopes(s, p.opts.Quirks.ScopeDelimiter)
