@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -260,5 +261,22 @@ func TestQueryEscapeMatchesTheStandardLibrary(t *testing.T) {
 		if want := url.QueryEscape(s); b.String() != want {
 			t.Errorf("queryEscape(%q) = %q, want %q", s, b.String(), want)
 		}
+	}
+}
+
+func TestWithClockSetsExpiryFromTheInjectedClock(t *testing.T) {
+	p, err := Compile(hooli(), goldenRedirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	var reqs []*http.Request
+	c := capture(&reqs, `{"access_token":"a","expires_in":"120"}`)
+	tok, err := p.WithClock(func() time.Time { return fixed }).Exchange(context.Background(), c, "code", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fixed.Add(2 * time.Minute); !tok.Expiry.Equal(want) {
+		t.Errorf("expiry %v, want %v", tok.Expiry, want)
 	}
 }
