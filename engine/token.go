@@ -359,7 +359,10 @@ func providerReason(err error) string {
 	if authflow.IsRetryable(err) {
 		return "the provider could not be reached"
 	}
-	return "the provider's response could not be used"
+	// What remains are response-shape errors (no access token where the
+	// response_map looks, a body that is neither JSON nor a form); their
+	// messages name keys and paths, never values.
+	return clip("the provider's response could not be used: " + err.Error())
 }
 
 // clip bounds a provider-supplied string shown to apps and users.
