@@ -46,6 +46,7 @@ func (rs resolver) scrub(r *report) {
 	rep := strings.NewReplacer(pairs...)
 	for _, list := range [][]FieldError{r.errs, r.warnings} {
 		for i := range list {
+			list[i].Path = rep.Replace(list[i].Path) // ids may come from references
 			list[i].Message = rep.Replace(list[i].Message)
 		}
 	}
