@@ -81,7 +81,7 @@ func check(configPath, envPath string, stdout, stderr io.Writer) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	fmt.Fprintf(stdout, "%s: ok (%d enabled providers, store %s)\n", configPath, len(ids), l.cfg.Store.Type)
+	fmt.Fprintf(stdout, "%s: ok (enabled providers: %d, disabled: %d, store: %s)\n", configPath, len(ids), len(disabledProviders(l.cfg)), l.cfg.Store.Type)
 	for _, id := range ids {
 		p := l.providers[id]
 		pkce := "off"

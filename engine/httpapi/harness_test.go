@@ -287,3 +287,12 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+func mustSealer(t testing.TB, h *harness) *seal.Sealer {
+	t.Helper()
+	s, err := seal.New([]seal.Key{h.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
