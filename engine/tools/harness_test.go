@@ -1,0 +1,372 @@
+package tools_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/engine"
+	"github.com/authengine/authengine/engine/httpapi"
+	"github.com/authengine/authengine/engine/seal"
+	"github.com/authengine/authengine/engine/store/bolt"
+	"github.com/authengine/authengine/engine/tools"
+	"github.com/authengine/authengine/engine/workerclient"
+	"github.com/authengine/authengine/internal/providertest"
+	"github.com/authengine/authengine/toolkit"
+)
+
+const (
+	apiKey       = "tools-test-api-key-0123456789"
+	workerSecret = "tools-test-worker-secret-at-least-32-bytes"
+)
+
+// clock is real time plus an offset tests advance; the engine, the store,
+// the stand-in provider and the tools service share it.
+type clock struct{ offset atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// received is what a tool saw in one call.
+type received struct {
+	Tool     string
+	UserID   string
+	Token    string
+	UserInfo map[string]any
+}
+
+// recorder collects what the worker's tools received.
+type recorder struct {
+	mu    sync.Mutex
+	calls []received
+}
+
+func (r *recorder) record(tool string, tc toolkit.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, received{Tool: tool, UserID: tc.UserID, Token: tc.Authorization.Token, UserInfo: tc.Authorization.UserInfo})
+}
+
+func (r *recorder) all() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.calls...)
+}
+
+func (r *recorder) last(t testing.TB) received {
+	t.Helper()
+	all := r.all()
+	if len(all) == 0 {
+		t.Fatal("the worker received no call")
+	}
+	return all[len(all)-1]
+}
+
+type whoAmIIn struct {
+	// Fail makes the tool fail with this message.
+	Fail string `json:"fail,omitempty" desc:"fail with this message"`
+}
+
+type statusIn struct {
+	Service string `json:"service,omitempty" desc:"only this service"`
+}
+
+// hooliTools are the two tools of the test worker: WhoAmI needs a user
+// token from "hooli" (authorization code); ServiceStatus needs the service
+// token of "hooli-service" (client credentials).
+func hooliTools(rec *recorder) []*toolkit.Tool {
+	return []*toolkit.Tool{
+		toolkit.New(toolkit.Definition{
+			Name:         "WhoAmI",
+			Description:  "Returns the current user's profile.",
+			RequiresAuth: &toolkit.OAuth2{ID: "hooli", Scopes: []string{"profile", "email"}},
+		}, func(_ context.Context, tc toolkit.Context, in whoAmIIn) (any, error) {
+			rec.record("WhoAmI", tc)
+			if in.Fail != "" {
+				return nil, errors.New(in.Fail)
+			}
+			return map[string]any{"user": tc.UserID, "email": tc.Authorization.UserInfo["email"]}, nil
+		}),
+		toolkit.New(toolkit.Definition{
+			Name:         "ServiceStatus",
+			Description:  "Reports the status of Hooli's services.",
+			RequiresAuth: &toolkit.OAuth2{ProviderID: "hooli-service", Scopes: []string{"status:read"}},
+		}, func(_ context.Context, tc toolkit.Context, in statusIn) (any, error) {
+			rec.record("ServiceStatus", tc)
+			if in.Service != "" {
+				return map[string]string{in.Service: "ok"}, nil
+			}
+			return map[string]string{"mail": "ok", "search": "degraded"}, nil
+		}),
+	}
+}
+
+// harness is an engine with the tools API behind a real HTTP server, on a
+// bolt store with a real sealer, in front of the strict stand-in provider,
+// calling a real toolkit worker.
+type harness struct {
+	t        testing.TB
+	srv      *httptest.Server
+	worker   *httptest.Server
+	idp      *providertest.Provider
+	clock    *clock
+	engine   *engine.Engine
+	registry *workerclient.Registry
+	rec      *recorder
+	logs     *syncBuffer
+	client   *http.Client
+}
+
+type harnessOptions struct {
+	// tools replaces the worker's tools; nil means hooliTools.
+	tools func(*recorder) []*toolkit.Tool
+	// workerTimeout and workerRetry configure the worker client.
+	workerTimeout time.Duration
+	workerRetry   int
+	// worker replaces the toolkit worker with another handler.
+	worker http.Handler
+}
+
+func newHarness(t testing.TB, opts harnessOptions) *harness {
+	t.Helper()
+	h := &harness{t: t, clock: &clock{}, rec: &recorder{}, logs: &syncBuffer{}}
+	var handler atomic.Pointer[http.Handler]
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*handler.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(h.srv.Close)
+	h.client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+	t.Cleanup(h.client.CloseIdleConnections)
+	redirect := h.srv.URL + "/oauth/callback"
+
+	h.idp = providertest.New(t, providertest.Options{
+		RedirectURI:         redirect,
+		RequirePKCE:         true,
+		ClientAuth:          providertest.ClientSecretBasic,
+		RotateRefreshTokens: true,
+		AccessTokenTTL:      time.Hour,
+		UserInfo:            map[string]any{"sub": "u-42", "email": "ada@hooli.example"},
+		Now:                 h.clock.Now,
+	})
+	compiled := map[string]*authflow.Provider{}
+	for _, pc := range []config.Provider{h.idp.Config("hooli"), h.idp.ClientCredentialsConfig("hooli-service")} {
+		p, err := authflow.Compile(pc, redirect)
+		if err != nil {
+			t.Fatalf("compile provider %s: %v", pc.ID, err)
+		}
+		compiled[pc.ID] = p
+	}
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "authengine.db"), bolt.Options{Now: h.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, _, err := seal.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := seal.New([]seal.Key{key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.engine, err = engine.New(engine.Options{
+		Providers: compiled, Store: st, Sealer: sealer,
+		FlowTTL: 10 * time.Minute, RefreshMargin: time.Minute,
+		PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	workerHandler := opts.worker
+	if workerHandler == nil {
+		w, err := toolkit.NewWorker(toolkit.WorkerOptions{
+			Toolkit: toolkit.ToolkitDefinition{Name: "Hooli", Description: "Hooli tools", Version: "1.0.0"},
+			Secret:  workerSecret,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		build := opts.tools
+		if build == nil {
+			build = hooliTools
+		}
+		if err := w.Register(build(h.rec)...); err != nil {
+			t.Fatal(err)
+		}
+		workerHandler = w
+	}
+	h.worker = httptest.NewServer(workerHandler)
+	t.Cleanup(h.worker.Close)
+	h.registry = workerclient.NewRegistry(workerclient.RegistryOptions{
+		Workers: []*workerclient.Client{workerclient.New(workerclient.Options{
+			ID: "local", URI: h.worker.URL, Secret: workerSecret,
+			Timeout: opts.workerTimeout, Retry: opts.workerRetry, RetryBackoff: 10 * time.Millisecond,
+		})},
+		Logger: log,
+	})
+	if err := h.registry.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc := tools.New(tools.Options{Engine: h.engine, Registry: h.registry, Logger: log, Now: h.clock.Now})
+	e := httpapi.New(httpapi.Options{Engine: h.engine, APIKeys: []string{apiKey}, Logger: log})
+	httpapi.MountTools(e, svc, []string{apiKey})
+	var hh http.Handler = e
+	handler.Store(&hh)
+	return h
+}
+
+// do sends a request with the API key (bare, as Arcade's JS client does)
+// and decodes the JSON answer into out. It returns the response.
+func (h *harness) do(method, path string, body any, out any) *http.Response {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" && ct != "application/json; charset=UTF-8" {
+		h.t.Errorf("%s %s: Content-Type %q, want JSON (body %s)", method, path, ct, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			h.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+	}
+	return resp
+}
+
+// authResp is an AuthorizationResponse as a client decodes it.
+type authResp struct {
+	ID         string   `json:"id"`
+	Status     string   `json:"status"`
+	URL        string   `json:"url"`
+	Scopes     []string `json:"scopes"`
+	ProviderID string   `json:"provider_id"`
+	UserID     string   `json:"user_id"`
+	Context    *struct {
+		Token    string         `json:"token"`
+		UserInfo map[string]any `json:"user_info"`
+	} `json:"context"`
+}
+
+func (a authResp) token() string {
+	if a.Context == nil {
+		return ""
+	}
+	return a.Context.Token
+}
+
+// apiErr is the JSON error body.
+type apiErr struct {
+	Name          string    `json:"name"`
+	Message       string    `json:"message"`
+	Authorization *authResp `json:"authorization"`
+}
+
+// execResp is an ExecuteToolResponse as a client decodes it.
+type execResp struct {
+	ID            string   `json:"id"`
+	ExecutionID   string   `json:"execution_id"`
+	ExecutionType string   `json:"execution_type"`
+	Status        string   `json:"status"`
+	Success       bool     `json:"success"`
+	Duration      *float64 `json:"duration"`
+	FinishedAt    string   `json:"finished_at"`
+	RunAt         string   `json:"run_at"`
+	Output        struct {
+		Value any `json:"value"`
+		Error *struct {
+			Message    string `json:"message"`
+			Kind       string `json:"kind"`
+			CanRetry   bool   `json:"can_retry"`
+			Stacktrace string `json:"stacktrace"`
+		} `json:"error"`
+		Logs []any `json:"logs"`
+	} `json:"output"`
+	// Name and Message are set when the call failed with an API error.
+	Name          string    `json:"name"`
+	Message       string    `json:"message"`
+	Authorization *authResp `json:"authorization"`
+}
+
+func executeBody(user, tool string, input map[string]any) map[string]any {
+	return map[string]any{"tool_name": tool, "user_id": user, "input": input}
+}
+
+// execute posts /v1/tools/execute and returns the status and the body.
+func (h *harness) execute(body map[string]any) (int, execResp) {
+	h.t.Helper()
+	var out execResp
+	resp := h.do("POST", "/v1/tools/execute", body, &out)
+	return resp.StatusCode, out
+}
+
+// connect runs the browser part of an authorization: consent at the
+// stand-in, then the callback on the engine.
+func (h *harness) connect(authorizeURL string) {
+	h.t.Helper()
+	cb, err := h.idp.Consent(context.Background(), authorizeURL)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(cb)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		page, _ := io.ReadAll(resp.Body)
+		h.t.Fatalf("callback: HTTP %d: %s", resp.StatusCode, page)
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
