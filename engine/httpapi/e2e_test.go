@@ -47,7 +47,7 @@ func TestEndToEnd(t *testing.T) {
 			}})
 
 			done := h.connect(idp, "ada", "hooli", "read", "write")
-			first := done.token()
+			first := done.Token()
 			if !idp.ValidAccessToken(first) {
 				t.Fatalf("wait returned a token the provider did not issue")
 			}
@@ -56,7 +56,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 
 			again := h.authorize("ada", "hooli", "read")
-			if again.Status != "completed" || again.token() != first {
+			if again.Status != "completed" || again.Token() != first {
 				t.Fatalf("authorize for a connected user: got %s with a different token, want completed with the stored token", again.Status)
 			}
 
@@ -73,7 +73,7 @@ func TestEndToEnd(t *testing.T) {
 						t.Errorf("concurrent authorize %d: HTTP %d status %q", i, code, out.Status)
 						return
 					}
-					tokens[i] = out.token()
+					tokens[i] = out.Token()
 				}()
 			}
 			wg.Wait()
@@ -126,7 +126,7 @@ func TestWaitHoldsUntilCallback(t *testing.T) {
 	h.browse(cb)
 	select {
 	case out := <-result:
-		if out.Status != "completed" || !idp.ValidAccessToken(out.token()) {
+		if out.Status != "completed" || !idp.ValidAccessToken(out.Token()) {
 			t.Fatalf("waiter got %+v, want completed with the issued token", out)
 		}
 		if d := time.Since(completedAt); d > 2*time.Second {

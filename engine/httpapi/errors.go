@@ -71,6 +71,9 @@ func toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusServiceUnavailable, Name: "store_unavailable", Message: "the token store is unavailable; retry shortly"}
 	case errors.Is(err, engine.ErrProviderUnavailable):
 		return &apiError{status: http.StatusServiceUnavailable, Name: "provider_unavailable", Message: "the provider did not answer or answered with a server error; retry shortly"}
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads this answer.
+		return &apiError{status: 499, Name: "client_closed_request", Message: "the client closed the request"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{status: http.StatusServiceUnavailable, Name: "timeout", Message: "the request timed out; retry shortly"}
 	case errors.As(err, &he):

@@ -1,16 +1,12 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +18,7 @@ import (
 	"github.com/authengine/authengine/engine/seal"
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/bolt"
+	"github.com/authengine/authengine/internal/enginetest"
 	"github.com/authengine/authengine/internal/providertest"
 )
 
@@ -30,24 +27,18 @@ const (
 	adminKey = "test-admin-key-0123456789"
 )
 
-// clock is a shared fake clock: real time plus an offset tests advance.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
-
 // harness is one engine behind a real HTTP server, on a bolt store, in front
 // of one or more strict stand-in providers.
 type harness struct {
 	t       testing.TB
 	srv     *httptest.Server
 	handler atomic.Pointer[http.Handler]
-	clock   *clock
+	clock   *enginetest.Clock
 	dir     string
 	key     seal.Key
 	store   store.Store
 	engine  *engine.Engine
-	logs    *syncBuffer
+	logs    *enginetest.LogSink
 }
 
 type harnessOptions struct {
@@ -64,7 +55,7 @@ type harnessOptions struct {
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &clock{}, dir: opts.dir, logs: &syncBuffer{}}
+	h := &harness{t: t, clock: &enginetest.Clock{}, dir: opts.dir, logs: &enginetest.LogSink{}}
 	if h.dir == "" {
 		h.dir = t.TempDir()
 	}
@@ -143,78 +134,15 @@ func (h *harness) do(method, path string, body any, out any) int {
 
 func (h *harness) doKey(key, method, path string, body any, out any) int {
 	h.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = bytes.NewBufferString(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, h.srv.URL+path, rd)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" && ct != "application/json; charset=UTF-8" {
-		h.t.Errorf("%s %s: Content-Type %q, want application/json (body %s)", method, path, ct, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			h.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-		}
-	}
-	return resp.StatusCode
+	return enginetest.Call(h.t, nil, h.srv.URL, key, method, path, body, out)
 }
 
-// authResp is the AuthorizationResponse as a client decodes it.
-type authResp struct {
-	ID         string   `json:"id"`
-	Status     string   `json:"status"`
-	URL        string   `json:"url"`
-	Scopes     []string `json:"scopes"`
-	ProviderID string   `json:"provider_id"`
-	UserID     string   `json:"user_id"`
-	Reason     string   `json:"reason"`
-	Context    *struct {
-		Token    string         `json:"token"`
-		UserInfo map[string]any `json:"user_info"`
-	} `json:"context"`
-}
+type (
+	authResp = enginetest.AuthResponse
+	apiErr   = enginetest.APIError
+)
 
-func (a authResp) token() string {
-	if a.Context == nil {
-		return ""
-	}
-	return a.Context.Token
-}
-
-type apiErr struct {
-	Name          string    `json:"name"`
-	Message       string    `json:"message"`
-	Authorization *authResp `json:"authorization"`
-}
-
-func authorizeBody(user, provider string, scopes ...string) map[string]any {
-	req := map[string]any{"provider_id": provider, "provider_type": "oauth2"}
-	if scopes != nil {
-		req["oauth2"] = map[string]any{"scopes": scopes}
-	}
-	return map[string]any{"user_id": user, "auth_requirement": req}
-}
+var authorizeBody = enginetest.AuthorizeBody
 
 func (h *harness) authorize(user, provider string, scopes ...string) authResp {
 	h.t.Helper()
@@ -226,17 +154,10 @@ func (h *harness) authorize(user, provider string, scopes ...string) authResp {
 }
 
 // browse follows a callback URL like a browser would (without following
-// the engine's own redirect) and returns the status and page.
+// the engine's own redirect) and returns the status, page and Location.
 func (h *harness) browse(callbackURL string) (int, string, string) {
 	h.t.Helper()
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(callbackURL)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw), resp.Header.Get("Location")
+	return enginetest.Browse(h.t, callbackURL)
 }
 
 // connect runs a whole authorization for user at idp and returns the
@@ -268,24 +189,6 @@ func (h *harness) connections() int {
 		h.t.Fatal(err)
 	}
 	return total
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func mustSealer(t testing.TB, h *harness) *seal.Sealer {

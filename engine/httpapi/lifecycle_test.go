@@ -28,14 +28,14 @@ func TestRestartKeepsSealedTokens(t *testing.T) {
 	}}
 	h := newHarness(t, opts)
 	done := h.connect(idp, "ada", "hooli", "read")
-	token := done.token()
+	token := done.Token()
 
 	h.store.Close()
 	opts.dir, opts.key = h.dir, &h.key
 	h.start(opts)
 
 	again := h.authorize("ada", "hooli", "read")
-	if again.Status != "completed" || again.token() != token {
+	if again.Status != "completed" || again.Token() != token {
 		t.Fatalf("after restart: %s, want completed with the same token", again.Status)
 	}
 	h.store.Close()
@@ -88,8 +88,8 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		"code":           code,
 		"state":          state,
 		"code challenge": authURL.Query().Get("code_challenge"),
-		"access token":   done.token(),
-		"new token":      refreshed.token(),
+		"access token":   done.Token(),
+		"new token":      refreshed.Token(),
 	}
 	for name, s := range secrets {
 		if s == "" {
@@ -120,7 +120,7 @@ func TestRefreshFailures(t *testing.T) {
 		t.Fatalf("refresh on a 503: HTTP %d %+v, want 503 provider_unavailable", code, out)
 	}
 	ok := h.authorize("ada", "hooli")
-	if ok.Status != "completed" || !idp.ValidAccessToken(ok.token()) {
+	if ok.Status != "completed" || !idp.ValidAccessToken(ok.Token()) {
 		t.Fatalf("after the provider recovered: %s, want completed with a refreshed token", ok.Status)
 	}
 
@@ -175,7 +175,7 @@ func TestUserVerification(t *testing.T) {
 		}
 		var st authResp
 		h.do("GET", "/v1/auth/status?id="+start.ID, nil, &st)
-		if st.Status != "completed" || !idp.ValidAccessToken(st.token()) {
+		if st.Status != "completed" || !idp.ValidAccessToken(st.Token()) {
 			t.Fatalf("after confirm: %+v, want completed with the token", st)
 		}
 	})
@@ -215,7 +215,7 @@ func TestClientCredentials(t *testing.T) {
 			defer wg.Done()
 			var out authResp
 			h.do("POST", "/v1/auth/authorize", authorizeBody("svc-caller", "hooli-service", "read"), &out)
-			tokens[i] = out.token()
+			tokens[i] = out.Token()
 		}()
 	}
 	wg.Wait()
@@ -229,7 +229,7 @@ func TestClientCredentials(t *testing.T) {
 	}
 	h.clock.Advance(2 * time.Hour)
 	next := h.authorize("svc-caller", "hooli-service", "read")
-	if next.token() == tokens[0] || !idp.ValidAccessToken(next.token()) || idp.Counts().ClientCredentials != 2 {
+	if next.Token() == tokens[0] || !idp.ValidAccessToken(next.Token()) || idp.Counts().ClientCredentials != 2 {
 		t.Fatal("an expired service token was not replaced by a new one")
 	}
 }

@@ -55,7 +55,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	for _, secret := range []string{"user-with-a-secret-name", "someone-else", done.token(), idp.ClientSecret()} {
+	for _, secret := range []string{"user-with-a-secret-name", "someone-else", done.Token(), idp.ClientSecret()} {
 		if strings.Contains(text, secret) {
 			t.Errorf("metrics hold a user id or secret")
 		}

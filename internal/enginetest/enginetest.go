@@ -1,0 +1,151 @@
+// Package enginetest holds the pieces every engine test drives the HTTP API
+// with: a shared fake clock, a goroutine-safe log sink, an API client that
+// checks every answer is JSON, a browser that stops at redirects, and the
+// AuthorizationResponse as Arcade's clients decode it. Harnesses in
+// engine/httpapi, engine/tools and engine/cluster build on it; it holds no
+// engine wiring of its own, so each harness stays explicit about what it
+// runs.
+package enginetest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Clock is real time plus an offset that tests advance. Give its Now to the
+// engine, the store and the stand-in provider so they agree on expiry.
+type Clock struct{ offset atomic.Int64 }
+
+// Now is the current time plus the offset.
+func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+
+// LogSink is a goroutine-safe buffer for a slog handler.
+type LogSink struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (s *LogSink) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (s *LogSink) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// AuthResponse is the AuthorizationResponse as a client decodes it.
+type AuthResponse struct {
+	ID         string       `json:"id"`
+	Status     string       `json:"status"`
+	URL        string       `json:"url"`
+	Scopes     []string     `json:"scopes"`
+	ProviderID string       `json:"provider_id"`
+	UserID     string       `json:"user_id"`
+	Reason     string       `json:"reason"`
+	Context    *AuthContext `json:"context"`
+}
+
+// AuthContext is the context of a completed authorization.
+type AuthContext struct {
+	Token    string         `json:"token"`
+	UserInfo map[string]any `json:"user_info"`
+}
+
+// Token is the access token of a completed response, or "".
+func (a AuthResponse) Token() string {
+	if a.Context == nil {
+		return ""
+	}
+	return a.Context.Token
+}
+
+// APIError is the JSON error body.
+type APIError struct {
+	Name          string        `json:"name"`
+	Message       string        `json:"message"`
+	Authorization *AuthResponse `json:"authorization"`
+}
+
+// AuthorizeBody is the body Arcade's client sends to /v1/auth/authorize.
+func AuthorizeBody(user, provider string, scopes ...string) map[string]any {
+	req := map[string]any{"provider_id": provider, "provider_type": "oauth2"}
+	if scopes != nil {
+		req["oauth2"] = map[string]any{"scopes": scopes}
+	}
+	return map[string]any{"user_id": user, "auth_requirement": req}
+}
+
+// Call sends a request to base+path with the key in Authorization (none
+// when key is ""), body as JSON (a string is sent as is), decodes a JSON
+// answer into out, and fails the test if the answer is not JSON.
+func Call(t testing.TB, client *http.Client, base, key, method, path string, body, out any) int {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Errorf("%s %s: Content-Type %q, want application/json (body %s)", method, path, ct, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// Browse GETs a URL like a browser landing on it, without following
+// redirects, and returns the status, the page and the Location header.
+func Browse(t testing.TB, target string) (int, string, string) {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw), resp.Header.Get("Location")
+}
