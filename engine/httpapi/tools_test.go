@@ -27,7 +27,8 @@ const (
 
 // toolsServer is the HTTP API with the tools routes mounted, on a bolt store
 // with no providers, in front of a toolkit worker serving one tool without
-// requirements. A nil worker mounts the routes with no tools service.
+// requirements; without withWorker the routes are mounted with no tools
+// service, as when no workers are configured.
 func toolsServer(t *testing.T, withWorker bool) *httptest.Server {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "authengine.db"), bolt.Options{})
