@@ -154,3 +154,28 @@ func TestMoreScopesStartUnionFlow(t *testing.T) {
 		t.Errorf("flow scopes = %v, want the union [write read]", more.Scopes)
 	}
 }
+
+// TestProviderLookup: a provider is found by its id, or else by its
+// built-in catalog id; default scopes are always requested.
+func TestProviderLookup(t *testing.T) {
+	var idp *providertest.Provider
+	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		idp = providertest.New(t, providertest.Options{RedirectURI: redirect, ClientAuth: providertest.ClientSecretBasic})
+		p := idp.Config("my-github")
+		p.ProviderID = "github"
+		p.OAuth2.DefaultScopes = []string{"openid"}
+		return []config.Provider{p}
+	}})
+	byCatalog := h.authorize("ada", "github", "repo")
+	if byCatalog.Status != "pending" || byCatalog.ProviderID != "my-github" {
+		t.Fatalf("lookup by catalog id: %+v, want a pending flow on my-github", byCatalog)
+	}
+	if fmt.Sprint(byCatalog.Scopes) != "[openid repo]" {
+		t.Errorf("scopes = %v, want the default scope first, then the requested one", byCatalog.Scopes)
+	}
+	var out authResp
+	body := map[string]any{"user_id": "ada", "auth_requirement": map[string]any{"id": "my-github", "provider_id": "github"}}
+	if code := h.do("POST", "/v1/auth/authorize", body, &out); code != 200 || out.ProviderID != "my-github" {
+		t.Fatalf("lookup by id with provider_id set too: HTTP %d %+v", code, out)
+	}
+}
