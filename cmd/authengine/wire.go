@@ -294,6 +294,12 @@ func serve(ctx context.Context, configPath, envPath string, stdout, stderr io.Wr
 		api.MetricsPath = cfg.Telemetry.Metrics.Path
 	}
 	handler := httpapi.New(api)
+	toolService, stopTools, err := buildTools(ctx, cfg, eng, log)
+	if err != nil {
+		return err
+	}
+	defer stopTools()
+	httpapi.MountTools(handler, toolService, apiKeys)
 
 	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
 	ln, err := net.Listen("tcp", addr)
