@@ -159,7 +159,7 @@ func (c *cluster) startInstance(i int, redisURL string, key seal.Key, redirect s
 	in.engine, in.store = eng, st
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("instance %d logs:\n%s", i, in.logs.String())
+			t.Logf("instance %d logs (last lines):\n%s", i, in.logs.tail(30))
 		}
 	})
 	return in
@@ -356,6 +356,12 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+// tail returns the last n lines.
+func (b *syncBuffer) tail(n int) string {
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func (b *syncBuffer) String() string {
