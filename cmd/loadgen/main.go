@@ -34,6 +34,7 @@ func main() {
 		concurrency = flag.Int("c", 32, "concurrent clients")
 		duration    = flag.Duration("d", 10*time.Second, "how long to run")
 		expect      = flag.Int("expect", 200, "status every response must have")
+		warmup      = flag.Duration("warmup", time.Second, "run this long first, unmeasured (opens the connections)")
 		hdrs        headers
 	)
 	flag.Var(&hdrs, "header", "request header 'Name: value' (repeatable)")
@@ -42,12 +43,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen: -url is required")
 		os.Exit(2)
 	}
-	res, err := run(*target, *method, *body, hdrs, *concurrency, *duration, *expect)
+	// One client for the warmup and the run, so the run reuses the
+	// warmup's connections.
+	tr := &http.Transport{MaxIdleConns: *concurrency * 2, MaxIdleConnsPerHost: *concurrency * 2, IdleConnTimeout: time.Minute}
+	client := &http.Client{Transport: tr, Timeout: 70 * time.Second}
+	if *warmup > 0 {
+		if _, err := run(client, *target, *method, *body, hdrs, *concurrency, *warmup, *expect); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: warmup:", err)
+			os.Exit(1)
+		}
+	}
+	res, err := run(client, *target, *method, *body, hdrs, *concurrency, *duration, *expect)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
-	fmt.Println(res)
+	fmt.Printf("c=%d %s\n", *concurrency, res)
+	if res.failures > 0 {
+		os.Exit(1)
+	}
 }
 
 // result summarises a run.
@@ -70,9 +84,7 @@ func (r result) String() string {
 		float64(r.requests)/r.elapsed.Seconds(), pct(0.50), pct(0.90), pct(0.99), pct(1))
 }
 
-func run(target, method, body string, hdrs []string, concurrency int, d time.Duration, expect int) (result, error) {
-	tr := &http.Transport{MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute}
-	client := &http.Client{Transport: tr, Timeout: 70 * time.Second}
+func run(client *http.Client, target, method, body string, hdrs []string, concurrency int, d time.Duration, expect int) (result, error) {
 	header := http.Header{}
 	for _, h := range hdrs {
 		name, value, ok := strings.Cut(h, ":")
