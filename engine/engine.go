@@ -81,6 +81,9 @@ type Engine struct {
 	now         func() time.Time
 	refreshes   flightGroup
 	providersMu sync.RWMutex // guards providers for run-time changes
+	// runtime holds the providers added through the admin API, layered
+	// under providers (runtime_providers.go).
+	runtime runtimeProviders
 }
 
 // New validates opts and returns an Engine.
@@ -170,12 +173,20 @@ func (e *Engine) Health(ctx context.Context) error {
 }
 
 // provider finds an enabled provider by its id, or, when no id matches, the
-// one provider whose built-in catalog id (provider_id) matches.
+// one provider whose built-in catalog id (provider_id) matches. The
+// engine.yaml providers are searched first: a YAML id, enabled or not,
+// always wins over a runtime (admin API) provider, and runtime providers
+// are matched by provider_id only when no YAML provider is.
 func (e *Engine) provider(id string) (*authflow.Provider, error) {
 	e.providersMu.RLock()
 	defer e.providersMu.RUnlock()
 	if p, ok := e.providers[id]; ok {
 		return p, nil
+	}
+	if !e.disabled[id] {
+		if p, found, err := e.runtime.byID(id); found {
+			return p, err
+		}
 	}
 	var match *authflow.Provider
 	for _, p := range e.providers {
@@ -185,6 +196,13 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 			}
 			match = p
 		}
+	}
+	if match == nil && !e.disabled[id] {
+		p, err := e.runtime.byCatalogID(id)
+		if err != nil {
+			return nil, err
+		}
+		match = p
 	}
 	if match == nil && e.disabled[id] {
 		return nil, &RequestError{Name: "provider_disabled", Message: fmt.Sprintf("provider %q is disabled in the engine's configuration", id)}

@@ -1,0 +1,941 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"github.com/knadh/koanf/parsers/yaml"
+
+	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/config/catalog"
+	"github.com/authengine/authengine/engine/store"
+)
+
+// Providers added at run time through the admin API live in the store, each
+// as one auth.providers entry of engine.yaml (the operator's own fields,
+// before the catalog merge and defaults) sealed as JSON with the aad
+// "provider:"+id. Every engine sharing the store keeps a compiled copy of
+// them: it loads them at start (LoadRuntimeProviders), reloads them when
+// another instance signals a change on the store's Notifier, and reloads
+// them itself after each of its own writes. They are layered under the
+// engine.yaml providers: an id declared in engine.yaml always means the
+// engine.yaml provider, and such ids cannot be written through the admin
+// API.
+
+// providersChannel is the Notifier id on which instances announce a
+// change to the runtime providers.
+const providersChannel = "providers"
+
+// providerLockTTL bounds one admin write's hold on a provider's lock.
+const providerLockTTL = 10 * time.Second
+
+// providerResync is how often a watching engine reloads the runtime
+// providers even without a signal, as a backstop for a lost notification.
+const providerResync = time.Minute
+
+// ProviderSource says where a provider is declared.
+type ProviderSource string
+
+// Provider sources.
+const (
+	// SourceConfig: declared in engine.yaml; read-only through the admin API.
+	SourceConfig ProviderSource = "config"
+	// SourceAdmin: added at run time through the admin API.
+	SourceAdmin ProviderSource = "admin"
+)
+
+// ProviderInfo describes one provider for the admin API. It never holds
+// the client secret: Provider.ClientSecret is always empty, and the secret
+// is described only by HasSecret and SecretHint.
+type ProviderInfo struct {
+	// Provider is the effective configuration: the catalog template merged
+	// in and every default applied.
+	Provider config.Provider
+	Source   ProviderSource
+	// HasSecret reports whether a client secret is configured; SecretHint
+	// shows at most its last 4 characters.
+	HasSecret  bool
+	SecretHint string
+	// CreatedAt and UpdatedAt are zero for engine.yaml providers.
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Problem is set when a stored provider cannot be used (its record
+	// cannot be opened, or it no longer validates); Provider then holds
+	// only its id.
+	Problem string
+}
+
+// InvalidProviderError lists every problem of a provider given to the
+// admin API, each with its field path relative to the provider
+// (oauth2.token_request.endpoint). Nothing was stored.
+type InvalidProviderError struct {
+	Fields []config.FieldError
+}
+
+// Error lists the problems, one "path: message" a line. No message holds
+// a secret value.
+func (e *InvalidProviderError) Error() string {
+	lines := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		lines[i] = f.Error()
+	}
+	return "invalid provider:\n" + strings.Join(lines, "\n")
+}
+
+// runtimeProviders is the engine's compiled copy of the stored providers.
+// The zero value is empty and ready.
+type runtimeProviders struct {
+	// reload serialises reloads, so that a reload that read the store
+	// earlier never installs its set after one that read it later.
+	reload sync.Mutex
+
+	mu       sync.RWMutex
+	loaded   map[string]loadedProvider
+	yaml     []config.Provider
+	yamlSeen bool
+}
+
+// loadedProvider is one opened and compiled record.
+type loadedProvider struct {
+	sealed   []byte             // the record's blob, to skip recompiling an unchanged record
+	compiled *authflow.Provider // nil when the provider is inactive
+}
+
+// byID returns the runtime provider id: found reports whether it exists;
+// an inactive one is a provider_disabled error.
+func (r *runtimeProviders) byID(id string) (p *authflow.Provider, found bool, err error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	lp, ok := r.loaded[id]
+	if !ok {
+		return nil, false, nil
+	}
+	if lp.compiled == nil {
+		return nil, true, disabledError(id)
+	}
+	return lp.compiled, true, nil
+}
+
+// byCatalogID returns the one active runtime provider whose built-in
+// provider_id is catalogID, nil when none is.
+func (r *runtimeProviders) byCatalogID(catalogID string) (*authflow.Provider, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var match *authflow.Provider
+	for _, id := range sortedKeys(r.loaded) {
+		p := r.loaded[id].compiled
+		if p == nil || p.CatalogID() != catalogID {
+			continue
+		}
+		if match != nil {
+			return nil, ambiguousError(catalogID)
+		}
+		match = p
+	}
+	return match, nil
+}
+
+func disabledError(id string) *RequestError {
+	return &RequestError{Name: "provider_disabled", Message: fmt.Sprintf("provider %q is disabled", id)}
+}
+
+func ambiguousError(id string) *RequestError {
+	return &RequestError{Name: "ambiguous_provider", Message: fmt.Sprintf("provider %q matches several configured providers; use the provider's id", id)}
+}
+
+// SetConfigProviders records the engine.yaml provider declarations (after
+// Load: merged and defaulted) so that the admin API can show them. Without
+// it the admin API shows engine.yaml providers from their compiled form
+// only (id, provider_id, status, grant type, PKCE, scope delimiter).
+func (e *Engine) SetConfigProviders(ps []config.Provider) {
+	e.runtime.mu.Lock()
+	e.runtime.yaml = slices.Clone(ps)
+	e.runtime.yamlSeen = true
+	e.runtime.mu.Unlock()
+}
+
+// LoadRuntimeProviders loads every provider stored through the admin API
+// and keeps the engine's copy current until ctx ends: it reloads when any
+// engine sharing the store announces a change, and every minute as a
+// backstop. ctx must live as long as the engine serves. A stored provider
+// that cannot be opened or no longer validates is skipped with a warning;
+// only a store failure is an error.
+func (e *Engine) LoadRuntimeProviders(ctx context.Context) error {
+	// Subscribe first: a change announced between the load and the
+	// subscription would otherwise be missed.
+	signals, cancel := e.store.Subscribe(providersChannel)
+	if err := e.reloadProviders(ctx); err != nil {
+		cancel()
+		return err
+	}
+	go e.watchProviders(ctx, signals, cancel)
+	return nil
+}
+
+// watchProviders reloads on every signal until ctx ends; a failed reload
+// is retried after a growing pause.
+func (e *Engine) watchProviders(ctx context.Context, signals <-chan struct{}, cancel func()) {
+	defer cancel()
+	resync := time.NewTicker(providerResync)
+	defer resync.Stop()
+	var retry <-chan time.Time
+	backoff := 100 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-signals:
+		case <-resync.C:
+		case <-retry:
+		}
+		if err := e.reloadProviders(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Warn("reload runtime providers failed; retrying", "err", err, "retry_in", backoff)
+			retry = time.After(backoff)
+			backoff = min(2*backoff, 10*time.Second)
+			continue
+		}
+		retry, backoff = nil, 100*time.Millisecond
+	}
+}
+
+// reloadProviders reads every stored provider and installs the compiled
+// set. Records whose sealed blob did not change keep their compiled form.
+func (e *Engine) reloadProviders(ctx context.Context) error {
+	e.runtime.reload.Lock()
+	defer e.runtime.reload.Unlock()
+	recs, err := e.store.ListProviders(ctx)
+	if err != nil {
+		return storeErr("list runtime providers", err)
+	}
+	e.runtime.mu.RLock()
+	old := e.runtime.loaded
+	e.runtime.mu.RUnlock()
+	next := make(map[string]loadedProvider, len(recs))
+	for _, rec := range recs {
+		if prev, ok := old[rec.ID]; ok && bytes.Equal(prev.sealed, rec.Sealed) {
+			next[rec.ID] = prev
+			continue
+		}
+		if e.isConfigID(rec.ID) {
+			e.log.Warn("runtime provider is shadowed by an engine.yaml provider with the same id", "provider", rec.ID)
+			continue
+		}
+		doc, err := e.openProvider(rec)
+		if err != nil {
+			e.log.Warn("runtime provider skipped: its record cannot be opened", "provider", rec.ID, "err", err)
+			continue
+		}
+		cp, compiled, err := e.compileProvider(doc)
+		if err != nil {
+			e.log.Warn("runtime provider skipped: it no longer validates", "provider", rec.ID, "err", err)
+			continue
+		}
+		if !cp.IsEnabled() {
+			compiled = nil
+		}
+		next[rec.ID] = loadedProvider{sealed: rec.Sealed, compiled: compiled}
+	}
+	e.runtime.mu.Lock()
+	e.runtime.loaded = next
+	e.runtime.mu.Unlock()
+	return nil
+}
+
+// announceProviders reloads this engine's copy and tells the other
+// instances to reload theirs. The write already happened, so failures are
+// logged, not returned: the other instances catch up on their resync.
+func (e *Engine) announceProviders(ctx context.Context) {
+	if err := e.reloadProviders(ctx); err != nil {
+		e.log.Warn("reload runtime providers after a write failed", "err", err)
+	}
+	if err := e.store.Notify(ctx, providersChannel); err != nil {
+		e.log.Warn("announce runtime provider change failed; other instances catch up within a minute", "err", err)
+	}
+}
+
+// isConfigID reports whether id is declared in engine.yaml, enabled or not.
+func (e *Engine) isConfigID(id string) bool {
+	e.providersMu.RLock()
+	defer e.providersMu.RUnlock()
+	_, ok := e.providers[id]
+	return ok || e.disabled[id]
+}
+
+// ListProviders returns every provider, engine.yaml ones first, each group
+// ordered by id. A stored provider that cannot be used is listed with its
+// Problem.
+func (e *Engine) ListProviders(ctx context.Context) ([]ProviderInfo, error) {
+	out := e.configInfos()
+	recs, err := e.store.ListProviders(ctx)
+	if err != nil {
+		return nil, storeErr("list runtime providers", err)
+	}
+	for _, rec := range recs {
+		if e.isConfigID(rec.ID) {
+			continue
+		}
+		out = append(out, e.recordInfo(rec))
+	}
+	return out, nil
+}
+
+// GetProvider returns one provider; provider_not_found when no provider
+// has that id.
+func (e *Engine) GetProvider(ctx context.Context, id string) (ProviderInfo, error) {
+	for _, info := range e.configInfos() {
+		if info.Provider.ID == id {
+			return info, nil
+		}
+	}
+	rec, err := e.store.GetProvider(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ProviderInfo{}, notFoundError(id)
+	}
+	if err != nil {
+		return ProviderInfo{}, storeErr("get runtime provider", err)
+	}
+	return e.recordInfo(rec), nil
+}
+
+// CreateProvider validates doc (one auth.providers entry of engine.yaml,
+// as JSON values) exactly as engine.yaml is validated, compiles it, stores
+// it sealed and makes it usable on every engine sharing the store. Errors:
+// provider_read_only (an engine.yaml id), provider_exists,
+// *InvalidProviderError.
+func (e *Engine) CreateProvider(ctx context.Context, doc map[string]any) (ProviderInfo, error) {
+	doc = cleanDoc(doc)
+	id := docID(doc)
+	if id != "" && e.isConfigID(id) {
+		return ProviderInfo{}, readOnlyError(id)
+	}
+	cp, _, err := e.compileProvider(doc)
+	if err != nil {
+		return ProviderInfo{}, err
+	}
+	id = cp.ID
+	if e.isConfigID(id) {
+		return ProviderInfo{}, readOnlyError(id)
+	}
+	doc["id"] = id
+	now := e.now().UTC()
+	rec := store.ProviderRecord{ID: id, CreatedAt: now, UpdatedAt: now}
+	if rec.Sealed, err = e.sealProvider(id, doc); err != nil {
+		return ProviderInfo{}, err
+	}
+	if err := e.store.CreateProvider(ctx, rec); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return ProviderInfo{}, &RequestError{Name: "provider_exists", Message: fmt.Sprintf("a provider with id %q already exists; use PATCH to change it", id), Status: http.StatusConflict}
+		}
+		return ProviderInfo{}, storeErr("create runtime provider", err)
+	}
+	e.log.Info("runtime provider created", "provider", id)
+	e.announceProviders(ctx)
+	return infoOf(cp, SourceAdmin, rec), nil
+}
+
+// PatchProvider merges patch into the stored provider id (RFC 7396 JSON
+// merge patch over the stored engine.yaml-shaped entry: objects merge,
+// other values replace, null removes; an absent client_secret keeps the
+// stored one), then validates, compiles and stores the result like
+// CreateProvider. Errors: provider_read_only, provider_not_found,
+// provider_busy (another write holds the provider), *InvalidProviderError.
+func (e *Engine) PatchProvider(ctx context.Context, id string, patch map[string]any) (ProviderInfo, error) {
+	if e.isConfigID(id) {
+		return ProviderInfo{}, readOnlyError(id)
+	}
+	patch = cleanDoc(patch)
+	if pid, ok := patch["id"]; ok && pid != id {
+		return ProviderInfo{}, &InvalidProviderError{Fields: []config.FieldError{{Path: "id", Message: "cannot be changed; create a provider with the new id and delete this one"}}}
+	}
+	token, err := e.store.Lock(ctx, "provider:"+id, providerLockTTL)
+	if errors.Is(err, store.ErrLockHeld) {
+		return ProviderInfo{}, &RequestError{Name: "provider_busy", Message: fmt.Sprintf("provider %q is being changed by another request; retry", id), Status: http.StatusConflict}
+	}
+	if err != nil {
+		return ProviderInfo{}, storeErr("lock runtime provider", err)
+	}
+	defer func() {
+		if err := e.store.Unlock(context.WithoutCancel(ctx), "provider:"+id, token); err != nil {
+			e.log.Warn("unlock runtime provider", "provider", id, "err", err)
+		}
+	}()
+	rec, err := e.store.GetProvider(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ProviderInfo{}, notFoundError(id)
+	}
+	if err != nil {
+		return ProviderInfo{}, storeErr("get runtime provider", err)
+	}
+	doc, err := e.openProvider(rec)
+	if err != nil {
+		return ProviderInfo{}, fmt.Errorf("patch runtime provider %q: %w", id, err)
+	}
+	doc = mergePatch(doc, patch).(map[string]any)
+	doc["id"] = id
+	cp, _, err := e.compileProvider(doc)
+	if err != nil {
+		return ProviderInfo{}, err
+	}
+	rec.UpdatedAt = e.now().UTC()
+	if rec.Sealed, err = e.sealProvider(id, doc); err != nil {
+		return ProviderInfo{}, err
+	}
+	if err := e.store.PutProvider(ctx, rec); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ProviderInfo{}, notFoundError(id)
+		}
+		return ProviderInfo{}, storeErr("put runtime provider", err)
+	}
+	e.log.Info("runtime provider changed", "provider", id)
+	e.announceProviders(ctx)
+	return infoOf(cp, SourceAdmin, rec), nil
+}
+
+// DeleteProvider removes the stored provider id from every engine sharing
+// the store. Connections made through it stay stored but cannot be used
+// until a provider with that id exists again. Errors: provider_read_only,
+// provider_not_found.
+func (e *Engine) DeleteProvider(ctx context.Context, id string) error {
+	if e.isConfigID(id) {
+		return readOnlyError(id)
+	}
+	if err := e.store.DeleteProvider(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFoundError(id)
+		}
+		return storeErr("delete runtime provider", err)
+	}
+	e.log.Info("runtime provider deleted", "provider", id)
+	e.announceProviders(ctx)
+	return nil
+}
+
+func readOnlyError(id string) *RequestError {
+	return &RequestError{Name: "provider_read_only", Status: http.StatusConflict,
+		Message: fmt.Sprintf("provider %q is defined in engine.yaml and is read-only through the admin API; change it in engine.yaml", id)}
+}
+
+func notFoundError(id string) *RequestError {
+	return &RequestError{Name: "provider_not_found", Status: http.StatusNotFound,
+		Message: fmt.Sprintf("no provider with id %q", id)}
+}
+
+// storedProvider is the sealed plaintext of a ProviderRecord.
+type storedProvider struct {
+	Version  int            `json:"v"`
+	Provider map[string]any `json:"provider"`
+}
+
+func (e *Engine) sealProvider(id string, doc map[string]any) ([]byte, error) {
+	plain, err := json.Marshal(storedProvider{Version: 1, Provider: doc})
+	if err != nil {
+		return nil, fmt.Errorf("encode runtime provider %q: %w", id, err)
+	}
+	sealed, err := e.sealer.Seal(plain, []byte("provider:"+id))
+	if err != nil {
+		return nil, fmt.Errorf("seal runtime provider %q: %w", id, err)
+	}
+	return sealed, nil
+}
+
+func (e *Engine) openProvider(rec store.ProviderRecord) (map[string]any, error) {
+	plain, err := e.sealer.Open(rec.Sealed, []byte("provider:"+rec.ID))
+	if err != nil {
+		return nil, fmt.Errorf("open runtime provider %q: %w", rec.ID, err)
+	}
+	var sp storedProvider
+	if err := json.Unmarshal(plain, &sp); err != nil {
+		return nil, fmt.Errorf("decode runtime provider %q: stored record is malformed", rec.ID)
+	}
+	if sp.Provider == nil {
+		return nil, fmt.Errorf("decode runtime provider %q: stored record holds no provider", rec.ID)
+	}
+	return sp.Provider, nil
+}
+
+// recordInfo describes a stored record, or its problem.
+func (e *Engine) recordInfo(rec store.ProviderRecord) ProviderInfo {
+	broken := ProviderInfo{Provider: config.Provider{ID: rec.ID}, Source: SourceAdmin, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}
+	doc, err := e.openProvider(rec)
+	if err != nil {
+		broken.Problem = "the stored provider cannot be opened (was the root key that sealed it removed?)"
+		return broken
+	}
+	cp, _, err := e.compileProvider(doc)
+	if err != nil {
+		broken.Problem = "the stored provider no longer validates: " + err.Error()
+		return broken
+	}
+	return infoOf(cp, SourceAdmin, rec)
+}
+
+// configInfos describes the engine.yaml providers, ordered by id.
+func (e *Engine) configInfos() []ProviderInfo {
+	e.runtime.mu.RLock()
+	yaml, seen := e.runtime.yaml, e.runtime.yamlSeen
+	e.runtime.mu.RUnlock()
+	var out []ProviderInfo
+	if seen {
+		for _, p := range yaml {
+			out = append(out, infoOf(p, SourceConfig, store.ProviderRecord{}))
+		}
+	} else {
+		e.providersMu.RLock()
+		for id, p := range e.providers {
+			out = append(out, ProviderInfo{Source: SourceConfig, Provider: config.Provider{
+				ID: id, ProviderID: p.CatalogID(), Enabled: ptr(true), Type: config.ProviderTypeOAuth2,
+				OAuth2: config.OAuth2{GrantType: p.GrantType(), ScopeDelimiter: p.ScopeDelimiter(), PKCE: config.PKCE{Enabled: p.PKCE()}},
+			}})
+		}
+		for id := range e.disabled {
+			if _, ok := e.providers[id]; !ok {
+				out = append(out, ProviderInfo{Source: SourceConfig, Provider: config.Provider{ID: id, Enabled: ptr(false), Type: config.ProviderTypeOAuth2}})
+			}
+		}
+		e.providersMu.RUnlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Provider.ID < out[j].Provider.ID })
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// infoOf describes p without its secret.
+func infoOf(p config.Provider, src ProviderSource, rec store.ProviderRecord) ProviderInfo {
+	info := ProviderInfo{Source: src, HasSecret: p.ClientSecret != "", SecretHint: SecretHint(p.ClientSecret), CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}
+	p.ClientSecret = ""
+	info.Provider = p
+	return info
+}
+
+// SecretHint shows the last 4 characters of a secret of at least 12
+// characters, masked ("****wxyz"); a shorter secret shows none ("****"),
+// since 4 of its characters would give too much of it away. "" when there
+// is no secret.
+func SecretHint(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	r := []rune(secret)
+	if len(r) < 12 {
+		return "****"
+	}
+	return "****" + string(r[len(r)-4:])
+}
+
+// compileProvider turns a stored or submitted engine.yaml-shaped entry
+// into the effective config.Provider and, when it is enabled, its
+// compiled form, the way config.Load and authflow.CompileAll treat an
+// engine.yaml entry: catalog merge by provider_id, the refresh_request
+// alias, strict decoding (unknown keys are errors), defaults, validation,
+// compilation with the engine's redirect URI. Every problem is returned
+// at once as *InvalidProviderError.
+func (e *Engine) compileProvider(doc map[string]any) (config.Provider, *authflow.Provider, error) {
+	raw := deepCopy(doc).(map[string]any)
+	foldRefreshAlias(raw)
+	if name, ok := raw["provider_id"].(string); ok && name != "" {
+		if _, has := raw["id"]; !has {
+			raw["id"] = name
+		}
+		if tmpl, ok := catalog.Lookup(name); ok {
+			base, err := yaml.Parser().Unmarshal(tmpl)
+			if err != nil {
+				return config.Provider{}, nil, fmt.Errorf("built-in provider template %q is broken: %w", name, err)
+			}
+			raw = deepMerge(normalize(base).(map[string]any), raw)
+		}
+	}
+	var fields []config.FieldError
+	p, decodeErrs := decodeProvider(raw)
+	fields = append(fields, decodeErrs...)
+	providerDefaults(&p, raw)
+
+	cfg := config.Default()
+	cfg.API.Development = true // only the provider is being checked
+	cfg.Auth.Providers = []config.Provider{p}
+	var cerr *config.Errors
+	if err := config.Validate(cfg); errors.As(err, &cerr) {
+		for _, f := range cerr.Fields {
+			f.Path = relativePath(f.Path, p.ID)
+			fields = append(fields, f)
+		}
+	} else if err != nil {
+		return config.Provider{}, nil, fmt.Errorf("validate provider: %w", err)
+	}
+	var compiled *authflow.Provider
+	if p.IsEnabled() && len(fields) == 0 {
+		c, err := authflow.Compile(p, e.RedirectURI())
+		if err != nil {
+			for _, line := range leafErrors(err) {
+				path, msg, ok := strings.Cut(relativePath(line, p.ID), ": ")
+				if !ok {
+					path, msg = "", line
+				}
+				fields = append(fields, config.FieldError{Path: path, Message: msg})
+			}
+		} else {
+			compiled = c.WithClock(e.now)
+		}
+	}
+	if len(fields) > 0 {
+		return config.Provider{}, nil, &InvalidProviderError{Fields: (&config.Errors{Fields: fields}).Sorted()}
+	}
+	return p, compiled, nil
+}
+
+// relativePath strips the auth.providers[<id or index>] prefix config and
+// authflow put on a provider's paths.
+func relativePath(path, id string) string {
+	for _, prefix := range []string{"auth.providers[" + id + "]", "auth.providers[0]"} {
+		if rest, ok := strings.CutPrefix(path, prefix); ok {
+			return strings.TrimPrefix(rest, ".")
+		}
+	}
+	return path
+}
+
+// leafErrors flattens joined errors into their messages.
+func leafErrors(err error) []string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []string
+		for _, e := range j.Unwrap() {
+			out = append(out, leafErrors(e)...)
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+// decodeProvider decodes a raw entry strictly into a config.Provider preset
+// with the defaults config.Load presets (type oauth2, grant type
+// authorization_code, scope delimiter " "). Problems carry their paths.
+func decodeProvider(raw map[string]any) (config.Provider, []config.FieldError) {
+	p := config.Provider{
+		Type:   config.ProviderTypeOAuth2,
+		OAuth2: config.OAuth2{GrantType: config.GrantAuthorizationCode, ScopeDelimiter: config.DefaultScopeDelimiter},
+	}
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		TagName:     "koanf",
+		ErrorUnused: true,
+		DecodeHook:  scalarToString,
+		Result:      &p,
+	})
+	if err != nil {
+		return p, []config.FieldError{{Message: "internal decoder error"}}
+	}
+	err = dec.Decode(dropNulls(raw))
+	if err == nil {
+		return p, nil
+	}
+	var out []config.FieldError
+	var walk func(error)
+	walk = func(err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var de *mapstructure.DecodeError
+		if !errors.As(err, &de) {
+			if u := errors.Unwrap(err); u != nil {
+				walk(u)
+				return
+			}
+			out = append(out, config.FieldError{Message: err.Error()})
+			return
+		}
+		path := de.Name()
+		var ut *mapstructure.UnconvertibleTypeError
+		msg := de.Unwrap().Error()
+		switch {
+		case errors.As(de.Unwrap(), &ut):
+			msg = fmt.Sprintf("must be %s, not %s", kindName(ut.Expected.Kind()), describe(ut.Value))
+		case strings.HasPrefix(msg, "has invalid keys: "):
+			for _, k := range strings.Split(strings.TrimPrefix(msg, "has invalid keys: "), ", ") {
+				out = append(out, config.FieldError{Path: joinPath(path, k), Message: "unknown key"})
+			}
+			return
+		}
+		out = append(out, config.FieldError{Path: path, Message: msg})
+	}
+	walk(err)
+	return p, out
+}
+
+func joinPath(base, key string) string {
+	if base == "" {
+		return key
+	}
+	return base + "." + key
+}
+
+func kindName(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Pointer:
+		return "an object or a boolean"
+	}
+	return k.String()
+}
+
+func describe(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case float64, int, int64, json.Number:
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// scalarToString lets numbers and booleans fill string fields, as the YAML
+// decoder does (a param value of 30 or true).
+func scalarToString(from, to reflect.Type, v any) (any, error) {
+	if to.Kind() != reflect.String {
+		return v, nil
+	}
+	switch t := v.(type) {
+	case float64:
+		return strconv.FormatFloat(t, 'f', -1, 64), nil
+	case int:
+		return strconv.Itoa(t), nil
+	case int64:
+		return strconv.FormatInt(t, 10), nil
+	case uint64:
+		return strconv.FormatUint(t, 10), nil
+	case bool:
+		return strconv.FormatBool(t), nil
+	}
+	return v, nil
+}
+
+// providerDefaults fills the defaults config.Load derives for one
+// provider (see config/defaults.go: preset and applyDerived).
+func providerDefaults(p *config.Provider, raw map[string]any) {
+	if p.Enabled == nil {
+		p.Enabled = ptr(true)
+	}
+	if p.ID == "" {
+		p.ID = p.ProviderID
+	}
+	o := &p.OAuth2
+	if o.RefreshRequest != nil && o.RefreshTokenRequest == nil {
+		o.RefreshTokenRequest, o.RefreshRequest = o.RefreshRequest, nil
+	}
+	if o.PKCE.Enabled && o.PKCE.CodeChallengeMethod == "" {
+		o.PKCE.CodeChallengeMethod = config.PKCEMethodS256
+	}
+	if r := o.AuthorizeRequest; r != nil && r.Method == "" {
+		r.Method = "GET"
+	}
+	tokenAuth := config.AuthClientSecretPost
+	if r := o.TokenRequest; r != nil {
+		requestDefaults(r, "POST", config.AuthClientSecretPost)
+		tokenAuth = r.AuthMethod
+	}
+	if r := o.RefreshTokenRequest; r != nil {
+		requestDefaults(r, "POST", tokenAuth)
+	}
+	if r := o.UserInfoRequest; r != nil {
+		requestDefaults(r, "GET", config.AuthBearerAccessToken)
+		// Without triggers, user info is fetched when a token is granted.
+		oauth2, _ := raw["oauth2"].(map[string]any)
+		ui, _ := oauth2["user_info_request"].(map[string]any)
+		triggers, _ := ui["triggers"].(map[string]any)
+		if _, set := triggers["on_token_grant"]; !set {
+			r.Triggers.OnTokenGrant = true
+		}
+	}
+}
+
+func requestDefaults(r *config.Request, method, auth string) {
+	if r.Method == "" {
+		r.Method = method
+	}
+	if r.AuthMethod == "" {
+		r.AuthMethod = auth
+	}
+	if r.RequestContentType == "" {
+		r.RequestContentType = config.ContentTypeForm
+	}
+	if r.ResponseContentType == "" {
+		r.ResponseContentType = config.ContentTypeJSON
+	}
+}
+
+// foldRefreshAlias renames refresh_request to refresh_token_request before
+// the catalog merge, so that the alias overrides a template's
+// refresh_token_request; both given stay for validation to report.
+func foldRefreshAlias(p map[string]any) {
+	o, ok := p["oauth2"].(map[string]any)
+	if !ok {
+		return
+	}
+	alias, hasAlias := o["refresh_request"]
+	if _, hasBoth := o["refresh_token_request"]; !hasAlias || hasBoth {
+		return
+	}
+	delete(o, "refresh_request")
+	o["refresh_token_request"] = alias
+}
+
+func docID(doc map[string]any) string {
+	if id, ok := doc["id"].(string); ok && id != "" {
+		return id
+	}
+	id, _ := doc["provider_id"].(string)
+	return id
+}
+
+// cleanDoc returns a deep copy of doc (never nil).
+func cleanDoc(doc map[string]any) map[string]any {
+	if doc == nil {
+		return map[string]any{}
+	}
+	return deepCopy(doc).(map[string]any)
+}
+
+// mergePatch applies an RFC 7396 JSON merge patch.
+func mergePatch(target, patch any) any {
+	pm, ok := patch.(map[string]any)
+	if !ok {
+		return deepCopy(patch)
+	}
+	tm, ok := target.(map[string]any)
+	if !ok {
+		tm = map[string]any{}
+	} else {
+		tm = deepCopy(tm).(map[string]any)
+	}
+	for k, v := range pm {
+		if v == nil {
+			delete(tm, k)
+			continue
+		}
+		tm[k] = mergePatch(tm[k], v)
+	}
+	return tm
+}
+
+// deepMerge lays over on base: maps merge key by key, anything else in
+// over replaces (config's catalog merge rule).
+func deepMerge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base)+len(over))
+	for k, v := range base {
+		out[k] = deepCopy(v)
+	}
+	for k, v := range over {
+		bm, bok := out[k].(map[string]any)
+		om, ook := v.(map[string]any)
+		if bok && ook {
+			out[k] = deepMerge(bm, om)
+			continue
+		}
+		out[k] = deepCopy(v)
+	}
+	return out
+}
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
+	}
+	return v
+}
+
+// dropNulls removes null values: a null leaves the default in place, as in
+// engine.yaml (and removes a template's block after the merge).
+func dropNulls(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			if e != nil {
+				out[k] = dropNulls(e)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = dropNulls(e)
+		}
+		return out
+	}
+	return v
+}
+
+// normalize turns the YAML parser's map[any]any into map[string]any.
+func normalize(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = normalize(e)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[fmt.Sprint(k)] = normalize(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = normalize(e)
+		}
+		return out
+	}
+	return v
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
