@@ -54,7 +54,7 @@ func TestToolNeedingAUserTokenRunsOnceTheUserConnects(t *testing.T) {
 	h.connect(pending.URL)
 	var status authResp
 	h.do("GET", "/v1/auth/status?id="+pending.ID, nil, &status)
-	current := status.token()
+	current := status.Token()
 	if status.Status != "completed" || !h.idp.ValidAccessToken(current) {
 		t.Fatalf("status after the callback = %s with a token the provider did not issue", status.Status)
 	}
@@ -250,19 +250,19 @@ func TestToolsAuthorize(t *testing.T) {
 		}
 		h.connect(a.URL)
 		again := h.authorizeTool("bo", "Hooli.WhoAmI")
-		if again.Status != "completed" || !h.idp.ValidAccessToken(again.token()) {
+		if again.Status != "completed" || !h.idp.ValidAccessToken(again.Token()) {
 			t.Fatalf("after connecting: %s, want completed with a valid token", again.Status)
 		}
 	})
 	t.Run("a client-credentials tool answers completed with the service token", func(t *testing.T) {
 		a := h.authorizeTool("bo", "Hooli.ServiceStatus")
-		if a.Status != "completed" || !h.idp.ValidAccessToken(a.token()) || a.ProviderID != "hooli-service" {
+		if a.Status != "completed" || !h.idp.ValidAccessToken(a.Token()) || a.ProviderID != "hooli-service" {
 			t.Fatalf("got %+v", a)
 		}
 	})
 	t.Run("a tool without a requirement answers completed with no token", func(t *testing.T) {
 		a := h.authorizeTool("bo", "Hooli.Echo")
-		if a.Status != "completed" || a.token() != "" {
+		if a.Status != "completed" || a.Token() != "" {
 			t.Fatalf("got %+v", a)
 		}
 	})

@@ -1,11 +1,8 @@
 package tools_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +20,7 @@ import (
 	"github.com/authengine/authengine/engine/store/bolt"
 	"github.com/authengine/authengine/engine/tools"
 	"github.com/authengine/authengine/engine/workerclient"
+	"github.com/authengine/authengine/internal/enginetest"
 	"github.com/authengine/authengine/internal/providertest"
 	"github.com/authengine/authengine/toolkit"
 )
@@ -32,12 +30,11 @@ const (
 	workerSecret = "tools-test-worker-secret-at-least-32-bytes"
 )
 
-// clock is real time plus an offset tests advance; the engine, the store,
-// the stand-in provider and the tools service share it.
-type clock struct{ offset atomic.Int64 }
-
-func (c *clock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+type (
+	clock    = enginetest.Clock
+	authResp = enginetest.AuthResponse
+	apiErr   = enginetest.APIError
+)
 
 // received is what a tool saw in one call.
 type received struct {
@@ -125,7 +122,7 @@ type harness struct {
 	engine   *engine.Engine
 	registry *workerclient.Registry
 	rec      *recorder
-	logs     *syncBuffer
+	logs     *enginetest.LogSink
 	client   *http.Client
 }
 
@@ -141,7 +138,7 @@ type harnessOptions struct {
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &clock{}, rec: &recorder{}, logs: &syncBuffer{}}
+	h := &harness{t: t, clock: &clock{}, rec: &recorder{}, logs: &enginetest.LogSink{}}
 	var handler atomic.Pointer[http.Handler]
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*handler.Load()).ServeHTTP(w, r)
@@ -233,66 +230,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 // and decodes the JSON answer into out. It returns the response.
 func (h *harness) do(method, path string, body any, out any) *http.Response {
 	h.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, h.srv.URL+path, rd)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", apiKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := h.client.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" && ct != "application/json; charset=UTF-8" {
-		h.t.Errorf("%s %s: Content-Type %q, want JSON (body %s)", method, path, ct, raw)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			h.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
-		}
-	}
-	return resp
-}
-
-// authResp is an AuthorizationResponse as a client decodes it.
-type authResp struct {
-	ID         string   `json:"id"`
-	Status     string   `json:"status"`
-	URL        string   `json:"url"`
-	Scopes     []string `json:"scopes"`
-	ProviderID string   `json:"provider_id"`
-	UserID     string   `json:"user_id"`
-	Context    *struct {
-		Token    string         `json:"token"`
-		UserInfo map[string]any `json:"user_info"`
-	} `json:"context"`
-}
-
-func (a authResp) token() string {
-	if a.Context == nil {
-		return ""
-	}
-	return a.Context.Token
-}
-
-// apiErr is the JSON error body.
-type apiErr struct {
-	Name          string    `json:"name"`
-	Message       string    `json:"message"`
-	Authorization *authResp `json:"authorization"`
+	return enginetest.Do(h.t, h.client, h.srv.URL, apiKey, method, path, body, out)
 }
 
 // execResp is an ExecuteToolResponse as a client decodes it.
@@ -341,32 +279,7 @@ func (h *harness) connect(authorizeURL string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(cb)
-	if err != nil {
-		h.t.Fatal(err)
+	if code, page, _ := enginetest.Browse(h.t, cb); code != http.StatusOK {
+		h.t.Fatalf("callback: HTTP %d: %s", code, page)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		page, _ := io.ReadAll(resp.Body)
-		h.t.Fatalf("callback: HTTP %d: %s", resp.StatusCode, page)
-	}
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -91,10 +91,22 @@ func AuthorizeBody(user, provider string, scopes ...string) map[string]any {
 	return map[string]any{"user_id": user, "auth_requirement": req}
 }
 
-// Call sends a request to base+path with the key in Authorization (none
-// when key is ""), body as JSON (a string is sent as is), decodes a JSON
-// answer into out, and fails the test if the answer is not JSON.
+// Call sends a request with "Authorization: Bearer <key>" (none when key
+// is "") and returns the status; see Do.
 func Call(t testing.TB, client *http.Client, base, key, method, path string, body, out any) int {
+	t.Helper()
+	auth := ""
+	if key != "" {
+		auth = "Bearer " + key
+	}
+	return Do(t, client, base, auth, method, path, body, out).StatusCode
+}
+
+// Do sends a request to base+path with the Authorization header given as is
+// (Arcade's JS client sends the bare key), body as JSON (a string is sent
+// as is), decodes a JSON answer into out, and fails the test if the answer
+// is not JSON. The returned response's body is already read and closed.
+func Do(t testing.TB, client *http.Client, base, authorization, method, path string, body, out any) *http.Response {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -112,8 +124,8 @@ func Call(t testing.TB, client *http.Client, base, key, method, path string, bod
 	if err != nil {
 		t.Fatal(err)
 	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if client == nil {
@@ -133,7 +145,7 @@ func Call(t testing.TB, client *http.Client, base, key, method, path string, bod
 			t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)
 		}
 	}
-	return resp.StatusCode
+	return resp
 }
 
 // Browse GETs a URL like a browser landing on it, without following
