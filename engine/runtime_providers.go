@@ -652,8 +652,8 @@ func decodeProvider(raw map[string]any) (config.Provider, []config.FieldError) {
 			}
 			return
 		}
-		var de *mapstructure.DecodeError
-		if !errors.As(err, &de) {
+		de, ok := err.(*mapstructure.DecodeError)
+		if !ok {
 			if u := errors.Unwrap(err); u != nil {
 				walk(u)
 				return

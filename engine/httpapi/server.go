@@ -69,6 +69,7 @@ func New(opts Options) *echo.Echo {
 	admin := e.Group("/v1/admin", admins)
 	admin.GET("/user_connections", h.listConnections)
 	admin.DELETE("/user_connections/:id", h.deleteConnection)
+	mountAdminProviders(admin, h)
 
 	if opts.Metrics != nil {
 		path := opts.MetricsPath
