@@ -1,0 +1,330 @@
+// Command waiters holds many GET /v1/auth/status?wait=N requests open
+// across several engine processes sharing one Redis, then completes the
+// flows through real callbacks delivered to other instances than most of
+// the waits, and measures each instance's resident memory while the waits
+// are held and how long each waiter took to hear of its flow's completion.
+//
+// Flow f is started on instance f mod n and its callback is delivered to
+// instance (f+1) mod n; waiter j waits on flow j mod flows at instance
+// j mod n, so every flow has waiters on every instance and two thirds of
+// the waits (with three instances) hear of the completion only through
+// Redis pub/sub.
+//
+//	waiters -engines http://127.0.0.1:19199,http://127.0.0.1:19202,http://127.0.0.1:19203 \
+//	        -pids 11,12,13 -key KEY -flows 100 -waiters 10000
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authengine/authengine/bench/apiclient"
+)
+
+func main() {
+	var (
+		engines  = flag.String("engines", "", "comma-separated engine origins; the first is the public URL (required)")
+		pids     = flag.String("pids", "", "comma-separated engine process ids, in -engines order (required)")
+		key      = flag.String("key", "", "API key (required)")
+		provider = flag.String("provider", "standin", "provider id")
+		flows    = flag.Int("flows", 100, "distinct pending flows")
+		waiters  = flag.Int("waiters", 10000, "concurrent status waits, spread over the engines")
+		wait     = flag.Int("wait", 59, "wait= seconds of each status request")
+		settle   = flag.Duration("settle", 2*time.Second, "pause after every wait is held, before reading memory")
+		dials    = flag.Int("dials", 128, "connections opened at once while starting the waits")
+	)
+	flag.Parse()
+	r := run{key: *key, provider: *provider, flows: *flows, waiters: *waiters, wait: *wait, settle: *settle, dials: *dials}
+	for _, e := range strings.Split(*engines, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			r.origins = append(r.origins, strings.TrimRight(e, "/"))
+		}
+	}
+	for _, p := range strings.Split(*pids, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err == nil {
+			r.pids = append(r.pids, n)
+		}
+	}
+	if *key == "" || len(r.origins) == 0 || len(r.pids) != len(r.origins) {
+		fmt.Fprintln(os.Stderr, "waiters: -key, -engines and as many -pids as engines are required")
+		os.Exit(2)
+	}
+	if err := r.do(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "waiters:", err)
+		os.Exit(1)
+	}
+}
+
+type run struct {
+	origins        []string
+	pids           []int
+	key, provider  string
+	flows, waiters int
+	wait           int
+	settle         time.Duration
+	dials          int
+	clients        []*apiclient.Client
+}
+
+// answer is one waiter's outcome.
+type answer struct {
+	flow   int
+	status string
+	token  bool
+	at     time.Time
+	err    error
+}
+
+func (r *run) do(ctx context.Context) error {
+	// One connection per waiter; dialing is throttled so no engine's
+	// accept backlog overflows (a dropped SYN costs a 1 s retry).
+	sem := make(chan struct{}, r.dials)
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	tr := &http.Transport{
+		MaxIdleConnsPerHost: r.waiters + 64,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			return dialer.DialContext(ctx, network, addr)
+		},
+	}
+	hc := &http.Client{Transport: tr, Timeout: time.Duration(r.wait+30) * time.Second}
+	n := len(r.origins)
+	for _, o := range r.origins {
+		r.clients = append(r.clients, &apiclient.Client{Base: o, Key: r.key, HTTP: hc})
+	}
+	idle, err := r.memory()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("engines:  %d processes, VmRSS %s in total before any flow\n", n, kb(sum(idle)))
+
+	ids, urls := make([]string, r.flows), make([]string, r.flows)
+	for f := range r.flows {
+		a, err := r.clients[f%n].Authorize(ctx, "waiter-user-"+strconv.Itoa(f), r.provider, []string{"read"})
+		if err != nil {
+			return fmt.Errorf("start flow %d: %w", f, err)
+		}
+		if a.Status != "pending" {
+			return fmt.Errorf("start flow %d: status %q, want pending", f, a.Status)
+		}
+		ids[f], urls[f] = a.ID, a.URL
+	}
+	fmt.Printf("flows:    %d pending, started round-robin on the %d engines\n", r.flows, n)
+
+	answers := make(chan answer, r.waiters)
+	launched := time.Now()
+	for j := range r.waiters {
+		go func() {
+			f := j % r.flows
+			a, err := r.clients[j%n].Status(ctx, ids[f], r.wait)
+			answers <- answer{flow: f, status: a.Status, token: a.HasToken(), at: time.Now(), err: err}
+		}()
+	}
+	held, err := r.awaitHeld(ctx, answers)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("waits:    %v held (authengine_status_waiters per engine) after %s\n", held, time.Since(launched).Round(time.Millisecond))
+	time.Sleep(r.settle)
+	mem, err := r.memory()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("engines:  VmRSS %s in total with %d waits held (per engine: %s)\n", kb(sum(mem)), r.waiters, kbs(mem))
+	fmt.Printf("          %.1f KiB per held wait above the idle engines\n", float64(sum(mem)-sum(idle))/float64(r.waiters))
+	if left := time.Duration(r.wait)*time.Second - time.Since(launched); left < 20*time.Second {
+		return fmt.Errorf("only %s of the %d s wait left to complete the flows: raise -wait or lower -waiters", left.Round(time.Second), r.wait)
+	}
+
+	// Complete every flow through the browser path, 8 at a time; flow f's
+	// callback goes to engine (f+1) mod n.
+	callbackDone := make([]time.Time, r.flows)
+	start := time.Now()
+	var (
+		wg     sync.WaitGroup
+		next   atomic.Int64
+		cbErrs = make(chan error, r.flows)
+	)
+	public := r.origins[0]
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				f := int(next.Add(1)) - 1
+				if f >= r.flows {
+					return
+				}
+				to := r.clients[(f+1)%n]
+				cb, err := to.Consent(ctx, urls[f])
+				if err == nil {
+					if !strings.HasPrefix(cb, public+"/") {
+						err = fmt.Errorf("the provider redirected to %q, not to the public URL %s", cb, public)
+					} else {
+						err = to.Callback(ctx, to.Base+strings.TrimPrefix(cb, public))
+					}
+				}
+				if err != nil {
+					cbErrs <- fmt.Errorf("complete flow %d: %w", f, err)
+				}
+				callbackDone[f] = time.Now()
+			}
+		}()
+	}
+	var got []answer
+	collected := make(chan struct{})
+	go func() {
+		for range r.waiters {
+			got = append(got, <-answers)
+		}
+		close(collected)
+	}()
+	wg.Wait()
+	callbacks := time.Since(start)
+	close(cbErrs)
+	for err := range cbErrs {
+		return err
+	}
+	<-collected
+	var last time.Time
+	lag := make([]time.Duration, 0, len(got))
+	bad := 0
+	for _, a := range got {
+		if a.err != nil || a.status != "completed" || !a.token {
+			if bad == 0 {
+				fmt.Fprintf(os.Stderr, "waiters: first bad answer: status %q token %v err %v\n", a.status, a.token, a.err)
+			}
+			bad++
+			continue
+		}
+		if a.at.After(last) {
+			last = a.at
+		}
+		lag = append(lag, max(0, a.at.Sub(callbackDone[a.flow])))
+	}
+	slices.Sort(lag)
+	fmt.Printf("complete: %d callbacks took %s; every waiter answered %s after the first callback started\n",
+		r.flows, callbacks.Round(time.Millisecond), last.Sub(start).Round(time.Millisecond))
+	if len(lag) > 0 {
+		over := 0
+		if i := slices.IndexFunc(lag, func(d time.Duration) bool { return d > time.Second }); i >= 0 {
+			over = len(lag) - i
+		}
+		fmt.Printf("          answer after its flow's callback returned: p50=%s p99=%s max=%s; %d over 1 s\n",
+			pct(lag, 0.5), pct(lag, 0.99), lag[len(lag)-1], over)
+	}
+	if after, err := r.memory(); err == nil {
+		fmt.Printf("engines:  VmRSS %s in total after the waits were answered (per engine: %s)\n", kb(sum(after)), kbs(after))
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d waiters did not get completed with a token", bad, r.waiters)
+	}
+	fmt.Printf("ok:       %d of %d waiters got completed with a token\n", len(lag), r.waiters)
+	return nil
+}
+
+// awaitHeld polls every engine's waiter gauge until all the waits are
+// held. A wait answered early (an error) ends it.
+func (r *run) awaitHeld(ctx context.Context, answers chan answer) ([]int, error) {
+	deadline := time.Now().Add(time.Duration(r.wait/2) * time.Second)
+	held := make([]int, len(r.clients))
+	for {
+		select {
+		case a := <-answers:
+			return nil, fmt.Errorf("a wait ended before any flow completed: status %q: %w", a.status, a.err)
+		default:
+		}
+		total := 0
+		for i, c := range r.clients {
+			v, _ := metric(ctx, c, "authengine_status_waiters")
+			held[i] = int(v)
+			total += held[i]
+		}
+		if total >= r.waiters {
+			return held, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("only %v of %d waits held after %d s", held, r.waiters, r.wait/2)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// metric reads one unlabelled gauge from an engine's /metrics.
+func metric(ctx context.Context, c *apiclient.Client, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("read metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	return 0, fmt.Errorf("metric %s not found", name)
+}
+
+// memory reads VmRSS (kB) of every engine process from /proc.
+func (r *run) memory() ([]int64, error) {
+	out := make([]int64, 0, len(r.pids))
+	for _, pid := range r.pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			return nil, fmt.Errorf("read engine memory: %w", err)
+		}
+		var rss int64
+		for _, line := range strings.Split(string(raw), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				rss, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			}
+		}
+		if rss == 0 {
+			return nil, errors.New("read engine memory: no VmRSS in /proc status")
+		}
+		out = append(out, rss)
+	}
+	return out, nil
+}
+
+func sum(v []int64) int64 {
+	var s int64
+	for _, x := range v {
+		s += x
+	}
+	return s
+}
+
+func kb(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/1024) }
+
+func kbs(v []int64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = kb(x)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func pct(sorted []time.Duration, p float64) time.Duration {
+	return sorted[min(len(sorted)-1, int(float64(len(sorted))*p))].Round(time.Microsecond)
+}
