@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/PaesslerAG/gval"
 	"github.com/PaesslerAG/jsonpath"
@@ -52,6 +53,11 @@ func compilePath(src string) (*pathNode, error) {
 		return nil, fmt.Errorf("bad JSONPath %q: must start with $", src)
 	}
 	norm := doubleQuote(src)
+	if hasRecursiveDescent(norm) {
+		// The library's recursive descent costs O(depth²) per node: a
+		// provider body of nested arrays 1000 deep took over a second.
+		return nil, fmt.Errorf("bad JSONPath %q: recursive descent (..) is not supported, spell the path out", src)
+	}
 	ev, err := jsonpath.New(norm)
 	if err != nil {
 		// gval prefixes "parsing error: <path>\t:"; the path is already quoted.
@@ -59,6 +65,23 @@ func compilePath(src string) (*pathNode, error) {
 		return nil, fmt.Errorf("bad JSONPath %q: %s", src, msg)
 	}
 	return &pathNode{src: src, ev: ev}, nil
+}
+
+// hasRecursiveDescent reports a ".." outside the quoted strings of a
+// double-quoted (see doubleQuote) JSONPath.
+func hasRecursiveDescent(path string) bool {
+	inString := false
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case !inString && c == '.' && i+1 < len(path) && path[i+1] == '.':
+			return true
+		}
+	}
+	return false
 }
 
 // doubleQuote rewrites the single-quoted strings of a JSONPath ($['odd key'],
@@ -198,7 +221,9 @@ func decodeJWTClaims(token string) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("JWT payload is a JSON %s, want an object", kindOf(claims))
 	}
-	convertNumbers(obj)
+	if err := normalizeDoc(obj); err != nil {
+		return nil, fmt.Errorf("JWT payload %w", err)
+	}
 	return obj, nil
 }
 
@@ -269,7 +294,7 @@ func tokenize(src string) ([]token, error) {
 			}
 			toks = append(toks, token{kind: tokIdent, text: src[start:i], pos: start})
 		default:
-			r := []rune(src[i:])[0]
+			r, _ := utf8.DecodeRuneInString(src[i:])
 			return nil, fmt.Errorf("unexpected character %q at offset %d", r, i)
 		}
 	}

@@ -25,7 +25,7 @@ var fuzzMaps = []map[string]string{
 		"user":         "jwt_decode('$.id_token', '$.sub')",
 		"first":        "$.list[0].x",
 		"odd":          "$['odd key']",
-		"ids":          "join('$..id', ',')",
+		"ids":          "join('$.items[*].id', ',')",
 		"filtered":     "$.items[?(@.kind == 'a')].v",
 	},
 }
@@ -33,7 +33,7 @@ var fuzzMaps = []map[string]string{
 // parseErrorShape is every error Parse may return. Matching it proves no body
 // byte reached the message (the content type, operator-visible header, may).
 var parseErrorShape = regexp.MustCompile(`^parse response body(?: as JSON \(content type "(?:[^"\\]|\\.)*", \d+ bytes\)| as a form \(\d+ bytes\))?: ` +
-	`(?:body is empty|body is a JSON (?:array|string|number|boolean|null), want an object|not valid JSON \(syntax error at byte \d+\)|not valid JSON: unexpected EOF|malformed form encoding|form holds no key=value pairs)$`)
+	`(?:body is empty|body is a JSON (?:array|string|number|boolean|null), want an object|not valid JSON \(syntax error at byte \d+\)|not valid JSON: unexpected EOF|body nests deeper than 64 levels|malformed form encoding|form holds no key=value pairs)$`)
 
 // applyErrorLineShape is every line an Apply error may hold; it leaves no
 // room for a document value.
@@ -41,7 +41,7 @@ var applyErrorLineShape = regexp.MustCompile(`^response_map\.[a-z_]+: (?:` +
 	`\S+ matched nothing|\S+ matched an empty string|\S+ matched an? [a-z]+, want a string|` +
 	`join\(\) over an array holding an? [a-z]+ at index \d+, want strings|join\(\) over an? [a-z]+, want an array of strings or a string|` +
 	`jwt_decode\(\) over an? [a-z]+, want a JWT string|jwt_decode\(\): value is not a JWT: want 3 dot-separated parts, got \d+|` +
-	`jwt_decode\(\): JWT payload is not base64url|jwt_decode\(\): JWT payload is not JSON|jwt_decode\(\): JWT payload is a JSON [a-z]+, want an object)$`)
+	`jwt_decode\(\): JWT payload is not base64url|jwt_decode\(\): JWT payload is not JSON|jwt_decode\(\): JWT payload nests deeper than 64 levels|jwt_decode\(\): JWT payload is a JSON [a-z]+, want an object)$`)
 
 func FuzzApply(f *testing.F) {
 	maps := make([]*jsonmap.ResponseMap, len(fuzzMaps))
@@ -107,7 +107,7 @@ func FuzzCompile(f *testing.F) {
 	for _, expr := range []string{
 		"", "$", "$.", "$[", "$['a", `$["a\"b"]`, "'$.a'", "join(", "join('$.a',", "join('$.a', ' ')",
 		"jwt_decode(jwt_decode('$.a', '$.b'), '$.c')", "join(join(join('$.a', ' '), ' '), ' ')",
-		"join('$.a' ; ' ')", "\x00", "join('\\", "$[?(@.a == 'b')]", "$..*", "$.a[1:3]",
+		"join('$.a' ; ' ')", "\x00", "join('\\", "$[?(@.a == 'b')]", "$..*", "$['..']", "$.a[1:3]",
 	} {
 		f.Add(expr)
 	}

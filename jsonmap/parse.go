@@ -124,31 +124,62 @@ func parseJSON(body []byte) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("body is a JSON %s, want an object", kindOf(v))
 	}
-	convertNumbers(obj)
+	if err := normalizeDoc(obj); err != nil {
+		return nil, fmt.Errorf("body %w", err)
+	}
 	return obj, nil
 }
 
-// convertNumbers replaces json.Number values in place (see Parse).
-func convertNumbers(v any) any {
+// MaxDepth is the deepest nesting of objects and arrays Parse accepts (the
+// top-level object is depth 1). Token and user-info responses nest a handful
+// of levels; a body nesting deeper is refused rather than handed to JSONPath
+// evaluation, whose cost can grow with depth.
+const MaxDepth = 64
+
+// errTooDeep is returned for documents nesting deeper than MaxDepth.
+var errTooDeep = fmt.Errorf("nests deeper than %d levels", MaxDepth)
+
+// normalizeDoc converts json.Number values in place (see Parse) and checks
+// the nesting depth.
+func normalizeDoc(obj map[string]any) error {
+	_, err := convertNumbers(obj, 1)
+	return err
+}
+
+func convertNumbers(v any, depth int) (any, error) {
 	switch t := v.(type) {
 	case map[string]any:
+		if depth > MaxDepth {
+			return nil, errTooDeep
+		}
 		for k, e := range t {
 			switch e.(type) {
 			case json.Number, map[string]any, []any:
-				t[k] = convertNumbers(e)
+				c, err := convertNumbers(e, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				t[k] = c
 			}
 		}
 	case []any:
+		if depth > MaxDepth {
+			return nil, errTooDeep
+		}
 		for i, e := range t {
 			switch e.(type) {
 			case json.Number, map[string]any, []any:
-				t[i] = convertNumbers(e)
+				c, err := convertNumbers(e, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				t[i] = c
 			}
 		}
 	case json.Number:
-		return convertNumber(t)
+		return convertNumber(t), nil
 	}
-	return v
+	return v, nil
 }
 
 func convertNumber(n json.Number) any {

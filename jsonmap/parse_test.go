@@ -83,6 +83,12 @@ func TestParse(t *testing.T) {
 			want:        map[string]any{"access_token": "at", "expires_in": int64(60)},
 		},
 		{
+			name:        "a body nested exactly MaxDepth levels is accepted",
+			body:        `{"a":` + strings.Repeat("[", jsonmap.MaxDepth-1) + strings.Repeat("]", jsonmap.MaxDepth-1) + `}`,
+			contentType: "application/json",
+			want:        map[string]any{"a": nest(jsonmap.MaxDepth - 1)},
+		},
+		{
 			name:        "a malformed content type falls back to its media type",
 			body:        `{"a":"b"}`,
 			contentType: "application/json; charset",
@@ -151,6 +157,16 @@ func TestParseErrors(t *testing.T) {
 			want: `parse response body as JSON (content type "application/json", 29 bytes): not valid JSON: unexpected EOF`,
 		},
 		{
+			name: "fuzz finding: a body nested deeper than MaxDepth is refused before any JSONPath walks it",
+			body: `{"a":` + strings.Repeat("[", jsonmap.MaxDepth) + strings.Repeat("]", jsonmap.MaxDepth) + `}`, contentType: "application/json",
+			want: `parse response body as JSON (content type "application/json", 134 bytes): body nests deeper than 64 levels`,
+		},
+		{
+			name: "a body deeper than encoding/json allows is refused",
+			body: strings.Repeat("[", 10001) + strings.Repeat("]", 10001), contentType: "application/json",
+			want: `parse response body as JSON (content type "application/json", 20002 bytes): not valid JSON (syntax error at byte 10001)`,
+		},
+		{
 			name: "an HTML error page is not mistaken for a form",
 			body: "<html><body>token=" + secret + "</body></html>", contentType: "text/html",
 			want: `parse response body as JSON (content type "text/html", 44 bytes): not valid JSON (syntax error at byte 1)`,
@@ -185,4 +201,13 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nest returns n arrays nested in one another, innermost empty.
+func nest(n int) any {
+	v := []any{}
+	for range n - 1 {
+		v = []any{v}
+	}
+	return v
 }

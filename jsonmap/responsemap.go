@@ -22,8 +22,26 @@ type KeyError struct {
 	Err error  // what went wrong; never holds a document value
 }
 
-// Error reads "response_map.<key>: <what went wrong>".
-func (e *KeyError) Error() string { return "response_map." + e.Key + ": " + e.Err.Error() }
+// Error reads "response_map.<key>: <what went wrong>", or
+// response_map["<key>"] when the key is not a plain identifier.
+func (e *KeyError) Error() string {
+	if isPlainKey(e.Key) {
+		return "response_map." + e.Key + ": " + e.Err.Error()
+	}
+	return fmt.Sprintf("response_map[%q]: %s", e.Key, e.Err)
+}
+
+func isPlainKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isIdentPart(k[i]) && k[i] != '-' {
+			return false
+		}
+	}
+	return true
+}
 
 // Unwrap returns the cause.
 func (e *KeyError) Unwrap() error { return e.Err }

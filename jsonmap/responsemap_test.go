@@ -74,6 +74,9 @@ func TestCompileRejectsBadExpressions(t *testing.T) {
 		{"jwt_decode claims cannot be a call", "jwt_decode('$.t', join('$.b', ' '))", "response_map.k: jwt_decode() argument 2 must be a quoted claims JSONPath, got a call to join()"},
 		{"jwt_decode claims must be a JSONPath", "jwt_decode('$.t', 'scp')", `response_map.k: jwt_decode() argument 2: bad JSONPath "scp": must start with $`},
 		{"errors inside a nested call are reported", "join(jwt_decode('$.t'), ' ')", "response_map.k: jwt_decode() expects 2 arguments, got 1"},
+		{"fuzz finding: recursive descent is refused because it is quadratic in body depth", "$..id", `response_map.k: bad JSONPath "$..id": recursive descent (..) is not supported, spell the path out`},
+		{"fuzz finding: recursive descent inside join is refused", "join('$.data..scope', ' ')", `response_map.k: join() argument 1: bad JSONPath "$.data..scope": recursive descent (..) is not supported, spell the path out`},
+		{"fuzz finding: recursive descent in jwt claims is refused", "jwt_decode('$.t', '$..scp')", `response_map.k: jwt_decode() argument 2: bad JSONPath "$..scp": recursive descent (..) is not supported, spell the path out`},
 		{"calls nested too deep are refused", strings.Repeat("join(", 9) + "'$.a'" + strings.Repeat(", ' ')", 9), "response_map.k: calls nest deeper than 8 at offset 40"},
 	}
 	for _, tt := range tests {
@@ -111,6 +114,8 @@ func TestCompileAcceptsTheGrammar(t *testing.T) {
 		"join(jwt_decode('$.access_token', '$.scp'), ' ')",
 		"join(join('$.a', ','), ' ')",
 		"join('$.items[*].name', '')",
+		"$['a..b']",
+		`$["a..b"].c`,
 	} {
 		t.Run(fmt.Sprintf("%s compiles", expr), func(t *testing.T) {
 			if _, err := jsonmap.Compile(map[string]string{"k": expr}); err != nil {
@@ -130,7 +135,7 @@ func TestCompileReportsEveryBadKeyAtOnce(t *testing.T) {
 	if err == nil {
 		t.Fatal("Compile succeeded, want errors for three keys")
 	}
-	want := "response_map.: empty key\n" +
+	want := `response_map[""]: empty key` + "\n" +
 		`response_map.expires_in: unknown function "expires_in" at offset 0 (want join or jwt_decode)` + "\n" +
 		"response_map.scope: join() expects 2 arguments, got 1"
 	if err.Error() != want {
@@ -177,6 +182,12 @@ func TestApply(t *testing.T) {
 			body: `{"access_token":"at","list":[{"x":"first"},{"x":"second"}]}`,
 			m:    map[string]string{"second": "$.list[1].x"},
 			want: map[string]any{"second": "second"},
+		},
+		{
+			name: "a quoted key holding two dots is not recursive descent",
+			body: `{"a..b":"v"}`,
+			m:    map[string]string{"k": "$['a..b']"},
+			want: map[string]any{"k": "v"},
 		},
 		{
 			name: "a bracketed key with a space finds its value",
@@ -355,6 +366,12 @@ func TestApplyErrors(t *testing.T) {
 			want: "response_map.scope: jwt_decode(): JWT payload is a JSON array, want an object",
 		},
 		{
+			name: "fuzz finding: a JWT payload nested deeper than MaxDepth is refused",
+			body: `{"access_token":"a.` + base64.RawURLEncoding.EncodeToString([]byte(`{"x":`+strings.Repeat("[", jsonmap.MaxDepth)+strings.Repeat("]", jsonmap.MaxDepth)+`}`)) + `.c"}`,
+			m:    map[string]string{"scope": "jwt_decode('$.access_token', '$.scp')"},
+			want: "response_map.scope: jwt_decode(): JWT payload nests deeper than 64 levels",
+		},
+		{
 			name: "jwt_decode over a number names the type",
 			body: `{"access_token":12}`,
 			m:    map[string]string{"scope": "jwt_decode('$.access_token', '$.scp')"},
@@ -456,5 +473,27 @@ func TestApplyIsSafeForConcurrentUse(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+func TestKeyErrorQuotesKeysThatAreNotPlain(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string
+		want string
+	}{
+		{"a plain key is written as a field", "scope", "response_map.scope: empty expression"},
+		{"a dashed key is written as a field", "x-team", "response_map.x-team: empty expression"},
+		{"a key with a space is quoted", "odd key", `response_map["odd key"]: empty expression`},
+		{"a key with a dot is quoted", "a.b", `response_map["a.b"]: empty expression`},
+		{"an empty key is quoted", "", `response_map[""]: empty key`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := jsonmap.Compile(map[string]string{tt.key: ""})
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("Compile error = %v, want %q", err, tt.want)
+			}
+		})
 	}
 }
