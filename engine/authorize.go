@@ -194,20 +194,29 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 		defer e.metrics.Waiters.Dec()
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
+		// retry re-reads the flow after the store failed to answer: a wait
+		// outlives a short store outage instead of failing the client.
+		var retry <-chan time.Time
 	loop:
 		for isOpen(f.Status) {
 			select {
 			case <-signals:
+			case <-retry:
 			case <-timer.C:
 				break loop
 			case <-ctx.Done():
 				return Authorization{}, ctx.Err()
 			}
+			retry = nil
 			next, err := e.store.GetFlow(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
+			switch {
+			case errors.Is(err, store.ErrNotFound):
 				return Authorization{}, ErrFlowNotFound
-			}
-			if err != nil {
+			case errors.Is(err, store.ErrUnavailable):
+				e.log.WarnContext(ctx, "store unavailable while waiting; retrying", "flow_id", id, "err", err)
+				retry = time.After(250 * time.Millisecond)
+				continue
+			case err != nil:
 				return Authorization{}, storeErr("read flow", err)
 			}
 			f = next
