@@ -89,7 +89,8 @@ telemetry:
 YAML
 	taskset -c "$CPUS" "$BIN/standin" -addr "127.0.0.1:$STANDIN_PORT" -redirect-uri "$ENGINE/oauth/callback" >"$TMP/standin.log" 2>&1 &
 	PIDS+=($!)
-	taskset -c "$CPUS" "$BIN/authengine" serve --config "$TMP/engine.yaml" >"$TMP/engine.out" 2>"$TMP/engine.log" &
+	# ENGINE_ENV: extra environment for the engine only, e.g. "GOGC=50".
+	env ${ENGINE_ENV:-} taskset -c "$CPUS" "$BIN/authengine" serve --config "$TMP/engine.yaml" >"$TMP/engine.out" 2>"$TMP/engine.log" &
 	ENGINE_PID=$!
 	PIDS+=("$ENGINE_PID")
 	for _ in $(seq 100); do
@@ -105,5 +106,6 @@ machine() {
 	echo "date:    $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: nproc=$(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(go version | cut -d' ' -f3)"
 	echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+	echo "engine:  env ${ENGINE_ENV:-(default GOGC, no GOMEMLIMIT)}"
 	echo "commit:  $(cd "$ROOT" && git rev-parse --short HEAD)"
 }

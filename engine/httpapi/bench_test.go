@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -368,4 +369,64 @@ func BenchmarkRoundTrip(b *testing.B) {
 	slices.Sort(engineTimes)
 	b.ReportMetric(float64(percentile(engineTimes, 0.50).Nanoseconds()), "engine-p50-ns")
 	b.ReportMetric(float64(be.clock.count.Load())/float64(b.N), "provider-requests/op")
+}
+
+// BenchmarkStatusWaitMemory holds 2,000 GET /v1/auth/status?wait=59
+// requests open over loopback in this process and reports the Go stack and
+// heap each held wait adds, for the engine's handler and, as the floor
+// net/http itself costs, for a handler that only blocks. The client's
+// goroutines and buffers are in both figures, so the difference between
+// the two is what the engine's path costs per wait. It measures once
+// whatever b.N is: run it with -benchtime 1x.
+func BenchmarkStatusWaitMemory(b *testing.B) {
+	const waits, flows = 2000, 20
+	for _, mode := range []string{"engine handler", "plain net/http handler that only blocks"} {
+		b.Run(mode, func(b *testing.B) {
+			be := newBenchEngine(b, benchLogger())
+			h := be.h
+			ids := make([]string, flows)
+			for i := range ids {
+				ids[i] = h.authorize("waiter-"+strconv.Itoa(i), "hooli", "read").ID
+			}
+			release := make(chan struct{})
+			if mode != "engine handler" {
+				var plain http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					select {
+					case <-release:
+					case <-r.Context().Done():
+					}
+				})
+				h.handler.Store(&plain)
+			}
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: waits + 8}}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			defer func() { cancel(); close(release); wg.Wait() }()
+			runtime.GC()
+			var before, held runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for j := range waits {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.srv.URL+"/v1/auth/status?id="+ids[j%flows]+"&wait=59", nil)
+					req.Header.Set("Authorization", "Bearer "+apiKey)
+					if resp, err := client.Do(req); err == nil {
+						resp.Body.Close()
+					}
+				}()
+			}
+			// Wait until every request reached the server and is held.
+			deadline := time.Now().Add(20 * time.Second)
+			for runtime.NumGoroutine() < 5*waits && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(time.Second)
+			runtime.GC()
+			runtime.ReadMemStats(&held)
+			b.ReportMetric(float64(held.StackInuse-before.StackInuse)/waits, "stack-B/wait")
+			b.ReportMetric(float64(int64(held.HeapInuse)-int64(before.HeapInuse))/waits, "heap-B/wait")
+			b.ReportMetric(float64(runtime.NumGoroutine())/waits, "goroutines/wait")
+		})
+	}
 }
