@@ -261,6 +261,9 @@ func (e *Engine) reloadProviders(ctx context.Context) error {
 // instances to reload theirs. The write already happened, so failures are
 // logged, not returned: the other instances catch up on their resync.
 func (e *Engine) announceProviders(ctx context.Context) {
+	// The write is done: finish announcing it even if the caller left.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err := e.reloadProviders(ctx); err != nil {
 		e.log.Warn("reload runtime providers after a write failed", "err", err)
 	}

@@ -575,3 +575,71 @@ func TestRuntimeProvidersReachEveryInstance(t *testing.T) {
 		within("the deletion", func() bool { _, _, e := authorizeOn(b); return e.Name == "unknown_provider" })
 	})
 }
+
+// TestConfigProvidersWinOverRuntimeProviders: a stored provider whose id
+// an engine.yaml provider took is ignored, and a provider_id lookup finds
+// an engine.yaml provider before any runtime one.
+func TestConfigProvidersWinOverRuntimeProviders(t *testing.T) {
+	var yamlIdP *providertest.Provider
+	withYAML := false
+	opts := harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		if !withYAML {
+			return nil
+		}
+		yamlIdP = newIdP(t, redirect, "yaml-client-secret-abcd-9876")
+		p := yamlIdP.Config("hooli")
+		p.ProviderID = "github"
+		return []config.Provider{p}
+	}}
+	h := newHarness(t, opts)
+	runtimeIdP := newIdP(t, h.redirectURI(), adminSecret)
+
+	// Runtime providers: one on the id engine.yaml takes later (as if the
+	// operator added hooli to engine.yaml after it was created through the
+	// admin API), one built on the github template (the provider_id the
+	// engine.yaml one will have) and one on notion.
+	for id, catalogID := range map[string]string{"hooli": "", "gh-runtime": "github", "notion-runtime": "notion"} {
+		body := adminProvider(runtimeIdP, id)
+		body["provider_id"] = catalogID
+		if code, raw := adminCall(t, h.srv.URL, "POST", "/v1/admin/auth_providers", body); code != 201 {
+			t.Fatalf("create %s: HTTP %d %s", id, code, raw)
+		}
+	}
+	h.store.Close()
+	withYAML, opts.dir, opts.key = true, h.dir, &h.key
+	h.start(opts)
+	if err := h.engine.LoadRuntimeProviders(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := []struct {
+		name, provider string
+		idp            *providertest.Provider
+	}{
+		{"the engine.yaml id wins over a stored record with the same id", "hooli", yamlIdP},
+		{"a provider_id shared by both finds the engine.yaml provider", "github", yamlIdP},
+		{"a provider_id only a runtime provider has finds it", "notion", runtimeIdP},
+		{"a runtime provider is found by its id", "gh-runtime", runtimeIdP},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := h.authorize("ada-"+tc.provider, tc.provider, "read")
+			if !strings.HasPrefix(got.URL, tc.idp.AuthorizeEndpoint()+"?") {
+				t.Errorf("authorize %s went to %s, want %s", tc.provider, got.URL, tc.idp.AuthorizeEndpoint())
+			}
+		})
+	}
+	t.Run("the shadowed record is not listed", func(t *testing.T) {
+		_, raw := adminCall(t, h.srv.URL, "GET", "/v1/admin/auth_providers", nil)
+		list := decode[struct {
+			Items []providerObject `json:"items"`
+		}](t, raw)
+		var ids []string
+		for _, it := range list.Items {
+			ids = append(ids, it.ID+"/"+it.Source)
+		}
+		if strings.Join(ids, ",") != "hooli/config,gh-runtime/admin,notion-runtime/admin" {
+			t.Errorf("listed %v", ids)
+		}
+	})
+}
