@@ -223,15 +223,30 @@ func (c *cluster) call(ctx context.Context, i int, method, path string, body, ou
 }
 
 // authorize asks instance i for user's token and fails the test unless the
-// engine answers 200.
+// engine answers 200 (see authorizeRetrying).
 func (c *cluster) authorize(i int, user string) authResp {
 	c.t.Helper()
-	var out authResp
-	code, err := c.call(context.Background(), i, "POST", "/v1/auth/authorize", authorizeBody(user), &out)
+	out, code, _, err := c.authorizeRetrying(context.Background(), i, user)
 	if err != nil || code != http.StatusOK {
 		c.t.Fatalf("authorize %s on instance %d: HTTP %d %+v %v", user, i, code, out, err)
 	}
 	return out
+}
+
+// authorizeRetrying is POST /v1/auth/authorize on instance i, retried (at
+// most twice, as clients do on 503 with Retry-After) when the engine
+// answers store_unavailable: on a starved machine (2 shared cores, -race)
+// a Redis reply can miss the store's 1 s read timeout. It reports how many
+// retries it took. It never fails the test, so goroutines may use it.
+func (c *cluster) authorizeRetrying(ctx context.Context, i int, user string) (authResp, int, int, error) {
+	for retries := 0; ; retries++ {
+		var out authResp
+		code, err := c.call(ctx, i, "POST", "/v1/auth/authorize", authorizeBody(user), &out)
+		if err != nil || code != http.StatusServiceUnavailable || out.Name != "store_unavailable" || retries == 2 {
+			return out, code, retries, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // consent plays the user at the provider and returns the callback URL the
