@@ -282,6 +282,12 @@ func serve(ctx context.Context, configPath, envPath string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
+	// The admin API shows YAML providers (read-only) beside the ones added
+	// at run time, which are loaded now and kept current until shutdown.
+	eng.SetConfigProviders(cfg.Auth.Providers)
+	if err := eng.LoadRuntimeProviders(ctx); err != nil {
+		return fmt.Errorf("load runtime providers: %w", err)
+	}
 	api := httpapi.Options{
 		Engine:       eng,
 		APIKeys:      apiKeys,
