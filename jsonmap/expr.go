@@ -52,12 +52,10 @@ func compilePath(src string) (*pathNode, error) {
 	if !strings.HasPrefix(src, "$") {
 		return nil, fmt.Errorf("bad JSONPath %q: must start with $", src)
 	}
-	norm := doubleQuote(src)
-	if hasRecursiveDescent(norm) {
-		// The library's recursive descent costs O(depth²) per node: a
-		// provider body of nested arrays 1000 deep took over a second.
-		return nil, fmt.Errorf("bad JSONPath %q: recursive descent (..) is not supported, spell the path out", src)
+	if err := checkPathShape(src); err != nil {
+		return nil, fmt.Errorf("bad JSONPath %q: %w", src, err)
 	}
+	norm := doubleQuote(src)
 	ev, err := jsonpath.New(norm)
 	if err != nil {
 		// gval prefixes "parsing error: <path>\t:"; the path is already quoted.
@@ -67,21 +65,39 @@ func compilePath(src string) (*pathNode, error) {
 	return &pathNode{src: src, ev: ev}, nil
 }
 
-// hasRecursiveDescent reports a ".." outside the quoted strings of a
-// double-quoted (see doubleQuote) JSONPath.
-func hasRecursiveDescent(path string) bool {
-	inString := false
-	for i := 0; i < len(path); i++ {
-		switch c := path[i]; {
-		case inString && c == '\\':
+// checkPathShape refuses what the JSONPath library would accept but a
+// response map must not use. The library parses a full gval expression, so
+// "$.a == 1" would compile to a boolean; outside brackets a path here is only
+// $ followed by .key, .* and [...] selectors. Recursive descent (..) is
+// refused everywhere outside strings: the library's implementation costs
+// O(depth²) per node, and a provider body of arrays nested 1000 deep took
+// over a second to walk.
+func checkPathShape(path string) error {
+	depth := 0
+	var quote byte // the open string's quote, or 0
+	for i := 1; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case quote != 0 && c == '\\':
 			i++
-		case c == '"':
-			inString = !inString
-		case !inString && c == '.' && i+1 < len(path) && path[i+1] == '.':
-			return true
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '.' && i+1 < len(path) && path[i+1] == '.':
+			return errors.New("recursive descent (..) is not supported, spell the path out")
+		case c == '[':
+			depth++
+		case c == ']':
+			depth--
+		case depth == 0 && c != '.' && c != '*' && !isIdentPart(c):
+			r, _ := utf8.DecodeRuneInString(path[i:])
+			return fmt.Errorf("unexpected %q at offset %d: outside brackets a path has only .key, .* and [...] selectors", r, i)
 		}
 	}
-	return false
+	return nil
 }
 
 // doubleQuote rewrites the single-quoted strings of a JSONPath ($['odd key'],

@@ -77,6 +77,9 @@ func TestCompileRejectsBadExpressions(t *testing.T) {
 		{"fuzz finding: recursive descent is refused because it is quadratic in body depth", "$..id", `response_map.k: bad JSONPath "$..id": recursive descent (..) is not supported, spell the path out`},
 		{"fuzz finding: recursive descent inside join is refused", "join('$.data..scope', ' ')", `response_map.k: join() argument 1: bad JSONPath "$.data..scope": recursive descent (..) is not supported, spell the path out`},
 		{"fuzz finding: recursive descent in jwt claims is refused", "jwt_decode('$.t', '$..scp')", `response_map.k: jwt_decode() argument 2: bad JSONPath "$..scp": recursive descent (..) is not supported, spell the path out`},
+		{"a comparison is not a path", "$.a == 1", `response_map.k: bad JSONPath "$.a == 1": unexpected ' ' at offset 3: outside brackets a path has only .key, .* and [...] selectors`},
+		{"a dashed key needs brackets", "$.x-team", `response_map.k: bad JSONPath "$.x-team": unexpected '-' at offset 3: outside brackets a path has only .key, .* and [...] selectors`},
+		{"recursive descent inside a filter is refused", "$.items[?(@..id)]", `response_map.k: bad JSONPath "$.items[?(@..id)]": recursive descent (..) is not supported, spell the path out`},
 		{"calls nested too deep are refused", strings.Repeat("join(", 9) + "'$.a'" + strings.Repeat(", ' ')", 9), "response_map.k: calls nest deeper than 8 at offset 40"},
 	}
 	for _, tt := range tests {
