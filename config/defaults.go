@@ -111,37 +111,45 @@ func applyDerived(c *Config) {
 		c.Telemetry.Metrics.Enabled = &t
 	}
 	for i := range c.Auth.Providers {
-		p := &c.Auth.Providers[i]
-		if p.Enabled == nil {
-			p.Enabled = &t
-		}
-		if p.ID == "" {
-			p.ID = p.ProviderID
-		}
-		foldRefreshAlias(&p.OAuth2)
-		o := &p.OAuth2
-		if o.PKCE.Enabled && o.PKCE.CodeChallengeMethod == "" {
-			o.PKCE.CodeChallengeMethod = PKCEMethodS256
-		}
-		if r := o.AuthorizeRequest; r != nil && r.Method == "" {
-			r.Method = "GET"
-		}
-		tokenAuth := AuthClientSecretPost
-		if r := o.TokenRequest; r != nil {
-			requestDefaults(r, "POST", AuthClientSecretPost)
-			tokenAuth = r.AuthMethod
-		}
-		if r := o.RefreshTokenRequest; r != nil {
-			requestDefaults(r, "POST", tokenAuth)
-		}
-		if r := o.UserInfoRequest; r != nil {
-			requestDefaults(r, "GET", AuthBearerAccessToken)
-		}
+		providerDefaults(&c.Auth.Providers[i])
 	}
 	for i := range c.Tools.Workers {
 		if c.Tools.Workers[i].Enabled == nil {
 			c.Tools.Workers[i].Enabled = &t
 		}
+	}
+}
+
+// providerDefaults fills the defaults of one decoded provider that depend
+// on its other fields: enabled, the id from the provider_id, the
+// refresh_request alias, the PKCE method and each request's method, auth
+// method and content types. It only fills empty values.
+func providerDefaults(p *Provider) {
+	if p.Enabled == nil {
+		t := true
+		p.Enabled = &t
+	}
+	if p.ID == "" {
+		p.ID = p.ProviderID
+	}
+	foldRefreshAlias(&p.OAuth2)
+	o := &p.OAuth2
+	if o.PKCE.Enabled && o.PKCE.CodeChallengeMethod == "" {
+		o.PKCE.CodeChallengeMethod = PKCEMethodS256
+	}
+	if r := o.AuthorizeRequest; r != nil && r.Method == "" {
+		r.Method = "GET"
+	}
+	tokenAuth := AuthClientSecretPost
+	if r := o.TokenRequest; r != nil {
+		requestDefaults(r, "POST", AuthClientSecretPost)
+		tokenAuth = r.AuthMethod
+	}
+	if r := o.RefreshTokenRequest; r != nil {
+		requestDefaults(r, "POST", tokenAuth)
+	}
+	if r := o.UserInfoRequest; r != nil {
+		requestDefaults(r, "GET", AuthBearerAccessToken)
 	}
 }
 

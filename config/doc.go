@@ -3,6 +3,8 @@
 // $<file:/path> references, decodes the result into typed structs while
 // rejecting unknown keys and wrong types, fills in defaults and validates
 // every field, reporting all problems at once with their field paths.
+// ParseProvider runs the same stages on a single provider entry (one given
+// to the admin API, for instance), without resolving references.
 //
 // It owns the file form of the configuration only. It does not compile
 // request templates or JSONPath (package authflow does, and reports those

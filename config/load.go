@@ -142,9 +142,9 @@ func yamlProblem(err error) string {
 	return msg
 }
 
-// mergeCatalog lays each provider that names a built-in template
-// (provider_id) over that template, folds the refresh_request alias, and
-// defaults a missing id to the provider_id.
+// mergeCatalog prepares every provider entry of the document with
+// mergeProvider (the refresh_request alias, the id defaulted to the
+// provider_id, the built-in template laid under it).
 func mergeCatalog(doc map[string]any, r *report) {
 	auth, _ := doc["auth"].(map[string]any)
 	providers, _ := auth["providers"].([]any)
@@ -153,26 +153,40 @@ func mergeCatalog(doc map[string]any, r *report) {
 		if !ok {
 			continue
 		}
-		foldRawRefreshAlias(p)
-		name, ok := p["provider_id"].(string)
-		if !ok || name == "" {
-			continue
-		}
-		if _, hasID := p["id"]; !hasID {
-			p["id"] = name
-		}
-		tmpl, ok := catalog.Lookup(name)
-		if !ok {
-			continue // Validate reports the unknown provider_id.
-		}
-		base, err := yaml.Parser().Unmarshal(tmpl)
+		merged, err := mergeProvider(p)
 		if err != nil {
-			r.errorf(elemPath("auth.providers", p, i)+".provider_id", "built-in template %q is broken: %v", name, err)
-			continue
+			r.errorf(keyPath(elemPath("auth.providers", p, i), "provider_id"), "%v", err)
 		}
-		base, _ = normalize(base).(map[string]any)
-		providers[i] = deepMerge(base, p)
+		providers[i] = merged
 	}
+}
+
+// mergeProvider is the raw-tree stage of one provider entry: it folds the
+// refresh_request alias, defaults a missing id to the provider_id, and
+// lays the entry over the built-in template its provider_id names. It
+// modifies p (alias and id) and returns the merged entry, which shares
+// nothing with the template. An unknown provider_id is left for
+// validateProvider to report; a template that does not parse is an error
+// (p is returned unmerged).
+func mergeProvider(p map[string]any) (map[string]any, error) {
+	foldRawRefreshAlias(p)
+	name, ok := p["provider_id"].(string)
+	if !ok || name == "" {
+		return p, nil
+	}
+	if _, hasID := p["id"]; !hasID {
+		p["id"] = name
+	}
+	tmpl, ok := catalog.Lookup(name)
+	if !ok {
+		return p, nil
+	}
+	base, err := yaml.Parser().Unmarshal(tmpl)
+	if err != nil {
+		return p, fmt.Errorf("built-in template %q is broken: %w", name, err)
+	}
+	base, _ = normalize(base).(map[string]any)
+	return deepMerge(base, p), nil
 }
 
 // foldRawRefreshAlias renames refresh_request to refresh_token_request in a

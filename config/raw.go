@@ -96,13 +96,20 @@ func deepMerge(base, over map[string]any) map[string]any {
 	return out
 }
 
-// deepCopy copies the maps and lists of a raw tree.
+// deepCopy copies the maps and lists of a raw tree, turning map[any]any
+// into map[string]any as normalize does.
 func deepCopy(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
 			out[k] = deepCopy(e)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[fmt.Sprint(k)] = deepCopy(e)
 		}
 		return out
 	case []any:

@@ -190,28 +190,32 @@ func validateAuth(c *Config, r *report) {
 	}
 }
 
+// validateProvider checks one decoded and defaulted provider, reporting
+// under base ("" for paths relative to the provider). It is the
+// provider-level validation of both Validate and ParseProvider; checks
+// across providers (duplicate ids) are validateAuth's.
 func validateProvider(p Provider, base string, r *report) {
 	enabled := p.IsEnabled()
 	switch {
 	case p.ID == "":
-		r.errorf(base+".id", "is required")
+		r.errorf(keyPath(base, "id"), "is required")
 	case !idRE.MatchString(p.ID):
-		r.errorf(base+".id", "must contain only letters, digits, '_', '.' and '-'")
+		r.errorf(keyPath(base, "id"), "must contain only letters, digits, '_', '.' and '-'")
 	}
 	if p.Type != "" && p.Type != ProviderTypeOAuth2 {
-		r.errorf(base+".type", "must be oauth2, not %q", p.Type)
+		r.errorf(keyPath(base, "type"), "must be oauth2, not %q", p.Type)
 	}
 	if p.ProviderID != "" {
 		if _, ok := catalog.Lookup(p.ProviderID); !ok {
-			r.errorf(base+".provider_id", "%s", unknownCatalogMessage(p.ProviderID))
+			r.errorf(keyPath(base, "provider_id"), "%s", unknownCatalogMessage(p.ProviderID))
 		}
 	}
 	if enabled && strings.TrimSpace(p.ClientID) == "" {
-		r.errorf(base+".client_id", "is required for an enabled provider")
+		r.errorf(keyPath(base, "client_id"), "is required for an enabled provider")
 	}
 
 	o := p.OAuth2
-	ob := base + ".oauth2"
+	ob := keyPath(base, "oauth2")
 	grant := o.GrantType
 	switch grant {
 	case "", GrantAuthorizationCode:
@@ -301,7 +305,7 @@ func validateProvider(p Provider, base string, r *report) {
 		}
 	}
 	if enabled && needsSecret && p.ClientSecret == "" {
-		r.errorf(base+".client_secret", "is required by auth_method client_secret_basic or client_secret_post (use auth_method: none for a public client)")
+		r.errorf(keyPath(base, "client_secret"), "is required by auth_method client_secret_basic or client_secret_post (use auth_method: none for a public client)")
 	}
 }
 
