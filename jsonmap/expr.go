@@ -71,7 +71,7 @@ func compilePath(src string) (*pathNode, error) {
 // $ followed by .key, .* and [...] selectors. Recursive descent (..) is
 // refused everywhere outside strings: the library's implementation costs
 // O(depth²) per node, and a provider body of arrays nested 1000 deep took
-// over a second to walk.
+// over a second to walk. Non-ASCII key names are left to the library.
 func checkPathShape(path string) error {
 	depth := 0
 	var quote byte // the open string's quote, or 0
@@ -92,7 +92,7 @@ func checkPathShape(path string) error {
 			depth++
 		case c == ']':
 			depth--
-		case depth == 0 && c != '.' && c != '*' && !isIdentPart(c):
+		case depth == 0 && c != '.' && c != '*' && c < utf8.RuneSelf && !isIdentPart(c):
 			r, _ := utf8.DecodeRuneInString(path[i:])
 			return fmt.Errorf("unexpected %q at offset %d: outside brackets a path has only .key, .* and [...] selectors", r, i)
 		}
