@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -73,5 +74,48 @@ func TestFlowCrossesInstances(t *testing.T) {
 	}
 	if v := c.idp.Violations(); len(v) > 0 {
 		t.Errorf("protocol violations at the provider: %v", v)
+	}
+}
+
+// TestCallbackDeliveredToEveryInstanceCompletesOnce: a browser that
+// retries, or a load balancer that replays, delivers one callback to every
+// instance at once. The state is single use across the cluster: exactly one
+// instance exchanges the code and completes the flow, the others answer the
+// "expired or already used" page, and the provider sees one exchange.
+func TestCallbackDeliveredToEveryInstanceCompletesOnce(t *testing.T) {
+	c := newCluster(t, clusterOptions{instances: 3, idp: providertest.Options{RequirePKCE: true, AccessTokenTTL: time.Hour}})
+	for round := range 5 {
+		start := c.authorize(round%3, fmt.Sprintf("replayed-%d", round))
+		cb := c.consent(start.URL)
+		before := c.idp.Counts()
+		codes := make(chan int, 3)
+		release := make(chan struct{})
+		for i := range 3 {
+			go func() {
+				<-release
+				code, err := c.callback(context.Background(), i, cb)
+				if err != nil {
+					t.Errorf("callback on instance %d: %v", i, err)
+				}
+				codes <- code
+			}()
+		}
+		close(release)
+		got := map[int]int{}
+		for range 3 {
+			got[<-codes]++
+		}
+		if got[http.StatusOK] != 1 || got[http.StatusBadRequest] != 2 {
+			t.Errorf("round %d: callbacks answered %v, want one 200 and two 400", round, got)
+		}
+		if n := c.idp.Counts().CodeExchanges - before.CodeExchanges; n != 1 {
+			t.Errorf("round %d: the provider saw %d code exchanges, want 1", round, n)
+		}
+		if done, _, _ := c.status(context.Background(), (round+1)%3, start.ID, 5); done.Status != "completed" {
+			t.Errorf("round %d: status after the callbacks: %q, want completed", round, done.Status)
+		}
+	}
+	if n := c.idp.Counts().Replays; n != 0 {
+		t.Errorf("the provider saw %d replayed codes, want none", n)
 	}
 }
