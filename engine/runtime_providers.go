@@ -6,21 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
-	"reflect"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-viper/mapstructure/v2"
-	"github.com/knadh/koanf/parsers/yaml"
-
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/config"
-	"github.com/authengine/authengine/config/catalog"
 	"github.com/authengine/authengine/engine/store"
 )
 
@@ -544,42 +539,21 @@ func SecretHint(secret string) string {
 
 // compileProvider turns a stored or submitted engine.yaml-shaped entry
 // into the effective config.Provider and, when it is enabled, its
-// compiled form, the way config.Load and authflow.CompileAll treat an
-// engine.yaml entry: catalog merge by provider_id, the refresh_request
-// alias, strict decoding (unknown keys are errors), defaults, validation,
-// compilation with the engine's redirect URI. Every problem is returned
-// at once as *InvalidProviderError.
+// compiled form: config.ParseProvider treats it as Load treats an
+// engine.yaml entry (catalog merge by provider_id, the refresh_request
+// alias, strict decoding, defaults, validation; values are literal, no
+// $<env:...> references), then authflow compiles it with the engine's
+// redirect URI. Every problem is returned at once as
+// *InvalidProviderError, with paths relative to the entry. Warnings are
+// not reported.
 func (e *Engine) compileProvider(doc map[string]any) (config.Provider, *authflow.Provider, error) {
-	raw := deepCopy(doc).(map[string]any)
-	foldRefreshAlias(raw)
-	if name, ok := raw["provider_id"].(string); ok && name != "" {
-		if _, has := raw["id"]; !has {
-			raw["id"] = name
-		}
-		if tmpl, ok := catalog.Lookup(name); ok {
-			base, err := yaml.Parser().Unmarshal(tmpl)
-			if err != nil {
-				return config.Provider{}, nil, fmt.Errorf("built-in provider template %q is broken: %w", name, err)
-			}
-			raw = deepMerge(normalize(base).(map[string]any), raw)
-		}
-	}
 	var fields []config.FieldError
-	p, decodeErrs := decodeProvider(raw)
-	fields = append(fields, decodeErrs...)
-	providerDefaults(&p, raw)
-
-	cfg := config.Default()
-	cfg.API.Development = true // only the provider is being checked
-	cfg.Auth.Providers = []config.Provider{p}
+	p, _, err := config.ParseProvider(doc, "")
 	var cerr *config.Errors
-	if err := config.Validate(cfg); errors.As(err, &cerr) {
-		for _, f := range cerr.Fields {
-			f.Path = relativePath(f.Path, p.ID)
-			fields = append(fields, f)
-		}
+	if errors.As(err, &cerr) {
+		fields = append(fields, cerr.Fields...)
 	} else if err != nil {
-		return config.Provider{}, nil, fmt.Errorf("validate provider: %w", err)
+		return config.Provider{}, nil, fmt.Errorf("parse provider: %w", err)
 	}
 	var compiled *authflow.Provider
 	if p.IsEnabled() && len(fields) == 0 {
@@ -602,8 +576,8 @@ func (e *Engine) compileProvider(doc map[string]any) (config.Provider, *authflow
 	return p, compiled, nil
 }
 
-// relativePath strips the auth.providers[<id or index>] prefix config and
-// authflow put on a provider's paths.
+// relativePath strips the auth.providers[<id or index>] prefix authflow
+// puts on a provider's paths.
 func relativePath(path, id string) string {
 	for _, prefix := range []string{"auth.providers[" + id + "]", "auth.providers[0]"} {
 		if rest, ok := strings.CutPrefix(path, prefix); ok {
@@ -625,193 +599,6 @@ func leafErrors(err error) []string {
 	return []string{err.Error()}
 }
 
-// decodeProvider decodes a raw entry strictly into a config.Provider preset
-// with the defaults config.Load presets (type oauth2, grant type
-// authorization_code, scope delimiter " "). Problems carry their paths.
-func decodeProvider(raw map[string]any) (config.Provider, []config.FieldError) {
-	p := config.Provider{
-		Type:   config.ProviderTypeOAuth2,
-		OAuth2: config.OAuth2{GrantType: config.GrantAuthorizationCode, ScopeDelimiter: config.DefaultScopeDelimiter},
-	}
-	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
-		TagName:     "koanf",
-		ErrorUnused: true,
-		DecodeHook:  scalarToString,
-		Result:      &p,
-	})
-	if err != nil {
-		return p, []config.FieldError{{Message: "internal decoder error"}}
-	}
-	err = dec.Decode(dropNulls(raw))
-	if err == nil {
-		return p, nil
-	}
-	var out []config.FieldError
-	var walk func(error)
-	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
-			}
-			return
-		}
-		de, ok := err.(*mapstructure.DecodeError)
-		if !ok {
-			if u := errors.Unwrap(err); u != nil {
-				walk(u)
-				return
-			}
-			out = append(out, config.FieldError{Message: err.Error()})
-			return
-		}
-		path := de.Name()
-		var ut *mapstructure.UnconvertibleTypeError
-		msg := de.Unwrap().Error()
-		switch {
-		case errors.As(de.Unwrap(), &ut):
-			msg = fmt.Sprintf("must be %s, not %s", kindName(ut.Expected.Kind()), describe(ut.Value))
-		case strings.HasPrefix(msg, "has invalid keys: "):
-			for _, k := range strings.Split(strings.TrimPrefix(msg, "has invalid keys: "), ", ") {
-				out = append(out, config.FieldError{Path: joinPath(path, k), Message: "unknown key"})
-			}
-			return
-		}
-		out = append(out, config.FieldError{Path: path, Message: msg})
-	}
-	walk(err)
-	return p, out
-}
-
-func joinPath(base, key string) string {
-	if base == "" {
-		return key
-	}
-	return base + "." + key
-}
-
-func kindName(k reflect.Kind) string {
-	switch k {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Map, reflect.Struct:
-		return "an object"
-	case reflect.Slice:
-		return "a list"
-	case reflect.Pointer:
-		return "an object or a boolean"
-	}
-	return k.String()
-}
-
-func describe(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case float64, int, int64, json.Number:
-		return "a number"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
-// scalarToString lets numbers and booleans fill string fields, as the YAML
-// decoder does (a param value of 30 or true).
-func scalarToString(from, to reflect.Type, v any) (any, error) {
-	if to.Kind() != reflect.String {
-		return v, nil
-	}
-	switch t := v.(type) {
-	case float64:
-		return strconv.FormatFloat(t, 'f', -1, 64), nil
-	case int:
-		return strconv.Itoa(t), nil
-	case int64:
-		return strconv.FormatInt(t, 10), nil
-	case uint64:
-		return strconv.FormatUint(t, 10), nil
-	case bool:
-		return strconv.FormatBool(t), nil
-	}
-	return v, nil
-}
-
-// providerDefaults fills the defaults config.Load derives for one
-// provider (see config/defaults.go: preset and applyDerived).
-func providerDefaults(p *config.Provider, raw map[string]any) {
-	if p.Enabled == nil {
-		p.Enabled = ptr(true)
-	}
-	if p.ID == "" {
-		p.ID = p.ProviderID
-	}
-	o := &p.OAuth2
-	if o.RefreshRequest != nil && o.RefreshTokenRequest == nil {
-		o.RefreshTokenRequest, o.RefreshRequest = o.RefreshRequest, nil
-	}
-	if o.PKCE.Enabled && o.PKCE.CodeChallengeMethod == "" {
-		o.PKCE.CodeChallengeMethod = config.PKCEMethodS256
-	}
-	if r := o.AuthorizeRequest; r != nil && r.Method == "" {
-		r.Method = "GET"
-	}
-	tokenAuth := config.AuthClientSecretPost
-	if r := o.TokenRequest; r != nil {
-		requestDefaults(r, "POST", config.AuthClientSecretPost)
-		tokenAuth = r.AuthMethod
-	}
-	if r := o.RefreshTokenRequest; r != nil {
-		requestDefaults(r, "POST", tokenAuth)
-	}
-	if r := o.UserInfoRequest; r != nil {
-		requestDefaults(r, "GET", config.AuthBearerAccessToken)
-		// Without triggers, user info is fetched when a token is granted.
-		oauth2, _ := raw["oauth2"].(map[string]any)
-		ui, _ := oauth2["user_info_request"].(map[string]any)
-		triggers, _ := ui["triggers"].(map[string]any)
-		if _, set := triggers["on_token_grant"]; !set {
-			r.Triggers.OnTokenGrant = true
-		}
-	}
-}
-
-func requestDefaults(r *config.Request, method, auth string) {
-	if r.Method == "" {
-		r.Method = method
-	}
-	if r.AuthMethod == "" {
-		r.AuthMethod = auth
-	}
-	if r.RequestContentType == "" {
-		r.RequestContentType = config.ContentTypeForm
-	}
-	if r.ResponseContentType == "" {
-		r.ResponseContentType = config.ContentTypeJSON
-	}
-}
-
-// foldRefreshAlias renames refresh_request to refresh_token_request before
-// the catalog merge, so that the alias overrides a template's
-// refresh_token_request; both given stay for validation to report.
-func foldRefreshAlias(p map[string]any) {
-	o, ok := p["oauth2"].(map[string]any)
-	if !ok {
-		return
-	}
-	alias, hasAlias := o["refresh_request"]
-	if _, hasBoth := o["refresh_token_request"]; !hasAlias || hasBoth {
-		return
-	}
-	delete(o, "refresh_request")
-	o["refresh_token_request"] = alias
-}
-
 func docID(doc map[string]any) string {
 	if id, ok := doc["id"].(string); ok && id != "" {
 		return id
@@ -820,25 +607,29 @@ func docID(doc map[string]any) string {
 	return id
 }
 
-// cleanDoc returns a deep copy of doc (never nil).
+// cleanDoc returns a copy of doc's top level (never nil), which is all
+// CreateProvider and PatchProvider write to; nested values are shared and
+// only read.
 func cleanDoc(doc map[string]any) map[string]any {
 	if doc == nil {
 		return map[string]any{}
 	}
-	return deepCopy(doc).(map[string]any)
+	return maps.Clone(doc)
 }
 
-// mergePatch applies an RFC 7396 JSON merge patch.
+// mergePatch applies an RFC 7396 JSON merge patch. It modifies neither
+// input: every object on a patched path is copied, and the result shares
+// the rest with target and patch.
 func mergePatch(target, patch any) any {
 	pm, ok := patch.(map[string]any)
 	if !ok {
-		return deepCopy(patch)
+		return patch
 	}
 	tm, ok := target.(map[string]any)
 	if !ok {
 		tm = map[string]any{}
 	} else {
-		tm = deepCopy(tm).(map[string]any)
+		tm = maps.Clone(tm)
 	}
 	for k, v := range pm {
 		if v == nil {
@@ -848,90 +639,6 @@ func mergePatch(target, patch any) any {
 		tm[k] = mergePatch(tm[k], v)
 	}
 	return tm
-}
-
-// deepMerge lays over on base: maps merge key by key, anything else in
-// over replaces (config's catalog merge rule).
-func deepMerge(base, over map[string]any) map[string]any {
-	out := make(map[string]any, len(base)+len(over))
-	for k, v := range base {
-		out[k] = deepCopy(v)
-	}
-	for k, v := range over {
-		bm, bok := out[k].(map[string]any)
-		om, ook := v.(map[string]any)
-		if bok && ook {
-			out[k] = deepMerge(bm, om)
-			continue
-		}
-		out[k] = deepCopy(v)
-	}
-	return out
-}
-
-func deepCopy(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = deepCopy(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = deepCopy(e)
-		}
-		return out
-	}
-	return v
-}
-
-// dropNulls removes null values: a null leaves the default in place, as in
-// engine.yaml (and removes a template's block after the merge).
-func dropNulls(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			if e != nil {
-				out[k] = dropNulls(e)
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = dropNulls(e)
-		}
-		return out
-	}
-	return v
-}
-
-// normalize turns the YAML parser's map[any]any into map[string]any.
-func normalize(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = normalize(e)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[fmt.Sprint(k)] = normalize(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = normalize(e)
-		}
-		return out
-	}
-	return v
 }
 
 func sortedKeys[V any](m map[string]V) []string {
