@@ -100,7 +100,7 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 	if doc == nil {
 		doc = map[string]any{}
 	}
-	doc, _ = normalize(doc).(map[string]any)
+	doc, _ = deepCopy(doc).(map[string]any)
 
 	var r report
 	mergeCatalog(doc, &r)
@@ -185,7 +185,6 @@ func mergeProvider(p map[string]any) (map[string]any, error) {
 	if err != nil {
 		return p, fmt.Errorf("built-in template %q is broken: %w", name, err)
 	}
-	base, _ = normalize(base).(map[string]any)
 	return deepMerge(base, p), nil
 }
 

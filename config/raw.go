@@ -6,34 +6,10 @@ import (
 )
 
 // The raw tree is what the YAML parser returns: map[string]any, []any and
-// scalars. Config is checked on this tree before it is decoded, so that
-// keys containing dots (params, response_map) stay whole and every problem
-// can be reported with its path.
-
-// normalize turns every map in the tree into map[string]any (YAML allows
-// non-string keys, which become their printed form) and returns the tree.
-func normalize(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = normalize(e)
-		}
-		return t
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[fmt.Sprint(k)] = normalize(e)
-		}
-		return out
-	case []any:
-		for i, e := range t {
-			t[i] = normalize(e)
-		}
-		return t
-	default:
-		return v
-	}
-}
+// scalars (deepCopy turns any map[any]any into map[string]any). Config is
+// checked on this tree before it is decoded, so that keys containing dots
+// (params, response_map) stay whole and every problem can be reported with
+// its path.
 
 // elemPath is the path of the i-th element of the list at path: the
 // element's id in brackets when it has a usable one, its index otherwise
@@ -96,8 +72,9 @@ func deepMerge(base, over map[string]any) map[string]any {
 	return out
 }
 
-// deepCopy copies the maps and lists of a raw tree, turning map[any]any
-// into map[string]any as normalize does.
+// deepCopy copies the maps and lists of a raw tree, turning every
+// map[any]any (YAML allows non-string keys) into map[string]any keyed by
+// the keys' printed form.
 func deepCopy(v any) any {
 	switch t := v.(type) {
 	case map[string]any:

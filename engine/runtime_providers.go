@@ -576,13 +576,11 @@ func (e *Engine) compileProvider(doc map[string]any) (config.Provider, *authflow
 	return p, compiled, nil
 }
 
-// relativePath strips the auth.providers[<id or index>] prefix authflow
-// puts on a provider's paths.
+// relativePath strips the auth.providers[<id>] prefix authflow puts on a
+// provider's paths.
 func relativePath(path, id string) string {
-	for _, prefix := range []string{"auth.providers[" + id + "]", "auth.providers[0]"} {
-		if rest, ok := strings.CutPrefix(path, prefix); ok {
-			return strings.TrimPrefix(rest, ".")
-		}
+	if rest, ok := strings.CutPrefix(path, "auth.providers["+id+"]"); ok {
+		return strings.TrimPrefix(rest, ".")
 	}
 	return path
 }
