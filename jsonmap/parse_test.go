@@ -157,7 +157,7 @@ func TestParseErrors(t *testing.T) {
 			want: `parse response body as JSON (content type "application/json", 29 bytes): not valid JSON: unexpected EOF`,
 		},
 		{
-			name: "fuzz finding: a body nested deeper than MaxDepth is refused before any JSONPath walks it",
+			name: "slow-input finding: a body nested deeper than MaxDepth is refused before any JSONPath walks it",
 			body: `{"a":` + strings.Repeat("[", jsonmap.MaxDepth) + strings.Repeat("]", jsonmap.MaxDepth) + `}`, contentType: "application/json",
 			want: `parse response body as JSON (content type "application/json", 134 bytes): body nests deeper than 64 levels`,
 		},
