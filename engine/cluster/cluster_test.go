@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/engine"
@@ -75,6 +77,12 @@ type clusterOptions struct {
 	instances int
 	// redisURL defaults to redistest.URL(t).
 	redisURL string
+	// dialers, when set for an instance, make that instance's Redis
+	// connections (commands and subscription alike) through it, so a test
+	// can refuse new connections of one instance only. Such an instance's
+	// client is built with go-redis directly, with the settings
+	// engine/store/redis.Open uses, and wrapped with redisstore.New.
+	dialers map[int]func(ctx context.Context, network, addr string) (net.Conn, error)
 	// idp configures the stand-in; RedirectURI and Now are set here.
 	idp providertest.Options
 }
@@ -111,7 +119,7 @@ func newCluster(t testing.TB, opts clusterOptions) *cluster {
 	}
 	nodes := make([]*instance, 0, opts.instances)
 	for i := range opts.instances {
-		nodes = append(nodes, c.startInstance(i, opts.redisURL, key, redirect))
+		nodes = append(nodes, c.startInstance(i, opts.redisURL, opts.dialers[i], key, redirect))
 	}
 	c.nodes.Store(&nodes)
 	return c
@@ -119,13 +127,30 @@ func newCluster(t testing.TB, opts clusterOptions) *cluster {
 
 // startInstance builds one engine exactly as cmd/authengine does, on its
 // own Redis client.
-func (c *cluster) startInstance(i int, redisURL string, key seal.Key, redirect string) *instance {
+func (c *cluster) startInstance(i int, redisURL string, dialer func(context.Context, string, string) (net.Conn, error), key seal.Key, redirect string) *instance {
 	t := c.t
 	in := &instance{logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(in.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", i)
-	st, err := redisstore.Open(redisstore.Config{URL: redisURL, KeyPrefix: c.prefix}, redisstore.Options{Now: c.clock.Now, Logger: log})
-	if err != nil {
-		t.Fatalf("open redis store for instance %d: %v", i, err)
+	storeOpts := redisstore.Options{Now: c.clock.Now, Logger: log, KeyPrefix: c.prefix}
+	var st *redisstore.Store
+	if dialer == nil {
+		var err error
+		st, err = redisstore.Open(redisstore.Config{URL: redisURL}, storeOpts)
+		if err != nil {
+			t.Fatalf("open redis store for instance %d: %v", i, err)
+		}
+	} else {
+		o, err := goredis.ParseURL(redisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Dialer = dialer
+		o.MinIdleConns, o.DialTimeout, o.ReadTimeout, o.WriteTimeout = redisstore.MinIdleConns, redisstore.DialTimeout, redisstore.ReadTimeout, redisstore.WriteTimeout
+		o.PoolTimeout, o.MaxRetries, o.DialerRetries = redisstore.PoolTimeout, redisstore.MaxRetries, redisstore.DialerRetries
+		o.MinRetryBackoff, o.MaxRetryBackoff, o.ContextTimeoutEnabled = redisstore.MinRetryBackoff, redisstore.MaxRetryBackoff, true
+		client := goredis.NewClient(o)
+		t.Cleanup(func() { client.Close() })
+		st = redisstore.New(client, storeOpts)
 	}
 	t.Cleanup(func() { st.Close() })
 	sealer, err := seal.New([]seal.Key{key})
