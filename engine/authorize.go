@@ -257,11 +257,13 @@ func (e *Engine) flowAuthorization(ctx context.Context, f store.Flow) (Authoriza
 	switch f.Status {
 	case store.FlowPending, store.FlowVerifying:
 		a.Status = StatusPending
-		var secrets flowSecrets
-		if err := e.openJSON(f.Sealed, flowAAD(f.ID), &secrets); err != nil {
-			return Authorization{}, err
+		if len(f.Sealed) > 0 {
+			var secrets flowSecrets
+			if err := e.openJSON(f.Sealed, flowAAD(f.ID), &secrets); err != nil {
+				return Authorization{}, err
+			}
+			a.URL = secrets.URL
 		}
-		a.URL = secrets.URL
 	case store.FlowFailed:
 		a.Status = StatusFailed
 		a.Reason = f.Error
@@ -282,6 +284,11 @@ func (e *Engine) flowAuthorization(ctx context.Context, f store.Flow) (Authoriza
 			return Authorization{}, err
 		}
 		ts, err := e.fresh(ctx, p, conn)
+		if errors.Is(err, ErrNeedsReauth) {
+			a.Status = StatusFailed
+			a.Reason = "the connection needs re-authorization"
+			return a, nil
+		}
 		if err != nil {
 			return Authorization{}, err
 		}

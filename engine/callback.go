@@ -51,6 +51,11 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	if f.Status != store.FlowPending {
 		return CallbackResult{}, ErrInvalidState
 	}
+	// The state is spent: from here the flow must end completed or failed
+	// even if the browser goes away, or its waiters would spin until it
+	// expires.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*e.timeout+saveBudget)
+	defer cancel()
 	res := CallbackResult{FlowID: f.ID, ProviderID: f.ProviderID}
 	fail := func(kind, reason string) (CallbackResult, error) {
 		res.Status, res.Reason = store.FlowFailed, reason
@@ -73,13 +78,14 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	}
 	var secrets flowSecrets
 	if err := e.openJSON(f.Sealed, flowAAD(f.ID), &secrets); err != nil {
-		return CallbackResult{}, err
+		e.log.ErrorContext(ctx, "open flow secrets", "flow_id", f.ID, "err", err)
+		return fail("internal", "the authorization could not be completed; start again")
 	}
 
-	pctx, cancel := e.providerContext(ctx)
+	pctx, cancelProvider := e.providerContext(ctx)
 	start := time.Now()
 	tok, err := p.Exchange(pctx, e.client, q.Code, secrets.Verifier)
-	cancel()
+	cancelProvider()
 	e.metrics.observe(p.ID(), "token", start, err)
 	if err != nil {
 		e.log.WarnContext(ctx, "code exchange failed", "provider", p.ID(), "flow_id", f.ID, "err", err)
@@ -94,22 +100,24 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 		}
 	}
 	ts := tokenSetFrom(tok, info)
-	granted := tok.Scopes
-	if len(granted) == 0 {
-		granted = f.Scopes
-	}
+	// The connection holds the scopes asked for and the scopes reported:
+	// providers report scopes under other names (Google answers "email" with
+	// its URL form), and a later request for the same names must match.
+	granted := union(f.Scopes, tok.Scopes)
 
 	if e.verifierURL != "" {
 		secrets.Pending, secrets.PendingScopes = &ts, granted
 		sealed, err := e.sealJSON(secrets, flowAAD(f.ID))
-		if err != nil {
-			return CallbackResult{}, err
+		if err == nil {
+			_, err = e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+				cur.Status, cur.Sealed, cur.UpdatedAt = store.FlowVerifying, sealed, e.now()
+				return cur, nil
+			})
 		}
-		if _, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
-			cur.Status, cur.Sealed, cur.UpdatedAt = store.FlowVerifying, sealed, e.now()
-			return cur, nil
-		}); err != nil {
-			return CallbackResult{}, storeErr("update flow", err)
+		if err != nil {
+			e.log.WarnContext(ctx, "hold flow for user verification", "flow_id", f.ID, "err", err)
+			res, _ := fail("store", "the authorization could not be saved; start again")
+			return res, storeErr("update flow", err)
 		}
 		res.Status = store.FlowVerifying
 		res.RedirectURL = withQuery(e.verifierURL, "flow_id", f.ID)
@@ -117,7 +125,9 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	}
 
 	if err := e.complete(ctx, p, f, granted, ts); err != nil {
-		return CallbackResult{}, err
+		e.log.WarnContext(ctx, "complete flow", "flow_id", f.ID, "err", err)
+		res, _ := fail("store", "the connection could not be saved; start again")
+		return res, err
 	}
 	res.Status = store.FlowCompleted
 	res.RedirectURL = f.NextURI
@@ -128,7 +138,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 // its waiters.
 func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flow, scopes []string, ts tokenSet) error {
 	id := store.ConnectionID(p.ID(), f.UserID)
-	if err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts); err != nil {
+	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, 0); err != nil {
 		return err
 	}
 	now := e.now()
@@ -200,7 +210,6 @@ func (e *Engine) ConfirmUser(ctx context.Context, flowID, userID string) (string
 			return cur, errNotVerifying
 		}
 		claimed = cur
-		cur.Sealed = nil
 		cur.Status = store.FlowPending // held by this call; never observed as verifying twice
 		cur.UpdatedAt = e.now()
 		return cur, nil
@@ -219,21 +228,34 @@ func (e *Engine) ConfirmUser(ctx context.Context, flowID, userID string) (string
 		}
 		return "", &RequestError{Name: "user_mismatch", Message: "user_id does not match the user the flow was started for; the flow has failed", Status: 403}
 	}
-	var secrets flowSecrets
-	if err := e.openJSON(claimed.Sealed, flowAAD(claimed.ID), &secrets); err != nil {
-		return "", err
-	}
-	if secrets.Pending == nil {
-		return "", fmt.Errorf("confirm flow %s: %w", flowID, errors.New("no pending token"))
-	}
-	p, err := e.provider(claimed.ProviderID)
+	// From here the flow ends completed or failed, whatever the caller does.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget+5*time.Second)
+	defer cancel()
+	err = e.confirmClaimed(ctx, claimed)
 	if err != nil {
-		return "", err
-	}
-	if err := e.complete(ctx, p, claimed, secrets.PendingScopes, *secrets.Pending); err != nil {
+		e.log.WarnContext(ctx, "confirm user", "flow_id", flowID, "err", err)
+		if ferr := e.failFlow(ctx, claimed, "store", "the connection could not be saved; start again"); ferr != nil {
+			e.log.WarnContext(ctx, "fail flow after confirmation error", "flow_id", flowID, "err", ferr)
+		}
 		return "", err
 	}
 	return claimed.NextURI, nil
+}
+
+// confirmClaimed stores the token a verified flow holds and completes it.
+func (e *Engine) confirmClaimed(ctx context.Context, claimed store.Flow) error {
+	var secrets flowSecrets
+	if err := e.openJSON(claimed.Sealed, flowAAD(claimed.ID), &secrets); err != nil {
+		return err
+	}
+	if secrets.Pending == nil {
+		return fmt.Errorf("confirm flow %s: no pending token", claimed.ID)
+	}
+	p, err := e.provider(claimed.ProviderID)
+	if err != nil {
+		return err
+	}
+	return e.complete(ctx, p, claimed, secrets.PendingScopes, *secrets.Pending)
 }
 
 var errNotVerifying = errors.New("flow is not awaiting verification")

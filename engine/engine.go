@@ -80,6 +80,10 @@ type Engine struct {
 	metrics     *Metrics
 	now         func() time.Time
 	refreshes   flightGroup
+	// unsaved holds refreshed token sets the store did not take, by
+	// connection id, until they are stored.
+	unsavedMu   sync.Mutex
+	unsaved     map[string]unsavedToken
 	providersMu sync.RWMutex // guards providers for run-time changes
 	// runtime holds the providers added through the admin API, layered
 	// under providers (runtime_providers.go).
@@ -139,6 +143,11 @@ func New(opts Options) (*Engine, error) {
 	if e.lease <= 0 {
 		e.lease = 30 * time.Second
 	}
+	// The lease must outlast a provider call and the store write after it.
+	if min := e.timeout + saveBudget + 2*leaseReserve; e.lease < min {
+		e.lease = min
+	}
+	e.unsaved = map[string]unsavedToken{}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

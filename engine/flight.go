@@ -1,6 +1,9 @@
 package engine
 
-import "sync"
+import (
+	"fmt"
+	"sync"
+)
 
 // flightGroup runs one call per key at a time; callers that arrive while a
 // call is running wait for it and share its result.
@@ -33,11 +36,21 @@ func (g *flightGroup) Do(key string, fn func() (any, error)) (val any, err error
 	g.mu.Unlock()
 
 	defer func() {
-		g.mu.Lock()
-		delete(g.calls, key)
-		g.mu.Unlock()
-		close(c.done)
+		if r := recover(); r != nil {
+			// Waiters get an error, not a nil value; the leader panics on.
+			c.err = fmt.Errorf("refresh panicked: %v", r)
+			g.finish(key, c)
+			panic(r)
+		}
+		g.finish(key, c)
 	}()
 	c.val, c.err = fn()
 	return c.val, c.err, false
+}
+
+func (g *flightGroup) finish(key string, c *flightCall) {
+	g.mu.Lock()
+	delete(g.calls, key)
+	g.mu.Unlock()
+	close(c.done)
 }

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/authengine/authengine/authflow"
@@ -41,33 +44,42 @@ func (e *Engine) Token(ctx context.Context, providerID, userID string, scopes []
 	return e.Authorize(ctx, AuthorizeRequest{UserID: userID, ProviderID: providerID, Scopes: scopes})
 }
 
-// expiring reports whether a token expiring at exp must be refreshed now.
-func (e *Engine) expiring(exp time.Time) bool {
-	return !exp.IsZero() && !e.now().Add(e.margin).Before(exp)
+// stale reports whether a connection's token must be refreshed before it
+// is handed out: it expires within the refresh margin. For tokens that live
+// no longer than the margin, the margin shrinks to half their lifetime, so
+// a freshly refreshed short-lived token is not refreshed again at once.
+func (e *Engine) stale(c store.Connection) bool {
+	if c.ExpiresAt.IsZero() {
+		return false
+	}
+	margin := e.margin
+	if life := c.ExpiresAt.Sub(c.UpdatedAt); life > 0 && margin > life/2 {
+		margin = life / 2
+	}
+	return !e.now().Add(margin).Before(c.ExpiresAt)
 }
 
-// fresh opens a connection's token, refreshing it first when it is within
-// the refresh margin.
+// fresh opens a connection's token, refreshing it first when it is stale.
 func (e *Engine) fresh(ctx context.Context, p *authflow.Provider, conn store.Connection) (tokenSet, error) {
 	if conn.Status == store.ConnectionNeedsReauth {
 		return tokenSet{}, ErrNeedsReauth
 	}
-	if !e.expiring(conn.ExpiresAt) {
+	if !e.stale(conn) {
 		var ts tokenSet
 		if err := e.openJSON(conn.Sealed, connAAD(conn.ID), &ts); err != nil {
 			return tokenSet{}, err
 		}
 		return ts, nil
 	}
-	return e.renew(ctx, p, conn.ID, conn.UserID, nil)
+	return e.renew(ctx, p, conn.ID, conn.UserID, nil, conn.Version)
 }
 
 // serviceToken returns the client-credentials token of p covering scopes,
-// fetching it when missing, expiring or too narrow.
+// fetching it when missing, stale or too narrow.
 func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes []string) (tokenSet, store.Connection, error) {
 	id := store.ConnectionID(p.ID(), "")
 	conn, err := e.store.GetConnection(ctx, id)
-	if err == nil && conn.Status == store.ConnectionConnected && covers(conn.Scopes, scopes) && !e.expiring(conn.ExpiresAt) {
+	if err == nil && conn.Status == store.ConnectionConnected && covers(conn.Scopes, scopes) && !e.stale(conn) {
 		var ts tokenSet
 		if err := e.openJSON(conn.Sealed, connAAD(id), &ts); err != nil {
 			return tokenSet{}, conn, err
@@ -77,7 +89,7 @@ func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes 
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return tokenSet{}, conn, storeErr("read service token", err)
 	}
-	ts, err := e.renew(ctx, p, id, "", scopes)
+	ts, err := e.renew(ctx, p, id, "", scopes, conn.Version)
 	if err != nil {
 		return tokenSet{}, conn, err
 	}
@@ -94,13 +106,18 @@ func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes 
 // re-reading the record after waiting so that a token another caller
 // refreshed is used rather than refreshed again. One refresh per connection
 // is a correctness rule: providers that rotate refresh tokens treat a second
-// use of an old one as theft and revoke the whole chain.
-func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id, userID string, scopes []string) (tokenSet, error) {
-	v, err, _ := e.refreshes.Do(id, func() (any, error) {
+// use of an old one as theft and revoke the whole chain. seen is the
+// record version the caller read (0: none).
+func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id, userID string, scopes []string, seen uint64) (tokenSet, error) {
+	key := id
+	if scopes != nil {
+		// Service tokens for different scopes are different requests; the
+		// store lock still serialises them per connection.
+		key += "\x00" + strings.Join(slices.Sorted(slices.Values(scopes)), " ")
+	}
+	v, err, _ := e.refreshes.Do(key, func() (any, error) {
 		// The attempt outlives any one caller: others may be waiting on it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.lease)
-		defer cancel()
-		return e.renewLocked(rctx, p, id, userID, scopes)
+		return e.renewLocked(context.WithoutCancel(ctx), p, id, userID, scopes, seen)
 	})
 	if err != nil {
 		return tokenSet{}, err
@@ -109,18 +126,36 @@ func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id, userID str
 }
 
 // satisfied reports whether a connection read after waiting for the lock
-// already holds what the caller needs.
-func (e *Engine) satisfied(conn store.Connection, scopes []string) bool {
-	return conn.Status == store.ConnectionConnected && !e.expiring(conn.ExpiresAt) && covers(conn.Scopes, scopes)
+// already holds what the caller needs: it is connected, covers the scopes,
+// and is fresh or was rewritten since the caller first read it (another
+// caller refreshed it).
+func (e *Engine) satisfied(conn store.Connection, scopes []string, seen uint64) bool {
+	if conn.Status != store.ConnectionConnected || !covers(conn.Scopes, scopes) {
+		return false
+	}
+	return !e.stale(conn) || (seen != 0 && conn.Version != seen)
 }
 
-func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, userID string, scopes []string) (tokenSet, error) {
+// Time budgets of one refresh. The lease must outlast the provider call
+// and the store write, so that no other instance can take the lock while a
+// refresh is still in flight; New stretches the lease when it would not.
+const (
+	saveBudget   = 8 * time.Second
+	leaseReserve = 3 * time.Second
+)
+
+func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, userID string, scopes []string, seen uint64) (tokenSet, error) {
 	signals, cancel := e.store.Subscribe("conn:" + id)
 	defer cancel()
 	lockName := "refresh:" + id
+
+	// Waiting for another holder is bounded on its own; the work budget
+	// starts only once this caller holds the lock.
+	waitCtx, cancelWait := context.WithTimeout(ctx, e.lease+leaseReserve)
+	defer cancelWait()
 	var owner string
 	for {
-		token, err := e.store.Lock(ctx, lockName, e.lease)
+		token, err := e.store.Lock(waitCtx, lockName, e.lease)
 		if err == nil {
 			owner = token
 			break
@@ -133,31 +168,46 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, user
 		select {
 		case <-signals:
 		case <-time.After(200 * time.Millisecond):
-		case <-ctx.Done():
+		case <-waitCtx.Done():
 			return tokenSet{}, fmt.Errorf("wait for another refresh of the connection: %w", ErrProviderUnavailable)
 		}
-		if ts, done, err := e.reread(ctx, id, scopes); done || err != nil {
+		if ts, done, err := e.reread(waitCtx, id, scopes, seen); done || err != nil {
 			return ts, err
 		}
 	}
+	release := true
 	defer func() {
-		// Release with a context of its own: the refresh context may be spent.
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if !release {
+			// A refreshed token could not be stored: keep the lease until
+			// it runs out so no other instance refreshes with the old,
+			// already used refresh token meanwhile.
+			return
+		}
+		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := e.store.Unlock(uctx, lockName, owner); err != nil {
 			e.log.Warn("release refresh lock", "connection_id", id, "err", err)
 		}
 	}()
-	if ts, done, err := e.reread(ctx, id, scopes); done || err != nil {
+	wctx, cancelWork := context.WithTimeout(ctx, e.lease-saveBudget-leaseReserve)
+	defer cancelWork()
+
+	if ts, handled, err := e.saveUnsaved(ctx, id); handled {
+		if err != nil {
+			release = false
+		}
 		return ts, err
 	}
-	conn, err := e.store.GetConnection(ctx, id)
+	if ts, done, err := e.reread(wctx, id, scopes, seen); done || err != nil {
+		return ts, err
+	}
+	conn, err := e.store.GetConnection(wctx, id)
 	exists := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return tokenSet{}, storeErr("read connection", err)
 	}
 	if p.GrantType() == grantClientCredentials {
-		return e.fetchServiceToken(ctx, p, id, union(conn.Scopes, scopes))
+		return e.fetchServiceToken(wctx, p, conn, exists, union(conn.Scopes, scopes))
 	}
 	if !exists {
 		return tokenSet{}, ErrNeedsReauth
@@ -171,14 +221,34 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, user
 			return old, nil // still valid, just inside the margin
 		}
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "no_refresh_token").Inc()
-		return tokenSet{}, e.markNeedsReauth(ctx, id)
+		return e.superseded(ctx, conn, scopes, e.markNeedsReauth(ctx, conn))
 	}
-	return e.refresh(ctx, p, conn, old)
+	ts, err := e.refresh(wctx, ctx, p, conn, old)
+	if errors.Is(err, errUnsaved) {
+		release = false
+	}
+	if err != nil {
+		return e.superseded(ctx, conn, scopes, err)
+	}
+	return ts, nil
+}
+
+// superseded turns errConnChanged (the record was rewritten while this
+// refresh held the lock: a new authorization, a disconnect) into the
+// record's current token, or ErrNeedsReauth when it holds none.
+func (e *Engine) superseded(ctx context.Context, conn store.Connection, scopes []string, err error) (tokenSet, error) {
+	if !errors.Is(err, errConnChanged) {
+		return tokenSet{}, err
+	}
+	if ts, done, rerr := e.reread(ctx, conn.ID, scopes, conn.Version); done || rerr != nil {
+		return ts, rerr
+	}
+	return tokenSet{}, ErrNeedsReauth
 }
 
 // reread returns the connection's token when another caller already made it
 // fresh (done=true).
-func (e *Engine) reread(ctx context.Context, id string, scopes []string) (tokenSet, bool, error) {
+func (e *Engine) reread(ctx context.Context, id string, scopes []string, seen uint64) (tokenSet, bool, error) {
 	conn, err := e.store.GetConnection(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return tokenSet{}, false, nil
@@ -189,7 +259,7 @@ func (e *Engine) reread(ctx context.Context, id string, scopes []string) (tokenS
 	if conn.Status == store.ConnectionNeedsReauth && conn.UserID != "" {
 		return tokenSet{}, true, ErrNeedsReauth
 	}
-	if !e.satisfied(conn, scopes) {
+	if !e.satisfied(conn, scopes, seen) {
 		return tokenSet{}, false, nil
 	}
 	var ts tokenSet
@@ -199,47 +269,108 @@ func (e *Engine) reread(ctx context.Context, id string, scopes []string) (tokenS
 	return ts, true, nil
 }
 
+// errUnsaved: the provider issued a token the store did not take. It is
+// kept in memory (see saveUnsaved) and the refresh lock is not released.
+var errUnsaved = errors.New("refreshed token not yet stored")
+
+// errConnChanged: the connection was rewritten (a new authorization, a
+// disconnect, another refresh) since it was read under the lock.
+var errConnChanged = errors.New("connection changed during refresh")
+
+// unsavedToken is a refreshed token set that could not be stored yet.
+type unsavedToken struct {
+	providerID, userID string
+	scopes             []string
+	ts                 tokenSet
+	// base is the version of the record the token replaces.
+	base uint64
+}
+
+// saveUnsaved stores a token set an earlier refresh could not store, before
+// anything else is tried for the connection: its refresh token is the only
+// valid one if the provider rotated it. handled reports that there was one.
+func (e *Engine) saveUnsaved(ctx context.Context, id string) (tokenSet, bool, error) {
+	e.unsavedMu.Lock()
+	u, ok := e.unsaved[id]
+	e.unsavedMu.Unlock()
+	if !ok {
+		return tokenSet{}, false, nil
+	}
+	_, err := e.saveConnection(ctx, id, u.userID, u.providerID, u.scopes, u.ts, u.base)
+	switch {
+	case err == nil:
+	case errors.Is(err, errConnChanged):
+		// The connection moved on (re-authorized or removed); the unsaved
+		// token belongs to a chain that no longer matters.
+		e.forgetUnsaved(id)
+		return tokenSet{}, false, nil
+	default:
+		return tokenSet{}, true, fmt.Errorf("store refreshed token: %w", err)
+	}
+	e.forgetUnsaved(id)
+	e.log.Info("stored a refreshed token kept in memory after a store failure", "connection_id", id)
+	return u.ts, true, nil
+}
+
+func (e *Engine) forgetUnsaved(id string) {
+	e.unsavedMu.Lock()
+	delete(e.unsaved, id)
+	e.unsavedMu.Unlock()
+}
+
 // refresh runs the provider's refresh request while holding the lock, and
 // stores the result (a rotated refresh token first of all) before anyone
-// gets the new access token.
-func (e *Engine) refresh(ctx context.Context, p *authflow.Provider, conn store.Connection, old tokenSet) (tokenSet, error) {
-	pctx, cancel := e.providerContext(ctx)
+// gets the new access token. work bounds the provider call; base outlives
+// it for the store write.
+func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn store.Connection, old tokenSet) (tokenSet, error) {
+	pctx, cancel := e.providerContext(work)
 	start := time.Now()
-	tok, err := p.Refresh(pctx, e.client, old.oauth())
+	req := old.oauth()
+	req.Scopes = conn.Scopes
+	tok, err := p.Refresh(pctx, e.client, req)
 	cancel()
 	e.metrics.observe(p.ID(), "refresh", start, err)
 	if err != nil {
-		return tokenSet{}, e.refreshFailed(ctx, p, conn.ID, err)
+		return tokenSet{}, e.refreshFailed(base, p, conn, err)
 	}
 	if tok.RefreshToken == "" {
 		tok.RefreshToken = old.RefreshToken
 	}
-	userInfo := old.UserInfo
-	if p.UserInfoOnRefresh() {
-		if info, err := e.userInfo(ctx, p, tok); err != nil {
-			e.log.WarnContext(ctx, "user info after refresh failed; keeping the previous user info", "provider", p.ID(), "err", err)
-		} else {
-			userInfo = info
-		}
-	}
-	ts := tokenSetFrom(tok, userInfo)
-	scopes := tok.Scopes
-	if len(scopes) == 0 {
-		scopes = conn.Scopes
-	}
-	if err := e.saveConnection(ctx, conn.ID, conn.UserID, p.ID(), scopes, ts); err != nil {
-		// The provider may have rotated the refresh token we could not
-		// store; the connection will need re-authorization if so.
-		e.metrics.Refreshes.WithLabelValues(p.ID(), "store_error").Inc()
+	ts := tokenSetFrom(tok, old.UserInfo)
+	scopes := union(conn.Scopes, tok.Scopes)
+	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, conn.Version)
+	switch {
+	case errors.Is(err, errConnChanged):
+		// Re-authorized or disconnected meanwhile: that state wins.
+		e.metrics.Refreshes.WithLabelValues(p.ID(), "superseded").Inc()
 		return tokenSet{}, err
+	case err != nil:
+		e.metrics.Refreshes.WithLabelValues(p.ID(), "store_error").Inc()
+		e.unsavedMu.Lock()
+		e.unsaved[conn.ID] = unsavedToken{providerID: p.ID(), userID: conn.UserID, scopes: scopes, ts: ts, base: conn.Version}
+		e.unsavedMu.Unlock()
+		e.log.Error("refreshed token could not be stored; kept in memory and retried on the next request", "provider", p.ID(), "connection_id", conn.ID, "err", err)
+		return tokenSet{}, fmt.Errorf("%w: %w", errUnsaved, err)
 	}
 	e.metrics.Refreshes.WithLabelValues(p.ID(), "success").Inc()
-	e.log.InfoContext(ctx, "token refreshed", "provider", p.ID(), "connection_id", conn.ID)
+	e.log.InfoContext(base, "token refreshed", "provider", p.ID(), "connection_id", conn.ID)
+
+	// User info comes after the rotated token is safe.
+	if p.UserInfoOnRefresh() {
+		if info, err := e.userInfo(work, p, tok); err != nil {
+			e.log.WarnContext(base, "user info after refresh failed; keeping the previous user info", "provider", p.ID(), "err", err)
+		} else {
+			ts.UserInfo = info
+			if _, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, saved.Version); err != nil {
+				e.log.WarnContext(base, "store user info after refresh", "provider", p.ID(), "connection_id", conn.ID, "err", err)
+			}
+		}
+	}
 	return ts, nil
 }
 
 // fetchServiceToken runs the client-credentials grant and stores the token.
-func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, id string, scopes []string) (tokenSet, error) {
+func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, conn store.Connection, exists bool, scopes []string) (tokenSet, error) {
 	pctx, cancel := e.providerContext(ctx)
 	start := time.Now()
 	tok, err := p.ClientCredentials(pctx, e.client, scopes)
@@ -252,61 +383,89 @@ func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, id
 		return tokenSet{}, &ProviderFailedError{ProviderID: p.ID(), Reason: providerReason(err)}
 	}
 	ts := tokenSetFrom(tok, nil)
-	granted := tok.Scopes
-	if len(granted) == 0 {
-		granted = scopes
-	}
-	if err := e.saveConnection(ctx, id, "", p.ID(), granted, ts); err != nil {
+	id := store.ConnectionID(p.ID(), "")
+	// A service token has no chain to protect: last writer wins.
+	if _, err := e.saveConnection(context.WithoutCancel(ctx), id, "", p.ID(), union(scopes, tok.Scopes), ts, 0); err != nil {
 		return tokenSet{}, err
 	}
 	return ts, nil
 }
 
-// refreshFailed classifies a failed refresh: invalid_grant means the user
-// must authorize again; network errors and 5xx keep the state and are
-// retryable; anything else is reported as the provider's refusal.
-func (e *Engine) refreshFailed(ctx context.Context, p *authflow.Provider, id string, err error) error {
+// needsReauth reports a refresh refusal that only a new authorization can
+// fix: the grant is invalid, expired or revoked, or the client may no
+// longer use it.
+func needsReauth(err error) bool {
+	if authflow.IsInvalidGrant(err) {
+		return true
+	}
+	var pe *authflow.ProviderError
+	return errors.As(err, &pe) && pe.Code == "unauthorized_client"
+}
+
+// refreshFailed classifies a failed refresh: invalid_grant (or
+// unauthorized_client) means the user must authorize again; network errors
+// and 5xx keep the state and are retryable; anything else is reported as
+// the provider's refusal.
+func (e *Engine) refreshFailed(ctx context.Context, p *authflow.Provider, conn store.Connection, err error) error {
 	switch {
-	case authflow.IsInvalidGrant(err):
+	case needsReauth(err):
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "invalid_grant").Inc()
-		e.log.WarnContext(ctx, "refresh token refused; connection needs re-authorization", "provider", p.ID(), "connection_id", id, "err", err)
-		return e.markNeedsReauth(ctx, id)
+		e.log.WarnContext(ctx, "refresh token refused; connection needs re-authorization", "provider", p.ID(), "connection_id", conn.ID, "err", err)
+		return e.markNeedsReauth(ctx, conn)
 	case authflow.IsRetryable(err):
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "retryable_error").Inc()
-		e.log.WarnContext(ctx, "refresh failed; will retry on the next request", "provider", p.ID(), "connection_id", id, "err", err)
+		e.log.WarnContext(ctx, "refresh failed; will retry on the next request", "provider", p.ID(), "connection_id", conn.ID, "err", err)
 		return fmt.Errorf("refresh token for provider %q: %w: %w", p.ID(), ErrProviderUnavailable, err)
 	default:
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "provider_error").Inc()
-		e.log.WarnContext(ctx, "refresh refused by provider", "provider", p.ID(), "connection_id", id, "err", err)
+		e.log.WarnContext(ctx, "refresh refused by provider", "provider", p.ID(), "connection_id", conn.ID, "err", err)
 		return &ProviderFailedError{ProviderID: p.ID(), Reason: providerReason(err)}
 	}
 }
 
-// markNeedsReauth drops a connection's tokens and marks it needs_reauth.
-func (e *Engine) markNeedsReauth(ctx context.Context, id string) error {
-	_, err := e.store.UpdateConnection(ctx, id, func(c store.Connection, exists bool) (store.Connection, error) {
-		if !exists {
-			return c, store.ErrNotFound
+// markNeedsReauth drops a connection's tokens and marks it needs_reauth,
+// unless the record changed since it was read (a new authorization wins).
+func (e *Engine) markNeedsReauth(ctx context.Context, conn store.Connection) error {
+	_, err := e.store.UpdateConnection(ctx, conn.ID, func(c store.Connection, exists bool) (store.Connection, error) {
+		if !exists || c.Version != conn.Version {
+			return c, errConnChanged
 		}
 		c.Status = store.ConnectionNeedsReauth
 		c.Sealed = nil
 		c.ExpiresAt = time.Time{}
 		return c, nil
 	})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, errConnChanged) {
+		return err
+	}
+	if err != nil {
 		return storeErr("mark connection needs_reauth", err)
 	}
-	e.notifyConn(ctx, id)
+	e.notifyConn(ctx, conn.ID)
 	return ErrNeedsReauth
 }
 
 // saveConnection seals ts and writes it as the connection's token state.
-func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID string, scopes []string, ts tokenSet) error {
+// With expect > 0 the write happens only if the record is still at that
+// version (errConnChanged otherwise); with 0 it overwrites. The write runs
+// on a context no caller can cancel and is retried briefly while the store
+// is unavailable: a refreshed token that is not stored is a token chain
+// lost.
+func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID string, scopes []string, ts tokenSet, expect uint64) (store.Connection, error) {
 	sealed, err := e.sealJSON(ts, connAAD(id))
 	if err != nil {
-		return err
+		return store.Connection{}, err
 	}
-	_, err = e.store.UpdateConnection(ctx, id, func(c store.Connection, exists bool) (store.Connection, error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
+	defer cancel()
+	write := func(c store.Connection, exists bool) (store.Connection, error) {
+		if expect > 0 && (!exists || c.Version != expect) {
+			// Our own earlier attempt may have landed without its reply.
+			if exists && c.Version == expect+1 && bytes.Equal(c.Sealed, sealed) {
+				return c, errAlreadySaved
+			}
+			return c, errConnChanged
+		}
 		c.ID = id
 		c.UserID = userID
 		c.ProviderID = providerID
@@ -315,13 +474,30 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 		c.ExpiresAt = ts.Expiry
 		c.Sealed = sealed
 		return c, nil
-	})
-	if err != nil {
-		return storeErr("store connection", err)
 	}
-	e.notifyConn(ctx, id)
-	return nil
+	backoff := 100 * time.Millisecond
+	for {
+		saved, err := e.store.UpdateConnection(sctx, id, write)
+		switch {
+		case err == nil, errors.Is(err, errAlreadySaved):
+			e.notifyConn(sctx, id)
+			return saved, nil
+		case errors.Is(err, errConnChanged):
+			return store.Connection{}, err
+		case !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict):
+			return store.Connection{}, storeErr("store connection", err)
+		}
+		select {
+		case <-time.After(backoff):
+			backoff = min(2*backoff, time.Second)
+		case <-sctx.Done():
+			return store.Connection{}, storeErr("store connection", err)
+		}
+	}
 }
+
+// errAlreadySaved: a retried write found its own earlier attempt stored.
+var errAlreadySaved = errors.New("already stored")
 
 func (e *Engine) notifyConn(ctx context.Context, id string) {
 	if err := e.store.Notify(ctx, "conn:"+id); err != nil {

@@ -103,7 +103,7 @@ func (h *handlers) status(c echo.Context) error {
 		if err != nil || n < 0 {
 			return &apiError{status: http.StatusBadRequest, Name: "invalid_request", Message: "query parameter wait must be a whole number of seconds between 0 and 59"}
 		}
-		wait = min(time.Duration(n)*time.Second, maxWait)
+		wait = time.Duration(min(n, int(maxWait/time.Second))) * time.Second
 	}
 	a, err := h.engine.Status(c.Request().Context(), id, wait)
 	if err != nil {
@@ -196,12 +196,14 @@ func bindJSON(c echo.Context, v any) error {
 			tooBig *http.MaxBytesError
 		)
 		switch {
-		case errors.As(err, &tooBig):
+		case errors.As(err, &tooBig), errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
 			return &apiError{status: http.StatusRequestEntityTooLarge, Name: "request_too_large", Message: "the request body is larger than api.max_body_bytes"}
 		case errors.Is(err, io.EOF):
 			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: errBodyRequired.Error()}
 		case errors.As(err, &syn):
 			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: fmt.Sprintf("the body is not valid JSON (at byte %d)", syn.Offset)}
+		case errors.As(err, &typ) && typ.Field == "":
+			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: "the body must be a JSON object"}
 		case errors.As(err, &typ):
 			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: fmt.Sprintf("field %q must be %s", typ.Field, typ.Type)}
 		default:

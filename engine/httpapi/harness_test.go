@@ -51,6 +51,8 @@ type harnessOptions struct {
 	key         *seal.Key
 	timeout     time.Duration
 	origins     []string
+	// openStore replaces the bolt store in the harness's dir.
+	openStore func(now func() time.Time) (store.Store, error)
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -81,7 +83,13 @@ func (h *harness) redirectURI() string { return h.srv.URL + "/oauth/callback" }
 // start (re)builds the engine on the harness's data dir.
 func (h *harness) start(opts harnessOptions) {
 	t := h.t
-	st, err := bolt.Open(filepath.Join(h.dir, "authengine.db"), bolt.Options{Now: h.clock.Now})
+	var st store.Store
+	var err error
+	if opts.openStore != nil {
+		st, err = opts.openStore(h.clock.Now)
+	} else {
+		st, err = bolt.Open(filepath.Join(h.dir, "authengine.db"), bolt.Options{Now: h.clock.Now})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
