@@ -174,12 +174,14 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 		return Authorization{}, badRequest("invalid_request", "id is required")
 	}
 	var signals <-chan struct{}
+	read := e.store.GetFlow
 	if wait > 0 {
 		var cancel func()
 		signals, cancel = e.store.Subscribe(id)
 		defer cancel()
+		read = e.readOffStack
 	}
-	f, err := e.store.GetFlow(ctx, id)
+	f, err := read(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return e.connectionStatus(ctx, id)
 	}
@@ -208,7 +210,7 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 				return Authorization{}, ctx.Err()
 			}
 			retry = nil
-			next, err := e.store.GetFlow(ctx, id)
+			next, err := read(ctx, id)
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				return Authorization{}, ErrFlowNotFound
@@ -223,6 +225,24 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 		}
 	}
 	return e.flowAuthorization(ctx, f)
+}
+
+// readOffStack reads a flow on a short-lived goroutine. A held wait then
+// keeps a small stack: decoding the record would otherwise grow the
+// handler goroutine's stack, and it would stay grown for the whole wait
+// (at 10,000 held waits that is about 80 MB).
+func (e *Engine) readOffStack(ctx context.Context, id string) (store.Flow, error) {
+	type result struct {
+		f   store.Flow
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := e.store.GetFlow(ctx, id)
+		done <- result{f, err}
+	}()
+	r := <-done
+	return r.f, r.err
 }
 
 func isOpen(s store.FlowStatus) bool { return s == store.FlowPending || s == store.FlowVerifying }
