@@ -17,7 +17,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -230,6 +229,9 @@ func (r *run) do(ctx context.Context) error {
 	if after, err := r.memory(); err == nil {
 		fmt.Printf("engines:  VmRSS %s in total after the waits were answered (per engine: %s)\n", kb(sum(after)), kbs(after))
 	}
+	if hwm, err := r.peak(); err == nil {
+		fmt.Printf("engines:  VmHWM %s in total, the sum of each engine's peak (per engine: %s)\n", kb(sum(hwm)), kbs(hwm))
+	}
 	if bad > 0 {
 		return fmt.Errorf("%d of %d waiters did not get completed with a token", bad, r.waiters)
 	}
@@ -286,7 +288,13 @@ func metric(ctx context.Context, c *apiclient.Client, name string) (float64, err
 }
 
 // memory reads VmRSS (kB) of every engine process from /proc.
-func (r *run) memory() ([]int64, error) {
+func (r *run) memory() ([]int64, error) { return r.status("VmRSS:") }
+
+// peak reads VmHWM (kB), the peak resident size, of every engine process.
+func (r *run) peak() ([]int64, error) { return r.status("VmHWM:") }
+
+// status reads one kB-valued field of every engine's /proc/PID/status.
+func (r *run) status(field string) ([]int64, error) {
 	out := make([]int64, 0, len(r.pids))
 	for _, pid := range r.pids {
 		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -295,12 +303,12 @@ func (r *run) memory() ([]int64, error) {
 		}
 		var rss int64
 		for _, line := range strings.Split(string(raw), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			if v, ok := strings.CutPrefix(line, field); ok {
 				rss, _ = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			}
 		}
 		if rss == 0 {
-			return nil, errors.New("read engine memory: no VmRSS in /proc status")
+			return nil, fmt.Errorf("read engine memory: no %s in /proc status", field)
 		}
 		out = append(out, rss)
 	}
