@@ -89,8 +89,9 @@ await_health() {
 	return 1
 }
 
-# start_redis_engines N starts bench/standin and N engine processes on
-# ports ENGINE_PORT, ENGINE_PORT+1, ..., all pinned to $CPUS.
+# start_redis_engines N starts bench/standin (on STANDIN_PORT) and N engine
+# processes, the first on ENGINE_PORT and engine i >= 1 on ENGINE_PORT+2+i
+# (stepping over the stand-in's port), all pinned to $CPUS.
 start_redis_engines() {
 	local n=${1:-1}
 	if ! redis_cli PING >/dev/null 2>&1; then
