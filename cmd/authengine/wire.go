@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/config"
@@ -120,12 +121,23 @@ var storeOpeners = map[string]func(cfg *config.Config, log *slog.Logger) (store.
 		return bolt.Open(cfg.Store.Embedded.Path, bolt.Options{Logger: log})
 	},
 	"redis": func(cfg *config.Config, log *slog.Logger) (store.Store, error) {
+		// go-redis logs through a process-wide logger of its own (dial
+		// failures while Redis is down); send it to ours.
+		goredis.SetLogger(redisLog{log})
 		r := cfg.Store.Redis
 		return redisstore.Open(redisstore.Config{
 			URL: r.URL, Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username,
 			Password: r.Password, DB: r.DB, TLS: r.TLS, KeyPrefix: r.KeyPrefix,
 		}, redisstore.Options{Logger: log})
 	},
+}
+
+// redisLog adapts go-redis's logger to slog. Its messages carry addresses
+// and errors, never credentials.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 // devKeys are the keys development mode generates into the data dir.

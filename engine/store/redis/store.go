@@ -98,7 +98,7 @@ var _ store.Store = (*Store)(nil)
 type Options struct {
 	// Now is the clock that decides logical expiry; time.Now when nil.
 	Now func() time.Time
-	// Logger receives subscription events; slog.Default() when nil.
+	// Logger receives subscription events; discarded when nil.
 	Logger *slog.Logger
 	// KeyPrefix starts every key and the notification channel;
 	// DefaultKeyPrefix when empty. Open takes it from Config.KeyPrefix.
@@ -148,7 +148,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 		s.now = time.Now
 	}
 	if s.log == nil {
-		s.log = slog.Default()
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	return s
 }
