@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Load run of the completed authorize path over loopback: builds the engine,
-# bench/standin, bench/seed and cmd/loadgen; starts the engine on the
-# embedded store with one provider at the stand-in; connects one user
-# through a real authorization; then drives POST /v1/auth/authorize for that
-# user (answered "completed" with the token) at several concurrency levels.
+# the examples/hooli stand-in provider, bench/seed and cmd/loadgen; starts
+# the engine on the embedded store with one provider at the stand-in;
+# connects one user through a real authorization; then drives POST
+# /v1/auth/authorize for that user (answered "completed" with the token)
+# at several concurrency levels.
 # Engine, stand-in and load generator all run pinned to the same CPUs
 # (CPUS, default 0,1), so the figures are for 2 cores shared by the engine
 # and its client.
@@ -15,8 +16,8 @@ source "$(dirname "$0")/lib.sh"
 CONCURRENCY=${CONCURRENCY:-1 8 32 128}
 DURATION=${DURATION:-10s}
 
-build cmd/authengine bench/standin bench/seed cmd/loadgen
-start_engine
+build cmd/authengine examples/hooli bench/seed cmd/loadgen
+start_engines 1
 machine
 body=$("$BIN/seed" -engine "$ENGINE" -key "$KEY" -provider standin -user bench-user -scopes read)
 echo "seeded:  one connection through a real authorization; request body $body"

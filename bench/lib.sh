@@ -1,16 +1,22 @@
-# Shared by the bench/ scripts: build the binaries, write an engine config
-# for the embedded store and one provider at bench/standin, start both, and
-# stop them on exit. Source it; it sets TMP, BIN, ENGINE, KEY, ENGINE_PID.
+# Shared by the bench/ scripts: build the binaries, write the engine
+# configuration (one provider, "standin", at the examples/hooli stand-in),
+# start the stand-in and one or more engine processes, and stop them on
+# exit. Source it; it sets TMP, BIN, ENGINES (origins), ENGINE_PIDS, ENGINE
+# and ENGINE_PID (the first engine's), KEY. bench/redis/lib.sh redefines
+# store_yaml to put the engines on Redis.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ENGINE_PORT=${ENGINE_PORT:-19099}
 STANDIN_PORT=${STANDIN_PORT:-19100}
 CPUS=${CPUS:-0,1}
+LOG_LEVEL=${LOG_LEVEL:-info}
+USER_INFO=${USER_INFO:-1}
 TMP=$(mktemp -d /tmp/authengine-bench.XXXXXX)
 BIN=$TMP/bin
-ENGINE=http://127.0.0.1:$ENGINE_PORT
 PIDS=()
+ENGINES=()
+ENGINE_PIDS=()
 
 cleanup() {
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -25,29 +31,46 @@ build() {
 }
 
 rand_b64() { head -c "$1" /dev/urandom | base64 | tr -d '\n'; }
+rand_key() { echo "$1$(rand_b64 24 | tr '+/' '-_' | tr -d '=')"; }
 
-# start_engine writes the config and starts bench/standin and the engine,
-# both pinned to $CPUS, and waits until the engine answers.
-start_engine() {
-	KEY=ae_bench_$(rand_b64 24 | tr '+/' '-_' | tr -d '=')
-	local admin root
-	admin=ae_admin_$(rand_b64 24 | tr '+/' '-_' | tr -d '=')
-	root=$(rand_b64 32)
-	cat >"$TMP/engine.yaml" <<YAML
-data_dir: $TMP/data
+# store_yaml PORT prints the store section of engine PORT's configuration:
+# the embedded store in the engine's own data directory.
+store_yaml() {
+	echo "type: embedded"
+	echo "  embedded: {path: $TMP/data-$1/authengine.db}"
+}
+
+# user_info_yaml prints the provider's user_info_request unless USER_INFO
+# is 0 (the Redis runs leave it out, as their figures were taken without).
+user_info_yaml() {
+	[ "$USER_INFO" = 0 ] && return 0
+	cat <<YAML
+        user_info_request:
+          endpoint: http://127.0.0.1:$STANDIN_PORT/oauth/userinfo
+          auth_method: bearer_access_token
+          triggers: {on_token_grant: true}
+YAML
+}
+
+# write_config PORT writes $TMP/engine-PORT.yaml. Every engine has the
+# same configuration but its port; the public URL (and so the redirect URI
+# registered at the stand-in) is the first engine's.
+write_config() {
+	local port=$1
+	cat >"$TMP/engine-$port.yaml" <<YAML
+data_dir: $TMP/data-$port
 api:
   development: false
   host: 127.0.0.1
-  port: $ENGINE_PORT
-  public_url: $ENGINE
+  port: $port
+  public_url: http://127.0.0.1:$ENGINE_PORT
   api_keys: ["$KEY"]
-  admin_keys: ["$admin"]
+  admin_keys: ["$ADMIN"]
 security:
   root_keys:
-    - {id: bench, value: "$root"}
+    - {id: bench, value: "$ROOT_KEY"}
 store:
-  type: embedded
-  embedded: {path: $TMP/data/authengine.db}
+  $(store_yaml "$port")
 auth:
   flow_ttl: 10m
   refresh_margin: 60s
@@ -61,45 +84,84 @@ auth:
         allowed_scopes: [read, write]
         pkce: {enabled: true}
         authorize_request:
-          endpoint: http://127.0.0.1:$STANDIN_PORT/authorize
+          endpoint: http://127.0.0.1:$STANDIN_PORT/oauth/authorize
           params:
             response_type: code
             client_id: <<client_id>>
             redirect_uri: <<redirect_uri>>
             scope: <<scopes>> <<existing_scopes>>
         token_request:
-          endpoint: http://127.0.0.1:$STANDIN_PORT/token
+          endpoint: http://127.0.0.1:$STANDIN_PORT/oauth/token
           auth_method: client_secret_basic
           params:
             grant_type: authorization_code
             redirect_uri: <<redirect_uri>>
         refresh_token_request:
-          endpoint: http://127.0.0.1:$STANDIN_PORT/token
+          endpoint: http://127.0.0.1:$STANDIN_PORT/oauth/token
           auth_method: client_secret_basic
           params:
             grant_type: refresh_token
             refresh_token: <<refresh_token>>
-        user_info_request:
-          endpoint: http://127.0.0.1:$STANDIN_PORT/userinfo
-          auth_method: bearer_access_token
-          triggers: {on_token_grant: true}
+$(user_info_yaml)
 telemetry:
-  log: {level: info, format: json}
+  log: {level: $LOG_LEVEL, format: json}
   metrics: {enabled: true, path: /metrics}
 YAML
-	taskset -c "$CPUS" "$BIN/standin" -addr "127.0.0.1:$STANDIN_PORT" -redirect-uri "$ENGINE/oauth/callback" >"$TMP/standin.log" 2>&1 &
-	PIDS+=($!)
-	# ENGINE_ENV: extra environment for the engine only, e.g. "GOGC=50".
-	env ${ENGINE_ENV:-} taskset -c "$CPUS" "$BIN/authengine" serve --config "$TMP/engine.yaml" >"$TMP/engine.out" 2>"$TMP/engine.log" &
-	ENGINE_PID=$!
-	PIDS+=("$ENGINE_PID")
+}
+
+# await_health ORIGIN LOG waits until an engine answers /v1/health.
+await_health() {
 	for _ in $(seq 100); do
-		if curl -fsS "$ENGINE/v1/health" >/dev/null 2>&1; then return 0; fi
+		if curl -fsS "$1/v1/health" >/dev/null 2>&1; then return 0; fi
 		sleep 0.1
 	done
-	echo "engine did not start:" >&2
-	cat "$TMP/engine.out" "$TMP/engine.log" >&2
+	echo "engine at $1 did not become healthy:" >&2
+	cat "$2" >&2
 	return 1
+}
+
+# start_engines N starts the stand-in (examples/hooli, on STANDIN_PORT) and
+# N engine processes, the first on ENGINE_PORT and engine i >= 1 on
+# ENGINE_PORT+2+i (stepping over the stand-in's port), all pinned to $CPUS,
+# and waits until every engine answers. ENGINE_ENV is extra environment for
+# the engines only, e.g. "GOGC=50".
+start_engines() {
+	local n=${1:-1} i port
+	KEY=$(rand_key ae_bench_)
+	ADMIN=$(rand_key ae_admin_)
+	ROOT_KEY=$(rand_b64 32)
+	HOOLI_CLIENT_ID=bench-client HOOLI_CLIENT_SECRET=bench-secret taskset -c "$CPUS" "$BIN/hooli" \
+		-addr "127.0.0.1:$STANDIN_PORT" -redirect-uri "http://127.0.0.1:$ENGINE_PORT/oauth/callback" >"$TMP/standin.log" 2>&1 &
+	PIDS+=($!)
+	for i in $(seq 0 $((n - 1))); do
+		port=$((ENGINE_PORT + 2 + i))
+		[ "$i" -eq 0 ] && port=$ENGINE_PORT
+		write_config "$port"
+		env ${ENGINE_ENV:-} taskset -c "$CPUS" "$BIN/authengine" serve --config "$TMP/engine-$port.yaml" \
+			>"$TMP/engine-$port.out" 2>"$TMP/engine-$port.log" &
+		PIDS+=($!)
+		ENGINE_PIDS+=($!)
+		ENGINES+=("http://127.0.0.1:$port")
+	done
+	for i in "${!ENGINES[@]}"; do
+		port=${ENGINES[$i]##*:}
+		await_health "${ENGINES[$i]}" "$TMP/engine-$port.log" || { cat "$TMP/engine-$port.out" >&2; return 1; }
+	done
+	ENGINE=${ENGINES[0]}
+	ENGINE_PID=${ENGINE_PIDS[0]}
+}
+
+# list joins its arguments with commas.
+list() { (IFS=,; echo "$*"); }
+
+# ulimit_for N raises the soft open-file limit to the hard one and fails
+# unless it leaves room for N connections.
+ulimit_for() {
+	ulimit -n "$(ulimit -Hn)"
+	if [ "$(ulimit -n)" -lt $(($1 + 1000)) ]; then
+		echo "ulimit -n is $(ulimit -n): each process needs more than $1 file descriptors" >&2
+		exit 1
+	fi
 }
 
 machine() {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load run of the completed authorize path on the Redis store over
-# loopback, and of its ceiling. Builds the engine, bench/standin, bench/seed,
+# loopback, and of its ceiling. Builds the engine, examples/hooli, bench/seed,
 # cmd/loadgen and bench/redis/ceiling; starts one engine process with
 # store.type redis (REDIS_URL, default redis://127.0.0.1:6379/0, under a
 # key prefix unique to the run, deleted on exit); connects one user through
@@ -20,7 +20,7 @@ CONCURRENCY=${CONCURRENCY:-8 32 128}
 DURATION=${DURATION:-10s}
 CEILING_PORT=${CEILING_PORT:-19198}
 
-build cmd/authengine bench/standin bench/seed cmd/loadgen bench/redis/ceiling
+build cmd/authengine examples/hooli bench/seed cmd/loadgen bench/redis/ceiling
 start_redis_engines 1
 machine
 redis_info

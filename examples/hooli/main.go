@@ -1,7 +1,8 @@
 // Command hooli is a small stand-in OAuth 2.0 provider ("Hooli") for local
 // demos of the engine on one machine. It is not a real identity provider:
 // it keeps everything in memory, knows one user and consents on that
-// user's behalf as soon as the browser arrives.
+// user's behalf as soon as the browser arrives. The load scripts under
+// bench/ run it as their provider too.
 //
 // It serves:
 //
