@@ -12,6 +12,7 @@ import (
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
 
 	"github.com/authengine/authengine/config/catalog"
 )
@@ -89,18 +90,16 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 	if rs.used == nil {
 		rs.used = new([]string)
 	}
-	root, err := rawbytes.Provider(data).ReadBytes()
-	if err != nil {
-		return nil, nil, fmt.Errorf("read config: %w", err)
-	}
-	doc, err := yaml.Parser().Unmarshal(root)
-	if err != nil {
+	// koanf parses the file; its key delimiter is one no YAML key here
+	// uses, so keys holding dots (params, response_map) stay whole.
+	k := koanf.New("\x00")
+	if err := k.Load(rawbytes.Provider(data), yaml.Parser()); err != nil {
 		return nil, nil, &Errors{Fields: []FieldError{{Message: "invalid YAML: " + yamlProblem(err)}}}
 	}
+	doc, _ := deepCopy(k.Raw()).(map[string]any)
 	if doc == nil {
 		doc = map[string]any{}
 	}
-	doc, _ = deepCopy(doc).(map[string]any)
 
 	var r report
 	mergeCatalog(doc, &r)
