@@ -138,20 +138,38 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 // its waiters.
 func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flow, scopes []string, ts tokenSet) error {
 	id := store.ConnectionID(p.ID(), f.UserID)
-	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, 0); err != nil {
+	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, nil); err != nil {
 		return err
 	}
+	// The connection is stored: the flow must now read completed. The
+	// update gets a budget of its own and is retried while the store is
+	// unavailable.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
+	defer cancel()
 	now := e.now()
-	if _, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
-		cur.Status = store.FlowCompleted
-		cur.ConnectionID = id
-		cur.Sealed = nil
-		cur.UpdatedAt = now
-		// Keep the result readable for a while after completion.
-		cur.ExpiresAt = now.Add(e.flowTTL)
-		return cur, nil
-	}); err != nil {
-		return storeErr("complete flow", err)
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		_, err := e.store.UpdateFlow(fctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+			cur.Status = store.FlowCompleted
+			cur.ConnectionID = id
+			cur.Sealed = nil
+			cur.UpdatedAt = now
+			// Keep the result readable for a while after completion.
+			cur.ExpiresAt = now.Add(e.flowTTL)
+			return cur, nil
+		})
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			// A flow that expired meanwhile has no one left to tell; the
+			// connection is what matters.
+			break
+		}
+		if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict) {
+			return storeErr("complete flow", err)
+		}
+		select {
+		case <-time.After(backoff):
+		case <-fctx.Done():
+			return storeErr("complete flow", err)
+		}
 	}
 	e.metrics.FlowsCompleted.WithLabelValues(p.ID()).Inc()
 	e.log.InfoContext(ctx, "authorization flow completed", "flow_id", f.ID, "provider", p.ID(), "connection_id", id)
@@ -164,6 +182,9 @@ func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flo
 func (e *Engine) failFlow(ctx context.Context, f store.Flow, kind, reason string) error {
 	now := e.now()
 	_, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+		if cur.Status == store.FlowCompleted {
+			return cur, errFlowEnded
+		}
 		cur.Status = store.FlowFailed
 		cur.Error = reason
 		cur.Sealed = nil
@@ -171,6 +192,9 @@ func (e *Engine) failFlow(ctx context.Context, f store.Flow, kind, reason string
 		cur.ExpiresAt = now.Add(e.flowTTL)
 		return cur, nil
 	})
+	if errors.Is(err, errFlowEnded) {
+		return nil
+	}
 	if err != nil {
 		return storeErr("fail flow", err)
 	}
@@ -203,6 +227,10 @@ func (e *Engine) ConfirmUser(ctx context.Context, flowID, userID string) (string
 	if flowID == "" || userID == "" {
 		return "", badRequest("invalid_request", "flow_id and user_id are required")
 	}
+	// Once claimed, the flow ends completed or failed whatever the caller
+	// does, so the work runs on a context the caller cannot cancel.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget+5*time.Second)
+	defer cancel()
 	// Claim the flow: of concurrent confirmations, one proceeds.
 	var claimed store.Flow
 	_, err := e.store.UpdateFlow(ctx, flowID, func(cur store.Flow) (store.Flow, error) {
@@ -228,9 +256,6 @@ func (e *Engine) ConfirmUser(ctx context.Context, flowID, userID string) (string
 		}
 		return "", &RequestError{Name: "user_mismatch", Message: "user_id does not match the user the flow was started for; the flow has failed", Status: 403}
 	}
-	// From here the flow ends completed or failed, whatever the caller does.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget+5*time.Second)
-	defer cancel()
 	err = e.confirmClaimed(ctx, claimed)
 	if err != nil {
 		e.log.WarnContext(ctx, "confirm user", "flow_id", flowID, "err", err)
@@ -259,6 +284,9 @@ func (e *Engine) confirmClaimed(ctx context.Context, claimed store.Flow) error {
 }
 
 var errNotVerifying = errors.New("flow is not awaiting verification")
+
+// errFlowEnded: failFlow met a flow that had already completed; it stays so.
+var errFlowEnded = errors.New("flow already completed")
 
 // Connection is a user's connection as the admin API shows it; it holds no
 // secrets.

@@ -133,7 +133,12 @@ func (e *Engine) satisfied(conn store.Connection, scopes []string, seen uint64) 
 	if conn.Status != store.ConnectionConnected || !covers(conn.Scopes, scopes) {
 		return false
 	}
-	return !e.stale(conn) || (seen != 0 && conn.Version != seen)
+	if !e.stale(conn) {
+		return true
+	}
+	// Rewritten since the caller read it: another caller refreshed it. Use
+	// it unless it has actually expired.
+	return seen != 0 && conn.Version != seen && (conn.ExpiresAt.IsZero() || e.now().Before(conn.ExpiresAt))
 }
 
 // Time budgets of one refresh. The lease must outlast the provider call
@@ -148,6 +153,13 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, user
 	signals, cancel := e.store.Subscribe("conn:" + id)
 	defer cancel()
 	lockName := "refresh:" + id
+
+	// A token an earlier refresh of ours could not store goes first: its
+	// refresh token may be the only valid one. Storing it also releases
+	// the lease we kept for it.
+	if err := e.saveUnsaved(ctx, id); err != nil {
+		return tokenSet{}, err
+	}
 
 	// Waiting for another holder is bounded on its own; the work budget
 	// starts only once this caller holds the lock.
@@ -192,12 +204,6 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, user
 	wctx, cancelWork := context.WithTimeout(ctx, e.lease-saveBudget-leaseReserve)
 	defer cancelWork()
 
-	if ts, handled, err := e.saveUnsaved(ctx, id); handled {
-		if err != nil {
-			release = false
-		}
-		return ts, err
-	}
 	if ts, done, err := e.reread(wctx, id, scopes, seen); done || err != nil {
 		return ts, err
 	}
@@ -223,7 +229,7 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, user
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "no_refresh_token").Inc()
 		return e.superseded(ctx, conn, scopes, e.markNeedsReauth(ctx, conn))
 	}
-	ts, err := e.refresh(wctx, ctx, p, conn, old)
+	ts, err := e.refresh(wctx, ctx, p, conn, old, lockName, owner)
 	if errors.Is(err, errUnsaved) {
 		release = false
 	}
@@ -282,34 +288,69 @@ type unsavedToken struct {
 	providerID, userID string
 	scopes             []string
 	ts                 tokenSet
-	// base is the version of the record the token replaces.
-	base uint64
+	// base is the record the token replaces; the write happens only if
+	// the record is still exactly that one.
+	base store.Connection
+	// lock and owner are the refresh lease kept while the token is unsaved.
+	lock, owner string
 }
 
-// saveUnsaved stores a token set an earlier refresh could not store, before
-// anything else is tried for the connection: its refresh token is the only
-// valid one if the provider rotated it. handled reports that there was one.
-func (e *Engine) saveUnsaved(ctx context.Context, id string) (tokenSet, bool, error) {
+// keepUnsaved remembers a refreshed token set the store did not take and
+// retries the write in the background until it lands or the connection
+// changes; the refresh lease is released once it lands. Until then the
+// lease stays held, so no other instance refreshes with the old, already
+// used refresh token (a store outage longer than the lease can still let
+// one through).
+func (e *Engine) keepUnsaved(u unsavedToken) {
+	e.unsavedMu.Lock()
+	e.unsaved[u.base.ID] = u
+	e.unsavedMu.Unlock()
+	go func() {
+		backoff := 100 * time.Millisecond
+		deadline := time.Now().Add(10 * time.Minute)
+		for time.Now().Before(deadline) {
+			time.Sleep(backoff)
+			backoff = min(2*backoff, time.Second)
+			err := e.saveUnsaved(context.Background(), u.base.ID)
+			if err == nil {
+				return
+			}
+		}
+		e.log.Error("gave up storing a refreshed token; the connection may need re-authorization", "connection_id", u.base.ID)
+		e.forgetUnsaved(u.base.ID)
+	}()
+}
+
+// saveUnsaved stores the token set an earlier refresh could not store, if
+// there is one, and releases the lease kept for it. It returns nil when
+// there was none, when it is stored, or when the connection has changed
+// since (the token belongs to a chain that no longer matters).
+func (e *Engine) saveUnsaved(ctx context.Context, id string) error {
 	e.unsavedMu.Lock()
 	u, ok := e.unsaved[id]
 	e.unsavedMu.Unlock()
 	if !ok {
-		return tokenSet{}, false, nil
+		return nil
 	}
-	_, err := e.saveConnection(ctx, id, u.userID, u.providerID, u.scopes, u.ts, u.base)
+	_, err := e.saveConnection(ctx, id, u.userID, u.providerID, u.scopes, u.ts, &u.base)
 	switch {
 	case err == nil:
+		e.log.Info("stored a refreshed token kept in memory after a store failure", "connection_id", id)
 	case errors.Is(err, errConnChanged):
-		// The connection moved on (re-authorized or removed); the unsaved
-		// token belongs to a chain that no longer matters.
-		e.forgetUnsaved(id)
-		return tokenSet{}, false, nil
 	default:
-		return tokenSet{}, true, fmt.Errorf("store refreshed token: %w", err)
+		return fmt.Errorf("store refreshed token: %w", err)
 	}
-	e.forgetUnsaved(id)
-	e.log.Info("stored a refreshed token kept in memory after a store failure", "connection_id", id)
-	return u.ts, true, nil
+	e.unsavedMu.Lock()
+	if cur, ok := e.unsaved[id]; ok && cur.owner == u.owner {
+		delete(e.unsaved, id)
+	}
+	e.unsavedMu.Unlock()
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := e.store.Unlock(uctx, u.lock, u.owner); err != nil {
+		e.log.Warn("release refresh lock", "connection_id", id, "err", err)
+	}
+	return nil
 }
 
 func (e *Engine) forgetUnsaved(id string) {
@@ -322,7 +363,7 @@ func (e *Engine) forgetUnsaved(id string) {
 // stores the result (a rotated refresh token first of all) before anyone
 // gets the new access token. work bounds the provider call; base outlives
 // it for the store write.
-func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn store.Connection, old tokenSet) (tokenSet, error) {
+func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn store.Connection, old tokenSet, lock, owner string) (tokenSet, error) {
 	pctx, cancel := e.providerContext(work)
 	start := time.Now()
 	req := old.oauth()
@@ -338,7 +379,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	}
 	ts := tokenSetFrom(tok, old.UserInfo)
 	scopes := union(conn.Scopes, tok.Scopes)
-	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, conn.Version)
+	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &conn)
 	switch {
 	case errors.Is(err, errConnChanged):
 		// Re-authorized or disconnected meanwhile: that state wins.
@@ -346,10 +387,8 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 		return tokenSet{}, err
 	case err != nil:
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "store_error").Inc()
-		e.unsavedMu.Lock()
-		e.unsaved[conn.ID] = unsavedToken{providerID: p.ID(), userID: conn.UserID, scopes: scopes, ts: ts, base: conn.Version}
-		e.unsavedMu.Unlock()
-		e.log.Error("refreshed token could not be stored; kept in memory and retried on the next request", "provider", p.ID(), "connection_id", conn.ID, "err", err)
+		e.keepUnsaved(unsavedToken{providerID: p.ID(), userID: conn.UserID, scopes: scopes, ts: ts, base: conn, lock: lock, owner: owner})
+		e.log.Error("refreshed token could not be stored; kept in memory and retried", "provider", p.ID(), "connection_id", conn.ID, "err", err)
 		return tokenSet{}, fmt.Errorf("%w: %w", errUnsaved, err)
 	}
 	e.metrics.Refreshes.WithLabelValues(p.ID(), "success").Inc()
@@ -361,7 +400,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 			e.log.WarnContext(base, "user info after refresh failed; keeping the previous user info", "provider", p.ID(), "err", err)
 		} else {
 			ts.UserInfo = info
-			if _, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, saved.Version); err != nil {
+			if _, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &saved); err != nil {
 				e.log.WarnContext(base, "store user info after refresh", "provider", p.ID(), "connection_id", conn.ID, "err", err)
 			}
 		}
@@ -385,7 +424,7 @@ func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, co
 	ts := tokenSetFrom(tok, nil)
 	id := store.ConnectionID(p.ID(), "")
 	// A service token has no chain to protect: last writer wins.
-	if _, err := e.saveConnection(context.WithoutCancel(ctx), id, "", p.ID(), union(scopes, tok.Scopes), ts, 0); err != nil {
+	if _, err := e.saveConnection(context.WithoutCancel(ctx), id, "", p.ID(), union(scopes, tok.Scopes), ts, nil); err != nil {
 		return tokenSet{}, err
 	}
 	return ts, nil
@@ -427,7 +466,7 @@ func (e *Engine) refreshFailed(ctx context.Context, p *authflow.Provider, conn s
 // unless the record changed since it was read (a new authorization wins).
 func (e *Engine) markNeedsReauth(ctx context.Context, conn store.Connection) error {
 	_, err := e.store.UpdateConnection(ctx, conn.ID, func(c store.Connection, exists bool) (store.Connection, error) {
-		if !exists || c.Version != conn.Version {
+		if !exists || !sameRecord(c, conn) {
 			return c, errConnChanged
 		}
 		c.Status = store.ConnectionNeedsReauth
@@ -445,23 +484,32 @@ func (e *Engine) markNeedsReauth(ctx context.Context, conn store.Connection) err
 	return ErrNeedsReauth
 }
 
+// sameRecord reports whether c is still exactly the record base: the same
+// version and the same sealed bytes (every seal has a fresh nonce, and a
+// deleted and re-created connection starts again at version 1).
+func sameRecord(c, base store.Connection) bool {
+	return c.Version == base.Version && bytes.Equal(c.Sealed, base.Sealed)
+}
+
 // saveConnection seals ts and writes it as the connection's token state.
-// With expect > 0 the write happens only if the record is still at that
-// version (errConnChanged otherwise); with 0 it overwrites. The write runs
-// on a context no caller can cancel and is retried briefly while the store
-// is unavailable: a refreshed token that is not stored is a token chain
-// lost.
-func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID string, scopes []string, ts tokenSet, expect uint64) (store.Connection, error) {
+// With a base record the write happens only if the record is still exactly
+// that one (errConnChanged otherwise); with nil it overwrites. The write
+// runs on a context no caller can cancel and is retried briefly while the
+// store is unavailable: a refreshed token that is not stored is a token
+// chain lost.
+func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID string, scopes []string, ts tokenSet, base *store.Connection) (store.Connection, error) {
 	sealed, err := e.sealJSON(ts, connAAD(id))
 	if err != nil {
 		return store.Connection{}, err
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
 	defer cancel()
+	var landed store.Connection
 	write := func(c store.Connection, exists bool) (store.Connection, error) {
-		if expect > 0 && (!exists || c.Version != expect) {
+		if base != nil && (!exists || !sameRecord(c, *base)) {
 			// Our own earlier attempt may have landed without its reply.
-			if exists && c.Version == expect+1 && bytes.Equal(c.Sealed, sealed) {
+			if exists && c.Version == base.Version+1 && bytes.Equal(c.Sealed, sealed) {
+				landed = c
 				return c, errAlreadySaved
 			}
 			return c, errConnChanged
@@ -479,9 +527,12 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 	for {
 		saved, err := e.store.UpdateConnection(sctx, id, write)
 		switch {
-		case err == nil, errors.Is(err, errAlreadySaved):
+		case err == nil:
 			e.notifyConn(sctx, id)
 			return saved, nil
+		case errors.Is(err, errAlreadySaved):
+			e.notifyConn(sctx, id)
+			return landed, nil
 		case errors.Is(err, errConnChanged):
 			return store.Connection{}, err
 		case !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict):

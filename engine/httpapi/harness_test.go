@@ -50,14 +50,20 @@ type harnessOptions struct {
 	dir         string
 	key         *seal.Key
 	timeout     time.Duration
+	lease       time.Duration
 	origins     []string
+	// clock, when set, is shared with another harness.
+	clock *enginetest.Clock
 	// openStore replaces the bolt store in the harness's dir.
 	openStore func(now func() time.Time) (store.Store, error)
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: &enginetest.Clock{}, dir: opts.dir, logs: &enginetest.LogSink{}}
+	h := &harness{t: t, clock: opts.clock, dir: opts.dir, logs: &enginetest.LogSink{}}
+	if h.clock == nil {
+		h.clock = &enginetest.Clock{}
+	}
 	if h.dir == "" {
 		h.dir = t.TempDir()
 	}
@@ -115,6 +121,7 @@ func (h *harness) start(opts harnessOptions) {
 		Store:                  st,
 		Sealer:                 sealer,
 		ProviderTimeout:        opts.timeout,
+		RefreshLease:           opts.lease,
 		FlowTTL:                10 * time.Minute,
 		RefreshMargin:          time.Minute,
 		PublicURL:              h.srv.URL,

@@ -124,3 +124,95 @@ func TestHugeWaitIsClamped(t *testing.T) {
 		t.Fatalf("huge wait on a failed flow: HTTP %d %+v, want 410 flow_failed", code, out)
 	}
 }
+
+// TestRefreshLosesToNewAuthorization: a refresh still at the provider when
+// the user disconnects and authorizes again (the record is re-created, at
+// version 1 again) must not overwrite the new authorization.
+func TestRefreshLosesToNewAuthorization(t *testing.T) {
+	var idp *providertest.Provider
+	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		idp = providertest.New(t, providertest.Options{RedirectURI: redirect, ClientAuth: providertest.ClientSecretBasic,
+			RotateRefreshTokens: true, AccessTokenTTL: time.Hour, Now: h.clock.Now})
+		return []config.Provider{idp.Config("hooli")}
+	}})
+	h.connect(idp, "ada", "hooli")
+	h.clock.Advance(2 * time.Hour)
+	id := store.ConnectionID("hooli", "ada")
+
+	idp.SetDelay(2 * time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var out authResp
+		h.do("POST", "/v1/auth/authorize", authorizeBody("ada", "hooli"), &out)
+	}()
+	time.Sleep(300 * time.Millisecond) // the refresh waits at the provider
+	idp.SetDelay(0)
+	if err := h.engine.Disconnect(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	fresh := h.connect(idp, "ada", "hooli")
+	<-done
+	if now := h.authorize("ada", "hooli"); now.Token() != fresh.Token() {
+		t.Fatal("the new authorization's token was replaced by the old chain's refreshed token")
+	}
+}
+
+// TestUnsavedRefreshAcrossInstances: the store is down longer than the
+// engine retries a refreshed token's write. The token is kept and written
+// in the background once the store is back; neither the same instance nor
+// another one ever presents the used refresh token, and nobody gets an
+// expired access token.
+func TestUnsavedRefreshAcrossInstances(t *testing.T) {
+	srv := redistest.Private(t, redistest.PrivateOptions{AppendOnly: true})
+	prefix := redistest.Prefix(t)
+	open := func(now func() time.Time) (store.Store, error) {
+		return redisstore.Open(redisstore.Config{URL: srv.URL(), KeyPrefix: prefix}, redisstore.Options{Now: now})
+	}
+	var idp *providertest.Provider
+	a := newHarness(t, harnessOptions{timeout: time.Second, lease: 15 * time.Second, openStore: open,
+		providers: func(h *harness, redirect string) []config.Provider {
+			idp = providertest.New(t, providertest.Options{RedirectURI: redirect, ClientAuth: providertest.ClientSecretBasic,
+				RotateRefreshTokens: true, AccessTokenTTL: time.Hour, Now: h.clock.Now})
+			return []config.Provider{idp.Config("hooli")}
+		}})
+	b := newHarness(t, harnessOptions{timeout: time.Second, lease: 15 * time.Second, openStore: open, key: &a.key, clock: a.clock,
+		providers: func(h *harness, redirect string) []config.Provider { return []config.Provider{idp.Config("hooli")} }})
+	a.connect(idp, "ada", "hooli")
+	a.clock.Advance(2 * time.Hour)
+
+	idp.SetDelay(500 * time.Millisecond)
+	up := make(chan struct{})
+	go func() {
+		time.Sleep(200 * time.Millisecond) // the refresh is at the provider
+		srv.Stop()
+		time.Sleep(10 * time.Second) // longer than the engine's write retries
+		srv.Start()
+		close(up)
+	}()
+	var first apiErr
+	if code := a.do("POST", "/v1/auth/authorize", authorizeBody("ada", "hooli"), &first); code != 503 {
+		t.Fatalf("refresh during a long outage: HTTP %d %+v, want 503", code, first)
+	}
+	idp.SetDelay(0)
+	<-up
+	var got authResp
+	for range 40 { // clients retry 503s; the store comes back within a few seconds
+		var code int
+		if code = b.do("POST", "/v1/auth/authorize", authorizeBody("ada", "hooli"), &got); code == 200 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if got.Status != "completed" || !idp.ValidAccessToken(got.Token()) {
+		t.Fatalf("the other instance after the outage: %+v, want completed with a valid token", got)
+	}
+	a.clock.Advance(2 * time.Hour) // the kept token is stale by now as well
+	later := a.authorize("ada", "hooli")
+	if later.Status != "completed" || !idp.ValidAccessToken(later.Token()) {
+		t.Fatalf("the first instance later: %s valid=%v, want completed with a valid token", later.Status, idp.ValidAccessToken(later.Token()))
+	}
+	if c := idp.Counts(); c.Replays != 0 {
+		t.Fatalf("the provider saw %d reused refresh tokens (the chain is revoked)", c.Replays)
+	}
+}
