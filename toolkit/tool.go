@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -242,17 +243,8 @@ func (t *Tool) checkContext(tc Context) error {
 // unknown names, missing required ones, enum values. Types are checked
 // when the inputs are decoded into the input struct.
 func (t *Tool) checkInputs(inputs map[string]any) error {
-	byName := make(map[string]InputParameter, len(t.params))
-	for _, p := range t.params {
-		byName[p.Name] = p
-	}
-	names := make([]string, 0, len(inputs))
-	for k := range inputs {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, k := range names {
-		if _, ok := byName[k]; !ok {
+	for _, k := range slices.Sorted(maps.Keys(inputs)) {
+		if !slices.ContainsFunc(t.params, func(p InputParameter) bool { return p.Name == k }) {
 			return badInput("unknown parameter %q", k)
 		}
 	}
