@@ -363,20 +363,19 @@ func (s *Service) transportFailure(ctx context.Context, t workerclient.Tool, err
 		return Output{}, fmt.Errorf("execute tool %s: %w", t.Def.FullyQualifiedName, ctx.Err())
 	}
 	var (
-		op *net.OpError
 		we *workerclient.WorkerError
 		ne net.Error
 	)
 	switch {
-	case errors.As(err, &op) && op.Op == "dial":
+	case workerclient.IsDialError(err):
 		return Output{}, fmt.Errorf("execute tool %s: worker %q: %w: %w", t.Def.FullyQualifiedName, t.Worker.ID(), ErrWorkerUnreachable, err)
 	case errors.As(err, &we):
 		msg := fmt.Sprintf("the tool's worker answered HTTP %d", we.Status)
-		kind := toolkit.KindNetworkTransportRuntimeUnmapped
 		if we.Status == http.StatusUnauthorized {
 			msg = "the tool's worker refused the engine's credentials (check the worker secret)"
 		}
-		return Output{Error: &toolkit.ToolCallError{Kind: kind, Message: msg, DeveloperMessage: we.Detail}}, nil
+		return Output{Error: &toolkit.ToolCallError{Kind: toolkit.KindNetworkTransportRuntimeUnmapped,
+			Message: msg, DeveloperMessage: we.Detail}}, nil
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():
 		return Output{Error: &toolkit.ToolCallError{Kind: toolkit.KindNetworkTransportRuntimeTimeout,
 			Message: "the tool's worker did not answer in time; the tool may or may not have run"}}, nil

@@ -226,7 +226,7 @@ func (c *Client) attempt(ctx context.Context, op, method, path string, body []by
 	}
 	resp, err := c.opts.HTTPClient.Do(req)
 	if err != nil {
-		return gotConn.Load() && !isDialError(err), fmt.Errorf("worker %q %s: %w: %w", c.opts.ID, op, ErrUnreachable, err)
+		return gotConn.Load() && !IsDialError(err), fmt.Errorf("worker %q %s: %w: %w", c.opts.ID, op, ErrUnreachable, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
@@ -245,8 +245,9 @@ func (c *Client) attempt(ctx context.Context, op, method, path string, body []by
 	return true, nil
 }
 
-// isDialError reports an error from making the connection.
-func isDialError(err error) bool {
+// IsDialError reports whether err, as returned by a Client call, is a
+// failure to make the connection: the worker never saw the request.
+func IsDialError(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
