@@ -31,54 +31,23 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 		s, clock := fresh(t, newStore)
 		f := newFlow(clock)
 		mustCreateFlow(t, s, f)
-		var wins, notFound atomic.Int32
-		errs := make(chan error, consumers)
-		parallel(consumers, func(int) {
+		exactlyOneWins(t, "ConsumeState", consumers, store.ErrNotFound, func() error {
 			got, err := s.ConsumeState(t.Context(), f.StateHash)
-			switch {
-			case err == nil:
-				wins.Add(1)
-				if got.ID != f.ID {
-					errs <- errors.New("the winner received another flow")
-				}
-			case errors.Is(err, store.ErrNotFound):
-				notFound.Add(1)
-			default:
-				errs <- err
+			if err == nil && got.ID != f.ID {
+				t.Errorf("ConsumeState: the winner received flow %q, want %q", got.ID, f.ID)
 			}
+			return err
 		})
-		close(errs)
-		for err := range errs {
-			t.Errorf("ConsumeState: %v", err)
-		}
-		if wins.Load() != 1 || notFound.Load() != consumers-1 {
-			t.Errorf("%d consumers won and %d got ErrNotFound; want 1 and %d", wins.Load(), notFound.Load(), consumers-1)
-		}
 	})
 
 	t.Run("of many concurrent creates of one flow id exactly one succeeds", func(t *testing.T) {
 		s, clock := fresh(t, newStore)
 		id := uid("flow")
-		var wins atomic.Int32
-		errs := make(chan error, writers)
-		parallel(writers, func(int) {
+		exactlyOneWins(t, "CreateFlow", writers, store.ErrConflict, func() error {
 			f := newFlow(clock)
 			f.ID = id
-			err := s.CreateFlow(t.Context(), f)
-			switch {
-			case err == nil:
-				wins.Add(1)
-			case !errors.Is(err, store.ErrConflict):
-				errs <- err
-			}
+			return s.CreateFlow(t.Context(), f)
 		})
-		close(errs)
-		for err := range errs {
-			t.Errorf("CreateFlow: %v", err)
-		}
-		if wins.Load() != 1 {
-			t.Errorf("%d creates succeeded, want 1", wins.Load())
-		}
 	})
 
 	t.Run("concurrent flow updates all land", func(t *testing.T) {
@@ -86,22 +55,13 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 		f := newFlow(clock)
 		f.Scopes = nil
 		mustCreateFlow(t, s, f)
-		errs := make(chan error, writers)
-		parallel(writers, func(i int) {
-			errs <- retryConflict(func() error {
-				_, err := s.UpdateFlow(t.Context(), f.ID, func(cur store.Flow) (store.Flow, error) {
-					cur.Scopes = append(cur.Scopes, scopeOf(i))
-					return cur, nil
-				})
-				return err
+		allLand(t, "UpdateFlow", func(i int) error {
+			_, err := s.UpdateFlow(t.Context(), f.ID, func(cur store.Flow) (store.Flow, error) {
+				cur.Scopes = append(cur.Scopes, scopeOf(i))
+				return cur, nil
 			})
+			return err
 		})
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Errorf("UpdateFlow: %v", err)
-			}
-		}
 		got, err := s.GetFlow(t.Context(), f.ID)
 		if err != nil {
 			t.Fatalf("GetFlow: %v", err)
@@ -114,25 +74,16 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 		c := connectionFor(clock, "github", uid("user"))
 		c.Scopes = nil
 		// No initial record: the writers also race to create it.
-		errs := make(chan error, writers)
-		parallel(writers, func(i int) {
-			errs <- retryConflict(func() error {
-				_, err := s.UpdateConnection(t.Context(), c.ID, func(cur store.Connection, exists bool) (store.Connection, error) {
-					if !exists {
-						cur = c
-					}
-					cur.Scopes = append(cur.Scopes, scopeOf(i))
-					return cur, nil
-				})
-				return err
+		allLand(t, "UpdateConnection", func(i int) error {
+			_, err := s.UpdateConnection(t.Context(), c.ID, func(cur store.Connection, exists bool) (store.Connection, error) {
+				if !exists {
+					cur = c
+				}
+				cur.Scopes = append(cur.Scopes, scopeOf(i))
+				return cur, nil
 			})
+			return err
 		})
-		close(errs)
-		for err := range errs {
-			if err != nil {
-				t.Errorf("UpdateConnection: %v", err)
-			}
-		}
 		got := mustGetConnection(t, s, c.ID)
 		assertAllScopes(t, got.Scopes)
 		if got.Version != writers {
@@ -143,24 +94,10 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 	t.Run("of many concurrent lockers exactly one owns the lock", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		name := uid("lock")
-		var owners atomic.Int32
-		errs := make(chan error, writers)
-		parallel(writers, func(int) {
+		exactlyOneWins(t, "Lock", writers, store.ErrLockHeld, func() error {
 			_, err := s.Lock(t.Context(), name, time.Minute)
-			switch {
-			case err == nil:
-				owners.Add(1)
-			case !errors.Is(err, store.ErrLockHeld):
-				errs <- err
-			}
+			return err
 		})
-		close(errs)
-		for err := range errs {
-			t.Errorf("Lock: %v", err)
-		}
-		if owners.Load() != 1 {
-			t.Errorf("%d lockers got the lock, want 1", owners.Load())
-		}
 	})
 
 	t.Run("a lock passed between goroutines is never held twice", func(t *testing.T) {
@@ -210,6 +147,39 @@ func parallel(n int, fn func(i int)) {
 	ready.Wait()
 	close(start)
 	done.Wait()
+}
+
+// exactlyOneWins runs attempt on n goroutines released together and fails
+// t unless exactly one call returns nil and every other returns an error
+// that is lose. Any other error is reported as it is.
+func exactlyOneWins(t *testing.T, op string, n int, lose error, attempt func() error) {
+	t.Helper()
+	var wins, losses atomic.Int32
+	parallel(n, func(int) {
+		switch err := attempt(); {
+		case err == nil:
+			wins.Add(1)
+		case errors.Is(err, lose):
+			losses.Add(1)
+		default:
+			t.Errorf("%s: %v", op, err)
+		}
+	})
+	if wins.Load() != 1 || losses.Load() != int32(n-1) {
+		t.Errorf("%s: %d of %d calls succeeded and %d got %v; want 1 and %d", op, wins.Load(), n, losses.Load(), lose, n-1)
+	}
+}
+
+// allLand runs write(0..writers-1) on writers goroutines released
+// together, each retried on ErrConflict (see retryConflict), and fails t
+// for every write that still errs.
+func allLand(t *testing.T, op string, write func(i int) error) {
+	t.Helper()
+	parallel(writers, func(i int) {
+		if err := retryConflict(func() error { return write(i) }); err != nil {
+			t.Errorf("%s: %v", op, err)
+		}
+	})
 }
 
 // retryConflict runs op until it returns something other than ErrConflict.

@@ -3,6 +3,8 @@ package storetest
 import (
 	"testing"
 	"time"
+
+	"github.com/authengine/authengine/engine/store"
 )
 
 // Waits used by the notifier cases. A signal must arrive within
@@ -38,19 +40,23 @@ func expectQuiet(t *testing.T, what string, signals <-chan struct{}) {
 	}
 }
 
+// mustNotify signals flowID or fails the test.
+func mustNotify(t *testing.T, s store.Store, flowID string) {
+	t.Helper()
+	if err := s.Notify(t.Context(), flowID); err != nil {
+		t.Fatalf("Notify(%s): %v", flowID, err)
+	}
+}
+
 func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("a subscriber receives a signal after notify", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
 		signals, cancel := s.Subscribe(id)
 		defer cancel()
-		if err := s.Notify(t.Context(), id); err != nil {
-			t.Fatalf("Notify: %v", err)
-		}
+		mustNotify(t, s, id)
 		expectSignal(t, "after Notify", signals)
-		if err := s.Notify(t.Context(), id); err != nil {
-			t.Fatalf("second Notify: %v", err)
-		}
+		mustNotify(t, s, id)
 		expectSignal(t, "after a second Notify", signals)
 	})
 
@@ -61,18 +67,14 @@ func runNotifier(t *testing.T, newStore NewStore) {
 		defer cancelA()
 		b, cancelB := s.Subscribe(id)
 		defer cancelB()
-		if err := s.Notify(t.Context(), id); err != nil {
-			t.Fatalf("Notify: %v", err)
-		}
+		mustNotify(t, s, id)
 		expectSignal(t, "first subscriber", a)
 		expectSignal(t, "second subscriber", b)
 	})
 
 	t.Run("notifying a flow nobody watches is harmless", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
-		if err := s.Notify(t.Context(), uid("flow")); err != nil {
-			t.Fatalf("Notify: %v", err)
-		}
+		mustNotify(t, s, uid("flow"))
 	})
 
 	t.Run("signals for other flows do not arrive", func(t *testing.T) {
@@ -80,9 +82,7 @@ func runNotifier(t *testing.T, newStore NewStore) {
 		watched := uid("flow")
 		signals, cancel := s.Subscribe(watched)
 		defer cancel()
-		if err := s.Notify(t.Context(), uid("flow")); err != nil {
-			t.Fatalf("Notify: %v", err)
-		}
+		mustNotify(t, s, uid("flow"))
 		expectQuiet(t, "notify of another flow", signals)
 	})
 
@@ -94,9 +94,7 @@ func runNotifier(t *testing.T, newStore NewStore) {
 		defer cancelOther()
 		cancel()
 		cancel()
-		if err := s.Notify(t.Context(), id); err != nil {
-			t.Fatalf("Notify: %v", err)
-		}
+		mustNotify(t, s, id)
 		// The live subscriber proves the signal was sent.
 		expectSignal(t, "the subscriber still subscribed", other)
 		expectQuiet(t, "after cancel", signals)
