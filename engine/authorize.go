@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine/store"
 )
 
@@ -78,7 +79,7 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 		return Authorization{}, err
 	}
 
-	if p.GrantType() == grantClientCredentials {
+	if p.GrantType() == config.GrantClientCredentials {
 		ts, conn, err := e.serviceToken(ctx, p, scopes)
 		if err != nil {
 			return Authorization{}, err
@@ -98,10 +99,6 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 		return Authorization{}, err
 	}
 }
-
-const (
-	grantClientCredentials = "client_credentials"
-)
 
 var (
 	errNoConnection  = errors.New("no connection")

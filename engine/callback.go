@@ -141,14 +141,11 @@ func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flo
 	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, nil); err != nil {
 		return err
 	}
-	// The connection is stored: the flow must now read completed. The
-	// update gets a budget of its own and is retried while the store is
-	// unavailable.
-	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
-	defer cancel()
+	// The connection is stored: the flow must now read completed, even if
+	// the store needs a few tries.
 	now := e.now()
-	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
-		_, err := e.store.UpdateFlow(fctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+	err := retryStore(ctx, func(ctx context.Context) error {
+		_, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
 			cur.Status = store.FlowCompleted
 			cur.ConnectionID = id
 			cur.Sealed = nil
@@ -157,19 +154,12 @@ func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flo
 			cur.ExpiresAt = now.Add(e.flowTTL)
 			return cur, nil
 		})
-		if err == nil || errors.Is(err, store.ErrNotFound) {
-			// A flow that expired meanwhile has no one left to tell; the
-			// connection is what matters.
-			break
-		}
-		if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict) {
-			return storeErr("complete flow", err)
-		}
-		select {
-		case <-time.After(backoff):
-		case <-fctx.Done():
-			return storeErr("complete flow", err)
-		}
+		return err
+	})
+	// A flow that expired meanwhile has no one left to tell; the connection
+	// is what matters.
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return storeErr("complete flow", err)
 	}
 	e.metrics.FlowsCompleted.WithLabelValues(p.ID()).Inc()
 	e.log.InfoContext(ctx, "authorization flow completed", "flow_id", f.ID, "provider", p.ID(), "connection_id", id)

@@ -20,9 +20,6 @@ import (
 type Sealer interface {
 	Seal(plaintext, aad []byte) ([]byte, error)
 	Open(sealed, aad []byte) ([]byte, error)
-	// Stale reports a blob sealed with a key other than the current one;
-	// the engine re-seals such blobs when it next writes the record.
-	Stale(sealed []byte) bool
 }
 
 // Options is the runtime configuration of an Engine. cmd/authengine
@@ -64,6 +61,8 @@ type Options struct {
 
 // Engine is the authorization service. It is safe for concurrent use.
 type Engine struct {
+	// providers and disabled are the engine.yaml providers; they do not
+	// change after New.
 	providers   map[string]*authflow.Provider
 	disabled    map[string]bool
 	store       store.Store
@@ -82,9 +81,8 @@ type Engine struct {
 	refreshes   flightGroup
 	// unsaved holds refreshed token sets the store did not take, by
 	// connection id, until they are stored.
-	unsavedMu   sync.Mutex
-	unsaved     map[string]unsavedToken
-	providersMu sync.RWMutex // guards providers for run-time changes
+	unsavedMu sync.Mutex
+	unsaved   map[string]unsavedToken
 	// runtime holds the providers added through the admin API, layered
 	// under providers (runtime_providers.go).
 	runtime runtimeProviders
@@ -187,8 +185,6 @@ func (e *Engine) Health(ctx context.Context) error {
 // always wins over a runtime (admin API) provider, and runtime providers
 // are matched by provider_id only when no YAML provider is.
 func (e *Engine) provider(id string) (*authflow.Provider, error) {
-	e.providersMu.RLock()
-	defer e.providersMu.RUnlock()
 	if p, ok := e.providers[id]; ok {
 		return p, nil
 	}
@@ -201,7 +197,7 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 	for _, p := range e.providers {
 		if p.CatalogID() == id {
 			if match != nil {
-				return nil, &RequestError{Name: "ambiguous_provider", Message: fmt.Sprintf("provider %q matches several configured providers; use the provider's id", id)}
+				return nil, ambiguousError(id)
 			}
 			match = p
 		}
@@ -222,19 +218,8 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 	return match, nil
 }
 
-// SetProviders replaces the run-time provider set (the admin API uses it).
-func (e *Engine) SetProviders(ps map[string]*authflow.Provider) {
-	e.providersMu.Lock()
-	e.providers = ps
-	e.providersMu.Unlock()
-}
-
-// Providers returns the current providers by id.
-func (e *Engine) Providers() map[string]*authflow.Provider {
-	e.providersMu.RLock()
-	defer e.providersMu.RUnlock()
-	return e.providers
-}
+// Providers returns the engine.yaml providers by id.
+func (e *Engine) Providers() map[string]*authflow.Provider { return e.providers }
 
 // providerContext bounds one provider request.
 func (e *Engine) providerContext(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -19,9 +19,8 @@ type flightCall struct {
 }
 
 // Do runs fn for key unless a call for key is running, in which case it
-// waits for that call. shared reports whether the result came from another
-// caller's call.
-func (g *flightGroup) Do(key string, fn func() (any, error)) (val any, err error, shared bool) {
+// waits for that call and returns its result.
+func (g *flightGroup) Do(key string, fn func() (any, error)) (any, error) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = map[string]*flightCall{}
@@ -29,7 +28,7 @@ func (g *flightGroup) Do(key string, fn func() (any, error)) (val any, err error
 	if c, ok := g.calls[key]; ok {
 		g.mu.Unlock()
 		<-c.done
-		return c.val, c.err, true
+		return c.val, c.err
 	}
 	c := &flightCall{done: make(chan struct{})}
 	g.calls[key] = c
@@ -45,7 +44,7 @@ func (g *flightGroup) Do(key string, fn func() (any, error)) (val any, err error
 		g.finish(key, c)
 	}()
 	c.val, c.err = fn()
-	return c.val, c.err, false
+	return c.val, c.err
 }
 
 func (g *flightGroup) finish(key string, c *flightCall) {

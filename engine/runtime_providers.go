@@ -3,7 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -130,7 +129,7 @@ func (r *runtimeProviders) byCatalogID(catalogID string) (*authflow.Provider, er
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var match *authflow.Provider
-	for _, id := range sortedKeys(r.loaded) {
+	for _, id := range slices.Sorted(maps.Keys(r.loaded)) {
 		p := r.loaded[id].compiled
 		if p == nil || p.CatalogID() != catalogID {
 			continue
@@ -269,8 +268,6 @@ func (e *Engine) announceProviders(ctx context.Context) {
 
 // isConfigID reports whether id is declared in engine.yaml, enabled or not.
 func (e *Engine) isConfigID(id string) bool {
-	e.providersMu.RLock()
-	defer e.providersMu.RUnlock()
 	_, ok := e.providers[id]
 	return ok || e.disabled[id]
 }
@@ -441,25 +438,17 @@ type storedProvider struct {
 }
 
 func (e *Engine) sealProvider(id string, doc map[string]any) ([]byte, error) {
-	plain, err := json.Marshal(storedProvider{Version: 1, Provider: doc})
+	sealed, err := e.sealJSON(storedProvider{Version: 1, Provider: doc}, providerAAD(id))
 	if err != nil {
-		return nil, fmt.Errorf("encode runtime provider %q: %w", id, err)
-	}
-	sealed, err := e.sealer.Seal(plain, []byte("provider:"+id))
-	if err != nil {
-		return nil, fmt.Errorf("seal runtime provider %q: %w", id, err)
+		return nil, fmt.Errorf("runtime provider %q: %w", id, err)
 	}
 	return sealed, nil
 }
 
 func (e *Engine) openProvider(rec store.ProviderRecord) (map[string]any, error) {
-	plain, err := e.sealer.Open(rec.Sealed, []byte("provider:"+rec.ID))
-	if err != nil {
-		return nil, fmt.Errorf("open runtime provider %q: %w", rec.ID, err)
-	}
 	var sp storedProvider
-	if err := json.Unmarshal(plain, &sp); err != nil {
-		return nil, fmt.Errorf("decode runtime provider %q: stored record is malformed", rec.ID)
+	if err := e.openJSON(rec.Sealed, providerAAD(rec.ID), &sp); err != nil {
+		return nil, fmt.Errorf("runtime provider %q: %w", rec.ID, err)
 	}
 	if sp.Provider == nil {
 		return nil, fmt.Errorf("decode runtime provider %q: stored record holds no provider", rec.ID)
@@ -494,7 +483,6 @@ func (e *Engine) configInfos() []ProviderInfo {
 			out = append(out, infoOf(p, SourceConfig, store.ProviderRecord{}))
 		}
 	} else {
-		e.providersMu.RLock()
 		for id, p := range e.providers {
 			out = append(out, ProviderInfo{Source: SourceConfig, Provider: config.Provider{
 				ID: id, ProviderID: p.CatalogID(), Enabled: ptr(true), Type: config.ProviderTypeOAuth2,
@@ -506,7 +494,6 @@ func (e *Engine) configInfos() []ProviderInfo {
 				out = append(out, ProviderInfo{Source: SourceConfig, Provider: config.Provider{ID: id, Enabled: ptr(false), Type: config.ProviderTypeOAuth2}})
 			}
 		}
-		e.providersMu.RUnlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Provider.ID < out[j].Provider.ID })
 	return out
@@ -637,13 +624,4 @@ func mergePatch(target, patch any) any {
 		tm[k] = mergePatch(tm[k], v)
 	}
 	return tm
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

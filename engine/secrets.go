@@ -62,8 +62,9 @@ type flowSecrets struct {
 // LogValue keeps verifiers out of logs.
 func (f flowSecrets) LogValue() slog.Value { return slog.StringValue("[REDACTED flow secrets]") }
 
-func connAAD(id string) []byte { return []byte("conn:" + id) }
-func flowAAD(id string) []byte { return []byte("flow:" + id) }
+func connAAD(id string) []byte     { return []byte("conn:" + id) }
+func flowAAD(id string) []byte     { return []byte("flow:" + id) }
+func providerAAD(id string) []byte { return []byte("provider:" + id) }
 
 func (e *Engine) sealJSON(v any, aad []byte) ([]byte, error) {
 	plain, err := json.Marshal(v)

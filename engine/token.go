@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine/store"
 )
 
@@ -37,13 +38,6 @@ func (e *Engine) userToken(ctx context.Context, p *authflow.Provider, userID str
 	return ts, conn, nil
 }
 
-// Token returns the user's current access token for a provider (the
-// service token for a client-credentials provider), refreshing it first
-// when it is within the refresh margin of expiry.
-func (e *Engine) Token(ctx context.Context, providerID, userID string, scopes []string) (Authorization, error) {
-	return e.Authorize(ctx, AuthorizeRequest{UserID: userID, ProviderID: providerID, Scopes: scopes})
-}
-
 // stale reports whether a connection's token must be refreshed before it
 // is handed out: it expires within the refresh margin. For tokens that live
 // no longer than the margin, the margin shrinks to half their lifetime, so
@@ -65,13 +59,18 @@ func (e *Engine) fresh(ctx context.Context, p *authflow.Provider, conn store.Con
 		return tokenSet{}, ErrNeedsReauth
 	}
 	if !e.stale(conn) {
-		var ts tokenSet
-		if err := e.openJSON(conn.Sealed, connAAD(conn.ID), &ts); err != nil {
-			return tokenSet{}, err
-		}
-		return ts, nil
+		return e.openToken(conn)
 	}
-	return e.renew(ctx, p, conn.ID, conn.UserID, nil, conn.Version)
+	return e.renew(ctx, p, conn.ID, nil, conn.Version)
+}
+
+// openToken opens a connection's sealed token set.
+func (e *Engine) openToken(conn store.Connection) (tokenSet, error) {
+	var ts tokenSet
+	if err := e.openJSON(conn.Sealed, connAAD(conn.ID), &ts); err != nil {
+		return tokenSet{}, err
+	}
+	return ts, nil
 }
 
 // serviceToken returns the client-credentials token of p covering scopes,
@@ -80,16 +79,13 @@ func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes 
 	id := store.ConnectionID(p.ID(), "")
 	conn, err := e.store.GetConnection(ctx, id)
 	if err == nil && conn.Status == store.ConnectionConnected && covers(conn.Scopes, scopes) && !e.stale(conn) {
-		var ts tokenSet
-		if err := e.openJSON(conn.Sealed, connAAD(id), &ts); err != nil {
-			return tokenSet{}, conn, err
-		}
-		return ts, conn, nil
+		ts, err := e.openToken(conn)
+		return ts, conn, err
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return tokenSet{}, conn, storeErr("read service token", err)
 	}
-	ts, err := e.renew(ctx, p, id, "", scopes, conn.Version)
+	ts, err := e.renew(ctx, p, id, scopes, conn.Version)
 	if err != nil {
 		return tokenSet{}, conn, err
 	}
@@ -108,16 +104,16 @@ func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes 
 // is a correctness rule: providers that rotate refresh tokens treat a second
 // use of an old one as theft and revoke the whole chain. seen is the
 // record version the caller read (0: none).
-func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id, userID string, scopes []string, seen uint64) (tokenSet, error) {
+func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64) (tokenSet, error) {
 	key := id
 	if scopes != nil {
 		// Service tokens for different scopes are different requests; the
 		// store lock still serialises them per connection.
 		key += "\x00" + strings.Join(slices.Sorted(slices.Values(scopes)), " ")
 	}
-	v, err, _ := e.refreshes.Do(key, func() (any, error) {
+	v, err := e.refreshes.Do(key, func() (any, error) {
 		// The attempt outlives any one caller: others may be waiting on it.
-		return e.renewLocked(context.WithoutCancel(ctx), p, id, userID, scopes, seen)
+		return e.renewLocked(context.WithoutCancel(ctx), p, id, scopes, seen)
 	})
 	if err != nil {
 		return tokenSet{}, err
@@ -149,7 +145,7 @@ const (
 	leaseReserve = 3 * time.Second
 )
 
-func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, userID string, scopes []string, seen uint64) (tokenSet, error) {
+func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64) (tokenSet, error) {
 	signals, cancel := e.store.Subscribe("conn:" + id)
 	defer cancel()
 	lockName := "refresh:" + id
@@ -212,14 +208,14 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id, user
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return tokenSet{}, storeErr("read connection", err)
 	}
-	if p.GrantType() == grantClientCredentials {
-		return e.fetchServiceToken(wctx, p, conn, exists, union(conn.Scopes, scopes))
+	if p.GrantType() == config.GrantClientCredentials {
+		return e.fetchServiceToken(wctx, p, union(conn.Scopes, scopes))
 	}
 	if !exists {
 		return tokenSet{}, ErrNeedsReauth
 	}
-	var old tokenSet
-	if err := e.openJSON(conn.Sealed, connAAD(id), &old); err != nil {
+	old, err := e.openToken(conn)
+	if err != nil {
 		return tokenSet{}, err
 	}
 	if !p.CanRefresh() || old.RefreshToken == "" {
@@ -268,11 +264,8 @@ func (e *Engine) reread(ctx context.Context, id string, scopes []string, seen ui
 	if !e.satisfied(conn, scopes, seen) {
 		return tokenSet{}, false, nil
 	}
-	var ts tokenSet
-	if err := e.openJSON(conn.Sealed, connAAD(id), &ts); err != nil {
-		return tokenSet{}, true, err
-	}
-	return ts, true, nil
+	ts, err := e.openToken(conn)
+	return ts, true, err
 }
 
 // errUnsaved: the provider issued a token the store did not take. It is
@@ -285,9 +278,8 @@ var errConnChanged = errors.New("connection changed during refresh")
 
 // unsavedToken is a refreshed token set that could not be stored yet.
 type unsavedToken struct {
-	providerID, userID string
-	scopes             []string
-	ts                 tokenSet
+	scopes []string
+	ts     tokenSet
 	// base is the record the token replaces; the write happens only if
 	// the record is still exactly that one.
 	base store.Connection
@@ -332,7 +324,7 @@ func (e *Engine) saveUnsaved(ctx context.Context, id string) error {
 	if !ok {
 		return nil
 	}
-	_, err := e.saveConnection(ctx, id, u.userID, u.providerID, u.scopes, u.ts, &u.base)
+	_, err := e.saveConnection(ctx, id, u.base.UserID, u.base.ProviderID, u.scopes, u.ts, &u.base)
 	switch {
 	case err == nil:
 		e.log.Info("stored a refreshed token kept in memory after a store failure", "connection_id", id)
@@ -374,9 +366,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	if err != nil {
 		return tokenSet{}, e.refreshFailed(base, p, conn, err)
 	}
-	if tok.RefreshToken == "" {
-		tok.RefreshToken = old.RefreshToken
-	}
+	// authflow keeps the old refresh token when the provider sent none.
 	ts := tokenSetFrom(tok, old.UserInfo)
 	scopes := union(conn.Scopes, tok.Scopes)
 	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &conn)
@@ -387,7 +377,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 		return tokenSet{}, err
 	case err != nil:
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "store_error").Inc()
-		e.keepUnsaved(unsavedToken{providerID: p.ID(), userID: conn.UserID, scopes: scopes, ts: ts, base: conn, lock: lock, owner: owner})
+		e.keepUnsaved(unsavedToken{scopes: scopes, ts: ts, base: conn, lock: lock, owner: owner})
 		e.log.Error("refreshed token could not be stored; kept in memory and retried", "provider", p.ID(), "connection_id", conn.ID, "err", err)
 		return tokenSet{}, fmt.Errorf("%w: %w", errUnsaved, err)
 	}
@@ -409,7 +399,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 }
 
 // fetchServiceToken runs the client-credentials grant and stores the token.
-func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, conn store.Connection, exists bool, scopes []string) (tokenSet, error) {
+func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, scopes []string) (tokenSet, error) {
 	pctx, cancel := e.providerContext(ctx)
 	start := time.Now()
 	tok, err := p.ClientCredentials(pctx, e.client, scopes)
@@ -502,8 +492,6 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 	if err != nil {
 		return store.Connection{}, err
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
-	defer cancel()
 	var landed store.Connection
 	write := func(c store.Connection, exists bool) (store.Connection, error) {
 		if base != nil && (!exists || !sameRecord(c, *base)) {
@@ -523,26 +511,39 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 		c.Sealed = sealed
 		return c, nil
 	}
-	backoff := 100 * time.Millisecond
-	for {
-		saved, err := e.store.UpdateConnection(sctx, id, write)
-		switch {
-		case err == nil:
-			e.notifyConn(sctx, id)
-			return saved, nil
-		case errors.Is(err, errAlreadySaved):
-			e.notifyConn(sctx, id)
-			return landed, nil
-		case errors.Is(err, errConnChanged):
-			return store.Connection{}, err
-		case !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict):
-			return store.Connection{}, storeErr("store connection", err)
+	var saved store.Connection
+	err = retryStore(ctx, func(sctx context.Context) (err error) {
+		saved, err = e.store.UpdateConnection(sctx, id, write)
+		return err
+	})
+	switch {
+	case err == nil:
+	case errors.Is(err, errAlreadySaved):
+		saved = landed
+	case errors.Is(err, errConnChanged):
+		return store.Connection{}, err
+	default:
+		return store.Connection{}, storeErr("store connection", err)
+	}
+	e.notifyConn(ctx, id)
+	return saved, nil
+}
+
+// retryStore runs a write that must not be lost on a context no caller can
+// cancel, retrying it for up to saveBudget while the store is unavailable
+// or the compare-and-swap keeps losing. Any other error ends it.
+func retryStore(ctx context.Context, write func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
+	defer cancel()
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+		err := write(ctx)
+		if err == nil || !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict) {
+			return err
 		}
 		select {
 		case <-time.After(backoff):
-			backoff = min(2*backoff, time.Second)
-		case <-sctx.Done():
-			return store.Connection{}, storeErr("store connection", err)
+		case <-ctx.Done():
+			return err
 		}
 	}
 }
