@@ -379,10 +379,14 @@ func (p *Provider) visit(ctx context.Context, authorizeURL string, deny bool) (s
 
 // violation reports a protocol violation by the client under test.
 func (p *Provider) violation(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.recordViolationLocked(fmt.Sprintf(format, args...))
+}
+
+// recordViolationLocked records msg and fails the test. p.mu is held.
+func (p *Provider) recordViolationLocked(msg string) {
 	p.violations = append(p.violations, msg)
-	p.mu.Unlock()
 	p.t.Errorf("providertest: protocol violation: %s", msg)
 }
 
@@ -863,12 +867,11 @@ func (p *Provider) refuseLocked(w http.ResponseWriter, code, desc string) {
 }
 
 // violationLocked answers 400 with code and reports a violation. p.mu is
-// held, so the violation is recorded directly.
+// held.
 func (p *Provider) violationLocked(w http.ResponseWriter, code, format string, args ...any) {
 	p.rejected.Add(1)
 	msg := fmt.Sprintf(format, args...)
-	p.violations = append(p.violations, msg)
-	p.t.Errorf("providertest: protocol violation: %s", msg)
+	p.recordViolationLocked(msg)
 	p.writeError(w, http.StatusBadRequest, code, msg)
 }
 
