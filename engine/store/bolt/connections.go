@@ -38,10 +38,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 // record; now on create). A result whose ID is not id, or not
 // store.ConnectionID(ProviderID, UserID), is refused.
 func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store.Connection, exists bool) (store.Connection, error)) (store.Connection, error) {
-	var (
-		out   store.Connection
-		fnErr error
-	)
+	var out store.Connection
 	err := s.update(ctx, "update connection", func(tx *bbolt.Tx) error {
 		bucket := tx.Bucket(bucketConnections)
 		var (
@@ -57,7 +54,6 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 		}
 		next, err := fn(cur, exists)
 		if err != nil {
-			fnErr = err
 			return err
 		}
 		if next.ID != id {
@@ -83,9 +79,6 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 		out = next
 		return nil
 	})
-	if fnErr != nil {
-		return store.Connection{}, fnErr
-	}
 	if err != nil {
 		return store.Connection{}, err
 	}
@@ -114,6 +107,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
 	offset = max(offset, 0)
 	inPage := func(i int) bool { return i >= offset && (limit <= 0 || i < offset+limit) }
+	unfiltered := filter.UserID == "" && filter.ProviderID == ""
 	var (
 		list  []store.Connection
 		total int
@@ -121,7 +115,6 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 	err := s.view(ctx, "list connections", func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketConnections).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			unfiltered := filter.UserID == "" && filter.ProviderID == ""
 			if unfiltered && !inPage(total) {
 				total++
 				continue

@@ -119,10 +119,7 @@ func (s *Store) ConsumeState(ctx context.Context, stateHash string) (store.Flow,
 // writer lock: it must be fast and do no I/O. An error from fn aborts and
 // is returned unchanged; a result with another ID or StateHash is refused.
 func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (store.Flow, error)) (store.Flow, error) {
-	var (
-		out   store.Flow
-		fnErr error
-	)
+	var out store.Flow
 	err := s.update(ctx, "update flow", func(tx *bbolt.Tx) error {
 		w, live, err := s.liveFlow(tx, id)
 		if err != nil {
@@ -133,7 +130,6 @@ func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (
 		}
 		next, err := fn(w.flow())
 		if err != nil {
-			fnErr = err
 			return err
 		}
 		if next.ID != w.ID || next.StateHash != w.StateHash {
@@ -142,9 +138,6 @@ func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (
 		out = next
 		return putFlow(tx, flowToWire(next))
 	})
-	if fnErr != nil {
-		return store.Flow{}, fnErr
-	}
 	if err != nil {
 		return store.Flow{}, err
 	}
