@@ -87,6 +87,35 @@ func TestCompileRejects(t *testing.T) {
 	}
 }
 
+func TestCompileErrorListsEveryProblemByField(t *testing.T) {
+	p := hooli()
+	p.OAuth2.TokenRequest.Params["a"] = "<<nope>>"
+	p.OAuth2.TokenRequest.ResponseMap = map[string]string{"access_token": "$.[", "expires_in": "$.expires_in", "odd key": "join('$.s'"}
+	_, err := Compile(p, goldenRedirect)
+	ce, ok := errors.AsType[*CompileError](err)
+	if !ok {
+		t.Fatalf("err = %v, want a *CompileError", err)
+	}
+	var paths []string
+	for _, f := range ce.Fields {
+		if f.Message == "" || strings.Contains(f.Message, f.Path) {
+			t.Errorf("field %q: message %q should say what is wrong, without the path", f.Path, f.Message)
+		}
+		paths = append(paths, f.Path)
+	}
+	want := []string{
+		"auth.providers[hooli].oauth2.token_request.params.a",
+		"auth.providers[hooli].oauth2.token_request.response_map.access_token",
+		`auth.providers[hooli].oauth2.token_request.response_map["odd key"]`,
+	}
+	if strings.Join(paths, "\n") != strings.Join(want, "\n") {
+		t.Errorf("paths\n%s\nwant\n%s", strings.Join(paths, "\n"), strings.Join(want, "\n"))
+	}
+	if got := len(ce.Unwrap()); got != len(want) {
+		t.Errorf("Unwrap gives %d errors, want %d", got, len(want))
+	}
+}
+
 func TestCompileAllCompilesEnabledProvidersWithThePublicRedirect(t *testing.T) {
 	off := false
 	broken := hooli()

@@ -5,7 +5,58 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+
+	"github.com/authengine/authengine/config"
 )
+
+// CompileError is every problem Compile or CompileAll found, in the order
+// found, each with its field path (auth.providers[hooli].oauth2.token_request.endpoint),
+// so a caller can report them field by field without parsing messages.
+type CompileError struct {
+	Fields []config.FieldError
+}
+
+// Error prints one "path: message" per line.
+func (e *CompileError) Error() string {
+	lines := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		lines[i] = f.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns each problem as a config.FieldError.
+func (e *CompileError) Unwrap() []error {
+	out := make([]error, len(e.Fields))
+	for i, f := range e.Fields {
+		out[i] = f
+	}
+	return out
+}
+
+// problems collects the field errors of a compilation.
+type problems []config.FieldError
+
+// addf records one problem with the field at path.
+func (ps *problems) addf(path, format string, args ...any) {
+	*ps = append(*ps, config.FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// add records the problems of err, a *CompileError.
+func (ps *problems) add(err error) {
+	if ce, ok := errors.AsType[*CompileError](err); ok {
+		*ps = append(*ps, ce.Fields...)
+	}
+}
+
+// err returns the problems as a *CompileError, or nil when there are none.
+func (ps problems) err() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return &CompileError{Fields: ps}
+}
 
 // ProviderError reports that the provider answered with a failure: a
 // non-2xx status, or a 2xx whose body carries a top-level "error" (Slack's

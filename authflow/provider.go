@@ -1,7 +1,6 @@
 package authflow
 
 import (
-	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -59,8 +58,8 @@ func (e *ScopeError) Error() string {
 // token POST with client_secret_post, refresh POST with the
 // token request's auth method, user info GET with
 // bearer_access_token, form request bodies, JSON responses). All template,
-// URL, JSONPath and scope-pattern errors are returned at once, each naming
-// its field path.
+// URL, JSONPath and scope-pattern errors are returned at once as a
+// *CompileError, each naming its field path.
 func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 	base := fmt.Sprintf("auth.providers[%s]", p.ID)
 	o := p.OAuth2
@@ -83,16 +82,16 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 	if out.delim == "" {
 		out.delim = " "
 	}
-	var errs []error
+	var ps problems
 	if p.ID == "" {
-		errs = append(errs, fmt.Errorf("%s.id: required", base))
+		ps.addf(base+".id", "required")
 	}
 	if m := o.PKCE.CodeChallengeMethod; o.PKCE.Enabled && m != "" && m != "S256" {
-		errs = append(errs, fmt.Errorf("%s.oauth2.pkce.code_challenge_method: only S256 is supported, not %q", base, m))
+		ps.addf(base+".oauth2.pkce.code_challenge_method", "only S256 is supported, not %q", m)
 	}
 	for i, pattern := range o.AllowedScopes {
 		if _, err := path.Match(pattern, ""); err != nil {
-			errs = append(errs, fmt.Errorf("%s.oauth2.allowed_scopes[%d]: bad pattern %q: %w", base, i, pattern, err))
+			ps.addf(fmt.Sprintf("%s.oauth2.allowed_scopes[%d]", base, i), "bad pattern %q: %v", pattern, err)
 		}
 	}
 
@@ -100,33 +99,31 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 		if r == nil {
 			return nil
 		}
-		c, es := compileRequest(op, base+".oauth2."+name, r, allowed, method, auth)
-		errs = append(errs, es...)
-		return c
+		return compileRequest(op, base+".oauth2."+name, r, allowed, method, auth, &ps)
 	}
 	switch out.grantType {
 	case config.GrantAuthorizationCode:
 		if o.AuthorizeRequest == nil {
-			errs = append(errs, fmt.Errorf("%s.oauth2.authorize_request: required for grant_type authorization_code", base))
+			ps.addf(base+".oauth2.authorize_request", "required for grant_type authorization_code")
 		}
 		out.authorize = block("authorize_request", o.AuthorizeRequest, "authorize", allowAuthorize, "GET", config.AuthNone)
 		out.token = block("token_request", o.TokenRequest, "token", allowToken, "POST", config.AuthClientSecretPost)
 	case config.GrantClientCredentials:
 		if o.PKCE.Enabled {
-			errs = append(errs, fmt.Errorf("%s.oauth2.pkce.enabled: PKCE does not apply to grant_type client_credentials", base))
+			ps.addf(base+".oauth2.pkce.enabled", "PKCE does not apply to grant_type client_credentials")
 		}
 		out.token = block("token_request", o.TokenRequest, "client_credentials", allowClientCredentials, "POST", config.AuthClientSecretPost)
 	default:
-		errs = append(errs, fmt.Errorf("%s.oauth2.grant_type: unknown grant type %q (want authorization_code or client_credentials)", base, o.GrantType))
+		ps.addf(base+".oauth2.grant_type", "unknown grant type %q (want authorization_code or client_credentials)", o.GrantType)
 	}
 	if o.TokenRequest == nil {
-		errs = append(errs, fmt.Errorf("%s.oauth2.token_request: required", base))
+		ps.addf(base+".oauth2.token_request", "required")
 	}
 	refresh, refreshName := o.RefreshTokenRequest, "refresh_token_request"
 	if refresh == nil && o.RefreshRequest != nil {
 		refresh, refreshName = o.RefreshRequest, "refresh_request"
 	} else if refresh != nil && o.RefreshRequest != nil {
-		errs = append(errs, fmt.Errorf("%s.oauth2.refresh_request: give refresh_token_request or its alias refresh_request, not both", base))
+		ps.addf(base+".oauth2.refresh_request", "give refresh_token_request or its alias refresh_request, not both")
 	}
 	// Like config.Load, the refresh request defaults to the token
 	// request's auth method.
@@ -139,35 +136,36 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 	if o.UserInfoRequest != nil {
 		out.triggers = o.UserInfoRequest.Triggers
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := ps.err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
 
 // CompileAll compiles every enabled provider of cfg with the redirect URI
-// <public_url>/oauth/callback. Errors from all providers are joined.
+// <public_url>/oauth/callback. The errors of all providers are returned
+// in one *CompileError.
 func CompileAll(cfg *config.Config) (map[string]*Provider, error) {
 	redirectURI := strings.TrimRight(cfg.API.PublicURL, "/") + "/oauth/callback"
 	out := make(map[string]*Provider, len(cfg.Auth.Providers))
-	var errs []error
+	var ps problems
 	for _, cp := range cfg.Auth.Providers {
 		if !cp.IsEnabled() {
 			continue
 		}
 		if _, dup := out[cp.ID]; dup {
-			errs = append(errs, fmt.Errorf("auth.providers[%s].id: duplicate provider id", cp.ID))
+			ps.addf(fmt.Sprintf("auth.providers[%s].id", cp.ID), "duplicate provider id")
 			continue
 		}
 		p, err := Compile(cp, redirectURI)
 		if err != nil {
-			errs = append(errs, err)
+			ps.add(err)
 			continue
 		}
 		out[cp.ID] = p
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := ps.err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -122,23 +122,23 @@ func compileText(path, s string, allowed placeholder) (text, error) {
 	}
 	tmpl, err := fasttemplate.NewTemplate(s, startTag, endTag)
 	if err != nil {
-		return text{}, fmt.Errorf("%s: unterminated placeholder: missing %q", path, endTag)
+		return text{}, (&problems{{Path: path, Message: fmt.Sprintf("unterminated placeholder: missing %q", endTag)}}).err()
 	}
 	var uses placeholder
-	var errs []error
+	var ps problems
 	// Executing once with a recording tag function is how fasttemplate
 	// exposes the tags it parsed.
 	tmpl.ExecuteFuncString(func(w io.Writer, name string) (int, error) {
 		ph, ok := placeholderNames[strings.TrimSpace(name)]
 		if !ok || ph&allowed == 0 {
-			errs = append(errs, fmt.Errorf("%s: unknown placeholder %s%s%s", path, startTag, name, endTag))
+			ps.addf(path, "unknown placeholder %s%s%s", startTag, name, endTag)
 			return 0, nil
 		}
 		uses |= ph
 		return 0, nil
 	})
-	if len(errs) > 0 {
-		return text{}, errors.Join(errs...)
+	if err := ps.err(); err != nil {
+		return text{}, err
 	}
 	out := text{tmpl: tmpl, uses: uses}
 	if name, ok := strings.CutPrefix(s, startTag); ok && strings.Count(s, startTag) == 1 && strings.HasSuffix(name, endTag) {
@@ -178,9 +178,9 @@ type request struct {
 	hasParam     map[string]bool
 }
 
-// compileRequest compiles one request block; path is its config path.
-func compileRequest(op, path string, r *config.Request, allowed placeholder, defaultMethod, defaultAuth string) (*request, []error) {
-	var errs []error
+// compileRequest compiles one request block, adding its problems to ps;
+// path is its config path.
+func compileRequest(op, path string, r *config.Request, allowed placeholder, defaultMethod, defaultAuth string, ps *problems) *request {
 	out := &request{
 		op:           op,
 		method:       strings.ToUpper(strings.TrimSpace(r.Method)),
@@ -192,7 +192,7 @@ func compileRequest(op, path string, r *config.Request, allowed placeholder, def
 		out.method = defaultMethod
 	}
 	if out.method != http.MethodGet && out.method != http.MethodPost {
-		errs = append(errs, fmt.Errorf("%s.method: must be GET or POST, not %q", path, r.Method))
+		ps.addf(path+".method", "must be GET or POST, not %q", r.Method)
 	}
 	if out.authMethod == "" {
 		out.authMethod = defaultAuth
@@ -201,17 +201,17 @@ func compileRequest(op, path string, r *config.Request, allowed placeholder, def
 	case config.AuthNone, config.AuthClientSecretBasic, config.AuthClientSecretPost:
 	case config.AuthBearerAccessToken:
 		if allowed&phAccessToken == 0 {
-			errs = append(errs, fmt.Errorf("%s.auth_method: bearer_access_token needs an access token, which this request does not have", path))
+			ps.addf(path+".auth_method", "bearer_access_token needs an access token, which this request does not have")
 		}
 	default:
-		errs = append(errs, fmt.Errorf("%s.auth_method: unknown auth method %q (want none, client_secret_basic, client_secret_post or bearer_access_token)", path, r.AuthMethod))
+		ps.addf(path+".auth_method", "unknown auth method %q (want none, client_secret_basic, client_secret_post or bearer_access_token)", r.AuthMethod)
 	}
 	switch ct := strings.TrimSpace(r.RequestContentType); ct {
 	case "", config.ContentTypeForm:
 	case config.ContentTypeJSON:
 		out.jsonBody = true
 	default:
-		errs = append(errs, fmt.Errorf("%s.request_content_type: unsupported content type %q (want %s or %s)", path, ct, config.ContentTypeForm, config.ContentTypeJSON))
+		ps.addf(path+".request_content_type", "unsupported content type %q (want %s or %s)", ct, config.ContentTypeForm, config.ContentTypeJSON)
 	}
 	if out.responseType == "" {
 		out.responseType = config.ContentTypeJSON
@@ -219,16 +219,16 @@ func compileRequest(op, path string, r *config.Request, allowed placeholder, def
 
 	endpoint, err := compileText(path+".endpoint", strings.TrimSpace(r.Endpoint), allowed)
 	if err != nil {
-		errs = append(errs, err)
-	} else if err := out.setEndpoint(path, endpoint); err != nil {
-		errs = append(errs, err)
+		ps.add(err)
+	} else {
+		out.setEndpoint(path, endpoint, ps)
 	}
 	out.uses |= endpoint.uses
 
 	for _, key := range sortedKeys(r.Params) {
 		t, err := compileText(path+".params."+key, r.Params[key], allowed)
 		if err != nil {
-			errs = append(errs, err)
+			ps.add(err)
 			continue
 		}
 		out.uses |= t.uses
@@ -238,7 +238,7 @@ func compileRequest(op, path string, r *config.Request, allowed placeholder, def
 	for _, key := range sortedKeys(r.Headers) {
 		t, err := compileText(path+".headers."+key, r.Headers[key], allowed)
 		if err != nil {
-			errs = append(errs, err)
+			ps.add(err)
 			continue
 		}
 		out.uses |= t.uses
@@ -247,38 +247,48 @@ func compileRequest(op, path string, r *config.Request, allowed placeholder, def
 	if len(r.ResponseMap) > 0 {
 		m, err := jsonmap.Compile(r.ResponseMap)
 		if err != nil {
-			// One error per failing key, each with the full field path.
-			for _, e := range flatten(err) {
-				errs = append(errs, fmt.Errorf("%s.%w", path, e))
+			// One problem per failing key, each with the full field path.
+			keyErrs := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				keyErrs = j.Unwrap()
+			}
+			for _, e := range keyErrs {
+				if ke, ok := errors.AsType[*jsonmap.KeyError](e); ok {
+					ps.addf(path+"."+ke.Field(), "%v", ke.Err)
+				} else {
+					ps.addf(path+".response_map", "%v", e)
+				}
 			}
 		}
 		out.responseMap = m
 	}
-	return out, errs
+	return out
 }
 
-// setEndpoint validates the endpoint and, when it is a constant, parses it
-// once so rendering does not.
-func (r *request) setEndpoint(path string, t text) error {
+// setEndpoint validates the endpoint, adding its problems to ps, and,
+// when it is a constant, parses it once so rendering does not.
+func (r *request) setEndpoint(path string, t text, ps *problems) {
 	r.endpoint = t
 	if t.static == "" && t.tmpl == nil {
-		return fmt.Errorf("%s.endpoint: required", path)
+		ps.addf(path+".endpoint", "required")
+		return
 	}
 	// Render with stand-in values so a templated endpoint is checked too.
 	sample := t.render(&vars{clientID: "x", clientSecret: "x", redirectURI: "x", scopes: "x", existingScopes: "x", refreshToken: "x", accessToken: "x"})
 	u, err := url.Parse(sample)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s.endpoint: %q is not an absolute http(s) URL", path, t.templateText())
+		ps.addf(path+".endpoint", "%q is not an absolute http(s) URL", t.templateText())
+		return
 	}
 	if u.Fragment != "" {
-		return fmt.Errorf("%s.endpoint: %q must not have a fragment", path, t.templateText())
+		ps.addf(path+".endpoint", "%q must not have a fragment", t.templateText())
+		return
 	}
 	if t.tmpl == nil {
 		r.baseQuery = queryPairs(u.RawQuery)
 		u.RawQuery = ""
 		r.baseURL = u.String()
 	}
-	return nil
 }
 
 func (t text) templateText() string {
@@ -537,16 +547,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// flatten splits an errors.Join result into its errors.
-func flatten(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flatten(e)...)
-		}
-		return out
-	}
-	return []error{err}
 }

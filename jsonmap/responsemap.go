@@ -22,13 +22,18 @@ type KeyError struct {
 	Err error  // what went wrong; never holds a document value
 }
 
-// Error reads "response_map.<key>: <what went wrong>", or
-// response_map["<key>"] when the key is not a plain identifier.
+// Error reads "<Field()>: <what went wrong>".
 func (e *KeyError) Error() string {
+	return e.Field() + ": " + e.Err.Error()
+}
+
+// Field is the key's path below the request block: response_map.<key>, or
+// response_map["<key>"] when the key is not a plain identifier.
+func (e *KeyError) Field() string {
 	if isPlainKey(e.Key) {
-		return "response_map." + e.Key + ": " + e.Err.Error()
+		return "response_map." + e.Key
 	}
-	return fmt.Sprintf("response_map[%q]: %s", e.Key, e.Err)
+	return fmt.Sprintf("response_map[%q]", e.Key)
 }
 
 func isPlainKey(k string) bool {
