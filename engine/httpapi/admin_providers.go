@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strings"
@@ -180,7 +181,7 @@ func (h *handlers) providerJSON(info engine.ProviderInfo) map[string]any {
 	}
 	out := map[string]any{
 		"id": p.ID, "description": p.Description, "provider_id": p.ProviderID,
-		"status": status, "type": orDefault(p.Type, config.ProviderTypeOAuth2),
+		"status": status, "type": cmp.Or(p.Type, config.ProviderTypeOAuth2),
 		"source": string(info.Source), "redirect_uri": h.engine.RedirectURI(),
 		"binding": map[string]any{"type": "static"},
 	}
@@ -241,11 +242,4 @@ func requestJSON(r *config.Request, triggers bool) map[string]any {
 		out["triggers"] = map[string]any{"on_token_grant": r.Triggers.OnTokenGrant, "on_token_refresh": r.Triggers.OnTokenRefresh}
 	}
 	return out
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
