@@ -7,16 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/httpapi"
-	"github.com/authengine/authengine/engine/seal"
-	"github.com/authengine/authengine/engine/store/bolt"
 	"github.com/authengine/authengine/engine/tools"
 	"github.com/authengine/authengine/engine/workerclient"
+	"github.com/authengine/authengine/internal/enginetest"
 	"github.com/authengine/authengine/toolkit"
 )
 
@@ -31,20 +29,9 @@ const (
 // service, as when no workers are configured.
 func toolsServer(t *testing.T, withWorker bool) *httptest.Server {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "authengine.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	k, _, err := seal.GenerateKey("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := seal.New([]seal.Key{k})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Options{Store: st, Sealer: sealer, PublicURL: "http://127.0.0.1:1"})
+	eng, err := engine.New(engine.Options{
+		Store: enginetest.BoltStore(t, nil), Sealer: enginetest.Sealer(t), PublicURL: "http://127.0.0.1:1",
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

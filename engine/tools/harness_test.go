@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,8 +15,6 @@ import (
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/httpapi"
-	"github.com/authengine/authengine/engine/seal"
-	"github.com/authengine/authengine/engine/store/bolt"
 	"github.com/authengine/authengine/engine/tools"
 	"github.com/authengine/authengine/engine/workerclient"
 	"github.com/authengine/authengine/internal/enginetest"
@@ -165,22 +162,10 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 		}
 		compiled[pc.ID] = p
 	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "authengine.db"), bolt.Options{Now: h.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key, _, err := seal.GenerateKey("k1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealer, err := seal.New([]seal.Key{key})
-	if err != nil {
-		t.Fatal(err)
-	}
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var err error
 	h.engine, err = engine.New(engine.Options{
-		Providers: compiled, Store: st, Sealer: sealer,
+		Providers: compiled, Store: enginetest.BoltStore(t, h.clock.Now), Sealer: enginetest.Sealer(t),
 		FlowTTL: 10 * time.Minute, RefreshMargin: time.Minute,
 		PublicURL: h.srv.URL, Logger: log, Now: h.clock.Now,
 	})
