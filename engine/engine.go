@@ -142,9 +142,7 @@ func New(opts Options) (*Engine, error) {
 		e.lease = 30 * time.Second
 	}
 	// The lease must outlast a provider call and the store write after it.
-	if min := e.timeout + saveBudget + 2*leaseReserve; e.lease < min {
-		e.lease = min
-	}
+	e.lease = max(e.lease, e.timeout+saveBudget+2*leaseReserve)
 	e.unsaved = map[string]unsavedToken{}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)

@@ -199,7 +199,7 @@ func bindJSON(c echo.Context, v any) error {
 		case errors.As(err, &tooBig), errors.Is(err, echo.ErrStatusRequestEntityTooLarge):
 			return &apiError{status: http.StatusRequestEntityTooLarge, Name: "request_too_large", Message: "the request body is larger than api.max_body_bytes"}
 		case errors.Is(err, io.EOF):
-			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: errBodyRequired.Error()}
+			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: "a JSON body is required"}
 		case errors.As(err, &syn):
 			return &apiError{status: http.StatusBadRequest, Name: "invalid_json", Message: fmt.Sprintf("the body is not valid JSON (at byte %d)", syn.Offset)}
 		case errors.As(err, &typ) && typ.Field == "":

@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -157,5 +156,3 @@ func (h *handlers) health(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]any{"healthy": true})
 }
-
-var errBodyRequired = errors.New("a JSON body is required")
