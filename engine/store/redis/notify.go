@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -151,25 +150,25 @@ func (s *Store) signal(flowID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ch := range s.subs[flowID] {
-		select {
-		case *ch <- struct{}{}:
-		default:
-		}
+		wake(*ch)
 	}
 }
 
+// signalAll wakes every local subscriber, as signal does.
 func (s *Store) signalAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, set := range s.subs {
 		for ch := range set {
-			select {
-			case *ch <- struct{}{}:
-			default:
-			}
+			wake(*ch)
 		}
 	}
 }
 
-// String names the store for logs without any connection secret.
-func (s *Store) String() string { return fmt.Sprintf("redis store (prefix %q)", s.prefix) }
+// wake sends ch a signal unless it already holds one.
+func wake(ch chan<- struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

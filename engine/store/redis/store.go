@@ -153,6 +153,9 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 	return s
 }
 
+// String names the store for logs without any connection secret.
+func (s *Store) String() string { return fmt.Sprintf("redis store (prefix %q)", s.prefix) }
+
 func (s *Store) flowKey(id string) string     { return s.prefix + "flow:{" + id + "}" }
 func (s *Store) stateKey(hash string) string  { return s.prefix + "state:{" + hash + "}" }
 func (s *Store) connKey(id string) string     { return s.prefix + "conn:{" + id + "}" }
@@ -161,6 +164,9 @@ func (s *Store) providerKey(id string) string { return s.prefix + "provider:{" +
 func (s *Store) providerIndex() string        { return s.prefix + "providers" }
 func (s *Store) lockKey(name string) string   { return s.prefix + "lock:{" + name + "}" }
 func (s *Store) flowChannel() string          { return s.prefix + "flows" }
+
+// expired reports whether a record with the given expiry is past it by the
+// injected clock; a zero expiry never passes.
 func (s *Store) expired(expiresAt time.Time) bool {
 	return !expiresAt.IsZero() && !s.now().Before(expiresAt)
 }
