@@ -12,6 +12,7 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -314,10 +315,7 @@ func (s *Service) Execute(ctx context.Context, req ExecuteRequest) (ExecuteResul
 			ID: ra.AuthorizationID, Status: ra.Status, URL: ra.AuthorizationURL, Scopes: ra.Scopes, UserID: req.UserID,
 		}
 		if r := def.Requirements.Authorization; r != nil {
-			a.ProviderID = r.ID
-			if a.ProviderID == "" {
-				a.ProviderID = r.ProviderID
-			}
+			a.ProviderID = cmp.Or(r.ID, r.ProviderID)
 		}
 		if a.Status == "" || a.Status == engine.StatusCompleted {
 			a.Status = engine.StatusPending
