@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -167,7 +168,7 @@ func (p *Provider) readToken(r *request, doc map[string]any) (*Token, error) {
 	}
 	if r.responseMap != nil {
 		for k, val := range fields {
-			if !isStandard(k) {
+			if !slices.Contains(standardFields, k) {
 				if t.Extra == nil {
 					t.Extra = make(map[string]any)
 				}
@@ -176,15 +177,6 @@ func (p *Provider) readToken(r *request, doc map[string]any) (*Token, error) {
 		}
 	}
 	return t, nil
-}
-
-func isStandard(key string) bool {
-	for _, f := range standardFields {
-		if f == key {
-			return true
-		}
-	}
-	return false
 }
 
 // stringField reads a string value; numbers (some providers send numeric

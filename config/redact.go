@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 )
 
 // Secret-holding config types print and log without their secrets, so
@@ -75,10 +76,8 @@ func (r RedisStore) LogValue() slog.Value {
 // redactURL hides the whole URL when it carries credentials; a Redis URL
 // without them is harmless to show.
 func redactURL(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '@' {
-			return redacted
-		}
+	if strings.Contains(s, "@") {
+		return redacted
 	}
 	return s
 }

@@ -89,7 +89,7 @@ func mediaType(contentType string) string {
 	return strings.ToLower(strings.TrimSpace(mt))
 }
 
-// errNotJSON replaces encoding/json's syntax messages, which quote a
+// jsonSyntaxError replaces encoding/json's syntax messages, which quote a
 // character of the input; the offset is enough to find the problem.
 type jsonSyntaxError struct {
 	offset int64
