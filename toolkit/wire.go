@@ -147,26 +147,27 @@ type ToolContext struct {
 
 // String describes the context without any secret value.
 func (c ToolContext) String() string {
-	keys := make([]string, 0, len(c.Secrets))
-	for _, s := range c.Secrets {
-		keys = append(keys, s.Key)
-	}
 	return fmt.Sprintf("ToolContext{UserID:%q Authorization:%v Secrets:[%s] Metadata:%d}",
-		c.UserID, c.Authorization, strings.Join(keys, " "), len(c.Metadata))
+		c.UserID, c.Authorization, strings.Join(c.secretKeys(), " "), len(c.Metadata))
 }
 
 // LogValue logs the context without any secret value.
 func (c ToolContext) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("user_id", c.UserID),
+		slog.Bool("has_token", c.Authorization != nil && c.Authorization.Token != ""),
+		slog.Any("secret_keys", c.secretKeys()),
+		slog.Int("metadata", len(c.Metadata)),
+	)
+}
+
+// secretKeys lists the secrets' keys, never their values.
+func (c ToolContext) secretKeys() []string {
 	keys := make([]string, 0, len(c.Secrets))
 	for _, s := range c.Secrets {
 		keys = append(keys, s.Key)
 	}
-	return slog.GroupValue(
-		slog.String("user_id", c.UserID),
-		slog.Bool("has_token", c.Authorization != nil && c.Authorization.Token != ""),
-		slog.Any("secret_keys", keys),
-		slog.Int("metadata", len(c.Metadata)),
-	)
+	return keys
 }
 
 // ToolAuthorizationContext is the user's token and the provider's user info.
