@@ -11,7 +11,7 @@ import (
 // delimiter is one of the real ones (a delimiter made of scope characters,
 // such as "00", cannot be told apart from the scopes and is not supported).
 func FuzzTemplate(f *testing.F) {
-	for _, s := range []string{"", "code", "<<client_id>>", "<<scopes>> <<existing_scopes>>", "<<scopes>>,<<existing_scopes>>", "<<", ">>", "<<<<scopes>>>>", "<< scopes >>", "a<<b>>c", "<<scope>>"} {
+	for _, s := range []string{"", "code", "<<client_id>>", "<<scopes>> <<existing_scopes>>", "<<scopes>>,<<existing_scopes>>", "<<", ">>", "<<<<scopes>>>>", "<< scopes >>", "a<<b>>c", "<<scope>>", "<<client_id>>x>>", "<<scopes>>>"} {
 		f.Add(s, "read write,read", uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, tmpl, scopes string, d uint8) {
@@ -26,6 +26,11 @@ func FuzzTemplate(f *testing.F) {
 		}
 		v := vars{clientID: "c", scopes: scopes, existingScopes: scopes}
 		out := txt.render(&v)
+		if txt.tmpl != nil {
+			if full := txt.tmpl.ExecuteFuncString(v.tag); out != full {
+				t.Fatalf("render %q = %q, but the template renders %q", tmpl, out, full)
+			}
+		}
 		if txt.uses&(phScopes|phExistingScopes) == 0 {
 			return
 		}

@@ -141,8 +141,13 @@ func compileText(path, s string, allowed placeholder) (text, error) {
 		return text{}, err
 	}
 	out := text{tmpl: tmpl, uses: uses}
-	if name, ok := strings.CutPrefix(s, startTag); ok && strings.Count(s, startTag) == 1 && strings.HasSuffix(name, endTag) {
-		out.only = strings.TrimSuffix(name, endTag)
+	// Only a template that is one tag and nothing else may take the
+	// lookup shortcut: the tag ends at the first ">>", so "<<client_id>>x>>"
+	// and "<<scopes>>>" are a tag followed by text.
+	if inner, ok := strings.CutPrefix(s, startTag); ok && !strings.Contains(inner, startTag) {
+		if end := strings.Index(inner, endTag); end >= 0 && end == len(inner)-len(endTag) {
+			out.only = inner[:end]
+		}
 	}
 	return out, nil
 }
