@@ -146,7 +146,7 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 // <public_url>/oauth/callback. The errors of all providers are returned
 // in one *CompileError.
 func CompileAll(cfg *config.Config) (map[string]*Provider, error) {
-	redirectURI := strings.TrimRight(cfg.API.PublicURL, "/") + "/oauth/callback"
+	redirectURI := cfg.API.RedirectURI()
 	out := make(map[string]*Provider, len(cfg.Auth.Providers))
 	var ps problems
 	for _, cp := range cfg.Auth.Providers {

@@ -34,16 +34,25 @@ func (rs resolver) note(v string) {
 	}
 }
 
-// scrub replaces every substituted value in the report's messages.
-func (rs resolver) scrub(r *report) {
+// replacer replaces every substituted value with "[redacted]"; nil when
+// nothing was substituted.
+func (rs resolver) replacer() *strings.Replacer {
 	if rs.used == nil || len(*rs.used) == 0 {
-		return
+		return nil
 	}
 	pairs := make([]string, 0, 2*len(*rs.used))
 	for _, v := range *rs.used {
-		pairs = append(pairs, v, "[redacted]")
+		pairs = append(pairs, v, redacted)
 	}
-	rep := strings.NewReplacer(pairs...)
+	return strings.NewReplacer(pairs...)
+}
+
+// scrub replaces every substituted value in the report's messages.
+func (rs resolver) scrub(r *report) {
+	rep := rs.replacer()
+	if rep == nil {
+		return
+	}
 	for _, list := range [][]FieldError{r.errs, r.warnings} {
 		for i := range list {
 			list[i].Path = rep.Replace(list[i].Path) // ids may come from references

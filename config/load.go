@@ -114,6 +114,7 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 	if err := r.err(); err != nil {
 		return nil, r.warningLines(), err
 	}
+	c.references = rs.replacer()
 	return c, r.warningLines(), nil
 }
 

@@ -114,3 +114,39 @@ func (w WorkerHTTP) LogValue() slog.Value {
 		slog.Int("retry", w.Retry),
 	)
 }
+
+// DisplayProviders returns copies of the providers for showing to an
+// operator (the admin API): every request param and header value that
+// holds a value read from $<env:> or $<file:> is redacted, since operators
+// put secrets there as well as in client_secret. client_secret itself is
+// left for the caller, which shows it only as a hint.
+func (c *Config) DisplayProviders() []Provider {
+	out := make([]Provider, len(c.Auth.Providers))
+	for i, p := range c.Auth.Providers {
+		o := &p.OAuth2
+		for _, r := range []**Request{&o.AuthorizeRequest, &o.TokenRequest, &o.RefreshTokenRequest, &o.RefreshRequest, &o.UserInfoRequest} {
+			if *r != nil {
+				*r = c.displayRequest(**r)
+			}
+		}
+		out[i] = p
+	}
+	return out
+}
+
+func (c *Config) displayRequest(r Request) *Request {
+	r.Params = c.redactValues(r.Params)
+	r.Headers = c.redactValues(r.Headers)
+	return &r
+}
+
+func (c *Config) redactValues(m map[string]string) map[string]string {
+	if m == nil || c.references == nil {
+		return m
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = c.references.Replace(v)
+	}
+	return out
+}

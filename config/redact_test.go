@@ -36,3 +36,36 @@ func TestConfigNeverPrintsOrLogsSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestDisplayProvidersRedactReferences: request params and headers that
+// took a value from the environment are redacted in the display copy, and
+// the loaded config keeps the real values.
+func TestDisplayProvidersRedactReferences(t *testing.T) {
+	c, _, err := loadString(t, `
+api: {development: true}
+auth:
+  providers:
+    - id: acme
+      client_id: id
+      client_secret: $<env:ACME_SECRET>
+      oauth2:
+        authorize_request: {endpoint: "https://acme.example/authorize", params: {response_type: code}}
+        token_request:
+          endpoint: https://acme.example/token
+          headers: {X-Api-Key: "key $<env:ACME_API_KEY>"}
+          params: {audience: "https://api.acme.example"}
+`, map[string]string{"ACME_SECRET": "s3cret-value-123", "ACME_API_KEY": "api-key-987654"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := c.DisplayProviders()[0].OAuth2.TokenRequest
+	if got := shown.Headers["X-Api-Key"]; got != "key [redacted]" {
+		t.Errorf("displayed header = %q, want the env value redacted", got)
+	}
+	if got := shown.Params["audience"]; got != "https://api.acme.example" {
+		t.Errorf("displayed literal param = %q, want it unchanged", got)
+	}
+	if got := c.Auth.Providers[0].OAuth2.TokenRequest.Headers["X-Api-Key"]; got != "key api-key-987654" {
+		t.Errorf("loaded header = %q, want the real value kept", got)
+	}
+}

@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Config is the file form of engine.yaml after interpolation and defaults.
 // It holds no live objects; cmd/authengine translates it into runtime
@@ -15,6 +18,10 @@ type Config struct {
 	Auth      Auth      `koanf:"auth"`
 	Tools     Tools     `koanf:"tools"`
 	Telemetry Telemetry `koanf:"telemetry"`
+
+	// references replaces every value that came from $<env:> or $<file:>
+	// with "[redacted]" (see DisplayProviders); nil when none did.
+	references *strings.Replacer
 }
 
 // API configures the HTTP listener and the keys apps and admins present.
@@ -33,6 +40,10 @@ type API struct {
 	// MaxBodyBytes caps request bodies. Default 1 MiB.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
 }
+
+// RedirectURI is the callback URL every provider must have registered:
+// <public_url>/oauth/callback.
+func (a API) RedirectURI() string { return strings.TrimRight(a.PublicURL, "/") + "/oauth/callback" }
 
 // Security holds the root keys that seal token state.
 type Security struct {

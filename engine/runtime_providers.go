@@ -545,14 +545,12 @@ func (e *Engine) compileProvider(doc map[string]any) (config.Provider, *authflow
 	var compiled *authflow.Provider
 	if p.IsEnabled() && len(fields) == 0 {
 		c, err := authflow.Compile(p, e.RedirectURI())
-		if err != nil {
-			for _, line := range leafErrors(err) {
-				path, msg, ok := strings.Cut(relativePath(line, p.ID), ": ")
-				if !ok {
-					path, msg = "", line
-				}
-				fields = append(fields, config.FieldError{Path: path, Message: msg})
+		if ce, ok := errors.AsType[*authflow.CompileError](err); ok {
+			for _, f := range ce.Fields {
+				fields = append(fields, config.FieldError{Path: relativePath(f.Path, p.ID), Message: f.Message})
 			}
+		} else if err != nil {
+			return config.Provider{}, nil, fmt.Errorf("compile provider: %w", err)
 		} else {
 			compiled = c.WithClock(e.now)
 		}
@@ -570,18 +568,6 @@ func relativePath(path, id string) string {
 		return strings.TrimPrefix(rest, ".")
 	}
 	return path
-}
-
-// leafErrors flattens joined errors into their messages.
-func leafErrors(err error) []string {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []string
-		for _, e := range j.Unwrap() {
-			out = append(out, leafErrors(e)...)
-		}
-		return out
-	}
-	return []string{err.Error()}
 }
 
 func docID(doc map[string]any) string {

@@ -76,7 +76,7 @@ func check(configPath, envPath string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	redirect := redirectURI(l.cfg)
+	redirect := l.cfg.API.RedirectURI()
 	ids := make([]string, 0, len(l.providers))
 	for id := range l.providers {
 		ids = append(ids, id)
@@ -92,10 +92,6 @@ func check(configPath, envPath string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  provider %-20s grant=%-18s pkce=%-4s redirect_uri=%s\n", id, p.GrantType(), pkce, redirect)
 	}
 	return nil
-}
-
-func redirectURI(cfg *config.Config) string {
-	return strings.TrimRight(cfg.API.PublicURL, "/") + "/oauth/callback"
 }
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
@@ -296,7 +292,7 @@ func serve(ctx context.Context, configPath, envPath string, stdout, stderr io.Wr
 	}
 	// The admin API shows YAML providers (read-only) beside the ones added
 	// at run time, which are loaded now and kept current until shutdown.
-	eng.SetConfigProviders(cfg.Auth.Providers)
+	eng.SetConfigProviders(cfg.DisplayProviders())
 	if err := eng.LoadRuntimeProviders(ctx); err != nil {
 		return fmt.Errorf("load runtime providers: %w", err)
 	}
@@ -332,7 +328,7 @@ func serve(ctx context.Context, configPath, envPath string, stdout, stderr io.Wr
 		IdleTimeout:       120 * time.Second,
 	}
 	fmt.Fprintf(stdout, "authengine %s listening on http://%s\n", version, ln.Addr())
-	fmt.Fprintf(stdout, "register this redirect URI with your providers: %s\n", redirectURI(cfg))
+	fmt.Fprintf(stdout, "register this redirect URI with your providers: %s\n", cfg.API.RedirectURI())
 	log.Info("engine started", "addr", ln.Addr().String(), "store", cfg.Store.Type, "providers", len(l.providers))
 
 	errc := make(chan error, 1)
