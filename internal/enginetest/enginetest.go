@@ -1,7 +1,8 @@
 // Package enginetest holds the pieces every engine test drives the HTTP API
 // with: a shared fake clock, a goroutine-safe log sink, an API client that
-// checks every answer is JSON, a browser that stops at redirects, and the
-// AuthorizationResponse as Arcade's clients decode it. Harnesses in
+// checks every answer is JSON, a browser that stops at redirects, the
+// AuthorizationResponse as Arcade's clients decode it, and fixtures for a
+// bolt store in a temporary directory and a one-key sealer. Harnesses in
 // engine/httpapi, engine/tools and engine/cluster build on it; it holds no
 // engine wiring of its own, so each harness stays explicit about what it
 // runs.
