@@ -543,7 +543,7 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 		}
 	}
 	var matches []store.Connection
-	err := s.readEach(ctx, ids, s.connKey, func(raw []byte) error {
+	err := s.readEach(ctx, "list connections", ids, s.connKey, func(raw []byte) error {
 		c, err := decodeConnection(raw)
 		if err != nil {
 			return err
@@ -554,7 +554,7 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 		return nil
 	})
 	if err != nil {
-		return nil, 0, s.wrap("list connections", err)
+		return nil, 0, err
 	}
 	total := len(matches)
 	offset = min(max(offset, 0), total)
@@ -568,7 +568,7 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 // readEach GETs key(id) for each id, in pipelined batches, and calls fn on
 // each record found, in order. Missing records (stale index entries) are
 // skipped.
-func (s *Store) readEach(ctx context.Context, ids []string, key func(string) string, fn func([]byte) error) error {
+func (s *Store) readEach(ctx context.Context, op string, ids []string, key func(string) string, fn func([]byte) error) error {
 	for start := 0; start < len(ids); start += listBatch {
 		batch := ids[start:min(start+listBatch, len(ids))]
 		cmds := make([]*goredis.StringCmd, len(batch))
@@ -579,7 +579,7 @@ func (s *Store) readEach(ctx context.Context, ids []string, key func(string) str
 			return nil
 		})
 		if err != nil && !errors.Is(err, goredis.Nil) {
-			return err
+			return s.wrap(op, err)
 		}
 		for _, cmd := range cmds {
 			raw, err := cmd.Bytes()
@@ -587,8 +587,10 @@ func (s *Store) readEach(ctx context.Context, ids []string, key func(string) str
 				continue
 			}
 			if err != nil {
-				return err
+				return s.wrap(op, err)
 			}
+			// fn's errors (a corrupt record) are not the store being
+			// unavailable: they pass through unwrapped, as Get's do.
 			if err := fn(raw); err != nil {
 				return err
 			}
@@ -649,7 +651,7 @@ func (s *Store) ListProviders(ctx context.Context) ([]store.ProviderRecord, erro
 	}
 	slices.Sort(ids)
 	var out []store.ProviderRecord
-	err = s.readEach(ctx, ids, s.providerKey, func(raw []byte) error {
+	err = s.readEach(ctx, "list providers", ids, s.providerKey, func(raw []byte) error {
 		p, err := decodeProvider(raw)
 		if err != nil {
 			return err
@@ -658,7 +660,7 @@ func (s *Store) ListProviders(ctx context.Context) ([]store.ProviderRecord, erro
 		return nil
 	})
 	if err != nil {
-		return nil, s.wrap("list providers", err)
+		return nil, err
 	}
 	return out, nil
 }
