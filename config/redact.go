@@ -146,7 +146,17 @@ func (c *Config) redactValues(m map[string]string) map[string]string {
 	}
 	out := make(map[string]string, len(m))
 	for k, v := range m {
-		out[k] = c.references.Replace(v)
+		out[k] = c.Redact(v)
 	}
 	return out
+}
+
+// Redact replaces every value that came from $<env:> or $<file:> in s
+// with "[redacted]": for messages about the loaded config that other
+// packages produce (authflow's compile errors quote endpoints and params).
+func (c *Config) Redact(s string) string {
+	if c.references == nil {
+		return s
+	}
+	return c.references.Replace(s)
 }

@@ -69,3 +69,15 @@ auth:
 		t.Errorf("loaded header = %q, want the real value kept", got)
 	}
 }
+
+func TestRedactReplacesReferencedValues(t *testing.T) {
+	c, _, err := loadString(t, `
+api: {development: true, public_url: "$<env:PUBLIC>"}
+`, map[string]string{"PUBLIC": "https://auth.secret-host.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Redact(`endpoint "https://auth.secret-host.example/x" is bad`); got != `endpoint "[redacted]/x" is bad` {
+		t.Errorf("Redact = %q", got)
+	}
+}

@@ -57,7 +57,7 @@ func load(configPath, envPath string, stderr io.Writer) (*loaded, error) {
 	}
 	providers, err := authflow.CompileAll(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(err.Error()))
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(cfg.Redact(err.Error())))
 		return nil, errReported
 	}
 	return &loaded{cfg: cfg, providers: providers}, nil
