@@ -213,8 +213,38 @@ type Store interface {
 	ProviderStore
 	Locker
 	Notifier
+	Scanner
 	// Ping reports whether the backend answers; ErrUnavailable otherwise.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
 	Close() error
+}
+
+// Record kinds, as SealedRecord.Kind names them.
+const (
+	KindFlow       = "flow"
+	KindConnection = "connection"
+	KindProvider   = "provider"
+)
+
+// SealedRecord is one stored record as Scan yields it: what it is and its
+// sealed part, or why it could not be decoded.
+type SealedRecord struct {
+	// Kind is KindFlow, KindConnection or KindProvider.
+	Kind string
+	ID   string
+	// Sealed is the record's sealed part (see Flow.Sealed and the others).
+	Sealed []byte
+	// Err is set when the record could not be decoded; Sealed is then
+	// empty. It names the record, never its content.
+	Err error
+}
+
+// Scanner walks every stored record: flows that have not expired,
+// connections and runtime providers. The key inventory taken at start and
+// `authengine store check` use it. fn's error stops the scan and is
+// returned unchanged; a record that cannot be decoded is passed to fn with
+// Err set, and the scan goes on.
+type Scanner interface {
+	Scan(ctx context.Context, fn func(SealedRecord) error) error
 }

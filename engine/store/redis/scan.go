@@ -1,0 +1,131 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authengine/authengine/engine/store"
+)
+
+// Scan calls fn with every connection and runtime provider (read through
+// their indexes) and every unexpired flow (found with SCAN on every
+// master, as flows have no index). A record that cannot be decoded is
+// passed with Err set; a Redis failure ends the scan with
+// store.ErrUnavailable.
+func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) error {
+	conns, err := s.client.ZRange(ctx, s.connIndex(), 0, -1).Result()
+	if err != nil {
+		return s.wrap("scan connections", err)
+	}
+	err = s.scanEach(ctx, store.KindConnection, conns, s.connKey, func(raw []byte) ([]byte, bool, error) {
+		c, err := decodeConnection(raw)
+		return c.Sealed, true, err
+	}, fn)
+	if err != nil {
+		return err
+	}
+	providers, err := s.client.SMembers(ctx, s.providerIndex()).Result()
+	if err != nil {
+		return s.wrap("scan providers", err)
+	}
+	err = s.scanEach(ctx, store.KindProvider, providers, s.providerKey, func(raw []byte) ([]byte, bool, error) {
+		p, err := decodeProvider(raw)
+		return p.Sealed, true, err
+	}, fn)
+	if err != nil {
+		return err
+	}
+	flows, err := s.flowIDs(ctx)
+	if err != nil {
+		return err
+	}
+	return s.scanEach(ctx, store.KindFlow, flows, s.flowKey, func(raw []byte) ([]byte, bool, error) {
+		f, err := decodeFlow(raw)
+		return f.Sealed, err != nil || !s.expired(f.ExpiresAt), err
+	}, fn)
+}
+
+// flowIDs lists the ids of the flow records, with SCAN on every master of
+// a cluster.
+func (s *Store) flowIDs(ctx context.Context) ([]string, error) {
+	pattern := s.prefix + "flow:{*}"
+	var ids []string
+	scan := func(ctx context.Context, c goredis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(k, s.prefix+"flow:{"), "}"))
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	var err error
+	if cc, ok := s.client.(*goredis.ClusterClient); ok {
+		// ForEachMaster runs the masters concurrently; their appends
+		// take turns.
+		var mu sync.Mutex
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *goredis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return scan(ctx, c)
+		})
+	} else {
+		err = scan(ctx, s.client)
+	}
+	if err != nil {
+		return nil, s.wrap("scan flows", err)
+	}
+	return ids, nil
+}
+
+// scanEach GETs key(id) for each id in pipelined batches and passes each
+// record found to fn, decoded by open (keep=false skips it). Records gone
+// since the listing are skipped.
+func (s *Store) scanEach(ctx context.Context, kind string, ids []string, key func(string) string, open func([]byte) ([]byte, bool, error), fn func(store.SealedRecord) error) error {
+	for start := 0; start < len(ids); start += listBatch {
+		batch := ids[start:min(start+listBatch, len(ids))]
+		cmds := make([]*goredis.StringCmd, len(batch))
+		_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+			for i, id := range batch {
+				cmds[i] = p.Get(ctx, key(id))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return s.wrap("scan "+kind+"s", err)
+		}
+		for i, cmd := range cmds {
+			raw, err := cmd.Bytes()
+			if errors.Is(err, goredis.Nil) {
+				continue
+			}
+			if err != nil {
+				return s.wrap("scan "+kind+"s", err)
+			}
+			rec := store.SealedRecord{Kind: kind, ID: batch[i]}
+			sealed, keep, err := open(raw)
+			if err != nil {
+				rec.Err = fmt.Errorf("redis store: %s %q: corrupt record: %w", kind, batch[i], err)
+			} else if !keep {
+				continue
+			} else {
+				rec.Sealed = sealed
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
