@@ -29,7 +29,7 @@ func TestCompileRejects(t *testing.T) {
 		}, []string{"token_request.params.scope: unknown placeholder <<existing_scopes>>"}},
 		{"refresh_token in the authorize request", func(p *config.Provider) {
 			p.OAuth2.AuthorizeRequest.Params["x"] = "<<refresh_token>>"
-		}, []string{"authorize_request.params.x: unknown placeholder <<refresh_token>>"}},
+		}, []string{"authorize_request.params.x: <<refresh_token>> is not allowed in the authorize request"}},
 		{"client_secret in the user-info request", func(p *config.Provider) {
 			p.OAuth2.UserInfoRequest.Headers = map[string]string{"X-Secret": "<<client_secret>>"}
 		}, []string{"user_info_request.headers.X-Secret: unknown placeholder <<client_secret>>"}},
@@ -82,6 +82,43 @@ func TestCompileRejects(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error\n%v\ndoes not contain %q", err, w)
 				}
+			}
+		})
+	}
+}
+
+// TestAttack_ClientSecretInAuthorizeURL: a secret placeholder anywhere in
+// the authorize request (a param or the endpoint itself) would put the
+// secret into the URL the user's browser opens and the app receives. It
+// is refused with the field's path, and nothing is compiled.
+func TestAttack_ClientSecretInAuthorizeURL(t *testing.T) {
+	tests := []struct {
+		name, path string
+		mutate     func(p *config.Provider)
+	}{
+		{"client_secret in a param", "auth.providers[hooli].oauth2.authorize_request.params.app_secret_proof", func(p *config.Provider) {
+			p.OAuth2.AuthorizeRequest.Params["app_secret_proof"] = "<<client_secret>>"
+		}},
+		{"client_secret inside a longer param", "auth.providers[hooli].oauth2.authorize_request.params.state_hint", func(p *config.Provider) {
+			p.OAuth2.AuthorizeRequest.Params["state_hint"] = "x-<< client_secret >>-y"
+		}},
+		{"client_secret in the endpoint's query", "auth.providers[hooli].oauth2.authorize_request.endpoint", func(p *config.Provider) {
+			p.OAuth2.AuthorizeRequest.Endpoint = "https://hooli.example/authorize?s=<<client_secret>>"
+		}},
+		{"access_token in a param", "auth.providers[hooli].oauth2.authorize_request.params.t", func(p *config.Provider) {
+			p.OAuth2.AuthorizeRequest.Params["t"] = "<<access_token>>"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run("it refuses "+tt.name, func(t *testing.T) {
+			p := hooli()
+			tt.mutate(&p)
+			got, err := Compile(p, goldenRedirect)
+			if err == nil {
+				t.Fatalf("compiled; the authorize URL is %s", got.AuthorizeURL("st", []string{"openid"}, nil, ""))
+			}
+			if !strings.Contains(err.Error(), tt.path+": <<") || !strings.Contains(err.Error(), "is not allowed in the authorize request") {
+				t.Errorf("error\n%v\ndoes not name %s and the rule", err, tt.path)
 			}
 		})
 	}

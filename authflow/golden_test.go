@@ -186,9 +186,8 @@ var goldenCases = []goldenCase{
 		p.OAuth2.AuthorizeRequest.Params["scope"] = "<<scopes>>,<<existing_scopes>>"
 		p.OAuth2.AuthorizeRequest.Params["user_scope"] = "<<existing_scopes>>"
 	}), authorize([]string{"chat:write", "users:read", "chat:write"}, []string{"users:read", " im:history "}, "")},
-	{"authorize_templated_endpoint_and_client_secret", with(func(p *config.Provider) {
+	{"authorize_templated_endpoint", with(func(p *config.Provider) {
 		p.OAuth2.AuthorizeRequest.Endpoint = "https://<<client_id>>.hooli.example/authorize"
-		p.OAuth2.AuthorizeRequest.Params["app_secret_proof"] = "<<client_secret>>"
 	}), authorize([]string{"openid"}, nil, "")},
 	{"token_client_secret_basic_form", hooli, exchange},
 	{"token_client_secret_post_adds_credentials", with(func(p *config.Provider) {

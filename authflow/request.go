@@ -38,6 +38,9 @@ const (
 	phAccessToken
 )
 
+// secretPlaceholders render to secrets: they may never reach a browser.
+const secretPlaceholders = phClientSecret | phRefreshToken | phAccessToken
+
 // placeholderNames maps template names to placeholders.
 var placeholderNames = map[string]placeholder{
 	"client_id":       phClientID,
@@ -49,9 +52,11 @@ var placeholderNames = map[string]placeholder{
 	"access_token":    phAccessToken,
 }
 
-// Placeholders each kind of request may use.
+// Placeholders each kind of request may use. The authorize request is a
+// URL handed to the user's browser (and to the app that starts the
+// authorization), so it may use no secret placeholder.
 const (
-	allowAuthorize         = phClientID | phClientSecret | phRedirectURI | phScopes | phExistingScopes
+	allowAuthorize         = phClientID | phRedirectURI | phScopes | phExistingScopes
 	allowToken             = phClientID | phClientSecret | phRedirectURI | phScopes
 	allowRefresh           = allowToken | phRefreshToken | phAccessToken
 	allowUserInfo          = phClientID | phAccessToken
@@ -130,6 +135,10 @@ func compileText(path, s string, allowed placeholder) (text, error) {
 	// exposes the tags it parsed.
 	tmpl.ExecuteFuncString(func(w io.Writer, name string) (int, error) {
 		ph, ok := placeholderNames[strings.TrimSpace(name)]
+		if ok && ph&secretPlaceholders != 0 && allowed == allowAuthorize {
+			ps.addf(path, "%s%s%s is not allowed in the authorize request: it is a URL the user's browser opens, and the secret would be exposed there", startTag, name, endTag)
+			return 0, nil
+		}
 		if !ok || ph&allowed == 0 {
 			ps.addf(path, "unknown placeholder %s%s%s", startTag, name, endTag)
 			return 0, nil

@@ -294,6 +294,9 @@ func TestInvalidProviderNamesEveryPath(t *testing.T) {
 		{"an unknown placeholder in a param", edit(func(p, o map[string]any) {
 			req(o, "authorize_request")["params"].(map[string]string)["scope"] = "<<scope>>"
 		}), []string{"oauth2.authorize_request.params.scope"}},
+		{"client_secret in the authorize request (it would reach the browser)", edit(func(p, o map[string]any) {
+			req(o, "authorize_request")["params"].(map[string]string)["app_secret_proof"] = "<<client_secret>>"
+		}), []string{"oauth2.authorize_request.params.app_secret_proof: <<client_secret>> is not allowed in the authorize request"}},
 		{"a misspelled request block", edit(func(p, o map[string]any) { o["tokn_request"] = o["token_request"] }),
 			[]string{"oauth2.tokn_request: unknown key"}},
 		{"a bad auth method and a missing client secret at once", edit(func(p, o map[string]any) {
