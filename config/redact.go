@@ -116,9 +116,10 @@ func (w WorkerHTTP) LogValue() slog.Value {
 }
 
 // DisplayProviders returns copies of the providers for showing to an
-// operator (the admin API): every request param and header value that
-// holds a value read from $<env:> or $<file:> is redacted, since operators
-// put secrets there as well as in client_secret. client_secret itself is
+// operator (the admin API): every request endpoint, param and header
+// value that holds a value read from $<env:> or $<file:> is redacted,
+// since operators put secrets there as well as in client_secret (an API
+// key in an endpoint's query: ?api_key=$<env:X>). client_secret itself is
 // left for the caller, which shows it only as a hint.
 func (c *Config) DisplayProviders() []Provider {
 	out := make([]Provider, len(c.Auth.Providers))
@@ -135,6 +136,7 @@ func (c *Config) DisplayProviders() []Provider {
 }
 
 func (c *Config) displayRequest(r Request) *Request {
+	r.Endpoint = c.Redact(r.Endpoint)
 	r.Params = c.redactValues(r.Params)
 	r.Headers = c.redactValues(r.Headers)
 	return &r

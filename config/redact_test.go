@@ -70,6 +70,45 @@ auth:
 	}
 }
 
+// TestAttack_EnvValueInEndpointShownByAdminAPI: an operator who puts a
+// secret into an endpoint URL (?api_key=$<env:X>, a tenant secret in the
+// path) sees it redacted in the admin API's view, as params and headers
+// are; the engine keeps calling the real URL.
+func TestAttack_EnvValueInEndpointShownByAdminAPI(t *testing.T) {
+	const apiKey, pathSecret = "endpoint-api-key-5551234", "path-secret-777888999"
+	c, _, err := loadString(t, `
+api: {development: true}
+auth:
+  providers:
+    - id: acme
+      client_id: id
+      client_secret: s
+      oauth2:
+        authorize_request: {endpoint: "https://acme.example/authorize?k=$<env:ACME_KEY>", params: {response_type: code}}
+        token_request: {endpoint: "https://acme.example/token?api_key=$<env:ACME_KEY>"}
+        refresh_token_request: {endpoint: "https://acme.example/$<file:`+writeFile(t, "tenant", pathSecret+"\n")+`>/token"}
+        user_info_request: {endpoint: "https://acme.example/me?api_key=$<env:ACME_KEY>&fields=id"}
+`, map[string]string{"ACME_KEY": apiKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := c.DisplayProviders()[0].OAuth2
+	for name, got := range map[string]string{
+		"authorize": o.AuthorizeRequest.Endpoint, "token": o.TokenRequest.Endpoint,
+		"refresh": o.RefreshTokenRequest.Endpoint, "user info": o.UserInfoRequest.Endpoint,
+	} {
+		if strings.Contains(got, apiKey) || strings.Contains(got, pathSecret) || !strings.Contains(got, "[redacted]") {
+			t.Errorf("displayed %s endpoint = %q, want the referenced value redacted", name, got)
+		}
+	}
+	if got := o.UserInfoRequest.Endpoint; got != "https://acme.example/me?api_key=[redacted]&fields=id" {
+		t.Errorf("displayed user info endpoint = %q, want only the value redacted", got)
+	}
+	if got := c.Auth.Providers[0].OAuth2.TokenRequest.Endpoint; got != "https://acme.example/token?api_key="+apiKey {
+		t.Errorf("loaded endpoint = %q, want the real value kept", got)
+	}
+}
+
 func TestRedactReplacesReferencedValues(t *testing.T) {
 	c, _, err := loadString(t, `
 api: {development: true, public_url: "$<env:PUBLIC>"}
