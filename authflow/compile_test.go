@@ -185,6 +185,15 @@ func TestScopes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.OAuth2.ScopeDelimiter = ","
+	p.OAuth2.DefaultScopes = []string{"openid,profile"} // operators may join defaults
+	comma, err := Compile(p, goldenRedirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := comma.Scopes(nil); strings.Join(got, " ") != "openid profile" {
+		t.Errorf("default scopes %q, want them split on the delimiter", got)
+	}
 	tests := []struct {
 		name      string
 		requested []string
@@ -195,9 +204,15 @@ func TestScopes(t *testing.T) {
 		{"keeps only defaults when nothing is asked", nil, "openid", ""},
 		{"splits a space-joined entry", []string{"profile read:x"}, "openid profile read:x", ""},
 		{"refuses a scope outside the patterns", []string{"profile", "write:mail"}, "", "write:mail"},
+		{"refuses a scope holding the delimiter", []string{"read:a,write:mail"}, "", "read:a,write:mail"},
+		{"refuses a scope of allowed parts holding the delimiter", []string{"profile", "read:a,read:b"}, "", "read:a,read:b"},
 	}
 	for _, tt := range tests {
 		t.Run("it "+tt.name, func(t *testing.T) {
+			cp := cp
+			if strings.Contains(tt.name, "delimiter") {
+				cp = comma
+			}
 			got, err := cp.Scopes(tt.requested)
 			if tt.refused != "" {
 				se, ok := errors.AsType[*ScopeError](err)

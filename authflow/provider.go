@@ -41,14 +41,21 @@ type Provider struct {
 }
 
 // ScopeError reports a requested scope outside the provider's allowed
-// scope patterns.
+// scope patterns, or one holding the provider's scope delimiter.
 type ScopeError struct {
 	Provider string
 	Scope    string
+	// Delimiter is set when the scope was refused for containing the
+	// provider's scope delimiter: it would reach the provider as several
+	// scopes that were never matched against allowed_scopes one by one.
+	Delimiter string
 }
 
 // Error names the refused scope and the provider.
 func (e *ScopeError) Error() string {
+	if e.Delimiter != "" {
+		return fmt.Sprintf("scope %q contains the scope delimiter %q of provider %q: request each scope as its own list item", e.Scope, e.Delimiter, e.Provider)
+	}
 	return fmt.Sprintf("scope %q is not allowed for provider %q", e.Scope, e.Provider)
 }
 
@@ -72,7 +79,6 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 		redirectURI:   redirectURI,
 		delim:         o.ScopeDelimiter,
 		pkce:          o.PKCE.Enabled,
-		defaultScopes: cleanScopes(nil, o.DefaultScopes),
 		allowedScopes: o.AllowedScopes,
 		now:           time.Now,
 	}
@@ -81,6 +87,11 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 	}
 	if out.delim == "" {
 		out.delim = " "
+	}
+	// The operator's default scopes may be written joined with the
+	// delimiter ("repo,user"); they are split like a provider's answer.
+	for _, s := range cleanScopes(nil, o.DefaultScopes) {
+		out.defaultScopes = cleanScopes(out.defaultScopes, strings.Split(s, out.delim))
 	}
 	var ps problems
 	if p.ID == "" {
@@ -196,12 +207,20 @@ func (p *Provider) UserInfoOnRefresh() bool { return p.userInfo != nil && p.trig
 // ScopeDelimiter joins scopes in requests and splits them in responses.
 func (p *Provider) ScopeDelimiter() string { return p.delim }
 
-// Scopes merges the default scopes with requested, trims and
-// de-duplicates them (defaults first), and checks each requested scope
-// against the allowed patterns. A refused scope is a *ScopeError.
+// Scopes merges the default scopes with requested, splits them on
+// whitespace, trims and de-duplicates them (defaults first), and checks
+// each requested scope against the allowed patterns. A requested scope
+// holding the provider's scope delimiter is refused whatever the patterns:
+// it would reach the provider as several scopes, the later ones never
+// checked ("read:user,delete_repo" passes "read:*" whole). A refused scope
+// is a *ScopeError.
 func (p *Provider) Scopes(requested []string) ([]string, error) {
 	out := slices.Clone(p.defaultScopes)
+	delim := strings.TrimSpace(p.delim) // whitespace is split on already
 	for _, s := range cleanScopes(nil, requested) {
+		if delim != "" && strings.Contains(s, delim) {
+			return nil, &ScopeError{Provider: p.id, Scope: s, Delimiter: p.delim}
+		}
 		if slices.Contains(out, s) {
 			continue
 		}
