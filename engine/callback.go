@@ -315,5 +315,6 @@ func (e *Engine) Disconnect(ctx context.Context, id string) error {
 		return storeErr("delete connection", err)
 	}
 	e.notifyConn(ctx, id)
+	e.audit(ctx, "connection.delete", id, nil, false)
 	return nil
 }

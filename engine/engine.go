@@ -55,6 +55,9 @@ type Options struct {
 	VerifierURL string
 	Logger      *slog.Logger
 	Metrics     *Metrics
+	// Auditor records changes made through the admin plane. Default: a
+	// LogAuditor on Logger.
+	Auditor Auditor
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -77,6 +80,7 @@ type Engine struct {
 	verifierURL string
 	log         *slog.Logger
 	metrics     *Metrics
+	auditor     Auditor
 	now         func() time.Time
 	refreshes   flightGroup
 	// unsaved holds refreshed token sets the store did not take, by
@@ -111,6 +115,7 @@ func New(opts Options) (*Engine, error) {
 		verifierURL: opts.VerifierURL,
 		log:         opts.Logger,
 		metrics:     opts.Metrics,
+		auditor:     opts.Auditor,
 		now:         opts.Now,
 	}
 	if opts.Now != nil {
@@ -149,6 +154,9 @@ func New(opts Options) (*Engine, error) {
 	}
 	if e.metrics == nil {
 		e.metrics = NewMetrics(nil)
+	}
+	if e.auditor == nil {
+		e.auditor = LogAuditor{Log: e.log}
 	}
 	if e.now == nil {
 		e.now = time.Now

@@ -340,6 +340,7 @@ func (e *Engine) CreateProvider(ctx context.Context, doc map[string]any) (Provid
 		return ProviderInfo{}, storeErr("create runtime provider", err)
 	}
 	e.log.Info("runtime provider created", "provider", id)
+	e.audit(ctx, "provider.create", id, changedPaths(map[string]any{}, doc, ""), doc["client_secret"] != nil)
 	e.announceProviders(ctx)
 	return infoOf(cp, SourceAdmin, rec), nil
 }
@@ -348,7 +349,9 @@ func (e *Engine) CreateProvider(ctx context.Context, doc map[string]any) (Provid
 // merge patch over the stored engine.yaml-shaped entry: objects merge,
 // other values replace, null removes; an absent client_secret keeps the
 // stored one), then validates, compiles and stores the result like
-// CreateProvider. Errors: provider_read_only, provider_not_found,
+// CreateProvider. A patch that changes where or how the client secret
+// and tokens are sent (see secretRoutingChanges) must carry
+// client_secret. Errors: provider_read_only, provider_not_found,
 // provider_busy (another write holds the provider), *InvalidProviderError.
 func (e *Engine) PatchProvider(ctx context.Context, id string, patch map[string]any) (ProviderInfo, error) {
 	if e.isConfigID(id) {
@@ -381,10 +384,15 @@ func (e *Engine) PatchProvider(ctx context.Context, id string, patch map[string]
 	if err != nil {
 		return ProviderInfo{}, fmt.Errorf("patch runtime provider %q: %w", id, err)
 	}
+	before := doc
 	doc = mergePatch(doc, patch).(map[string]any)
 	doc["id"] = id
 	cp, _, err := e.compileProvider(doc)
 	if err != nil {
+		return ProviderInfo{}, err
+	}
+	_, reentered := patch["client_secret"]
+	if err := checkSecretReentry(before, cp, reentered); err != nil {
 		return ProviderInfo{}, err
 	}
 	rec.UpdatedAt = e.now().UTC()
@@ -398,6 +406,7 @@ func (e *Engine) PatchProvider(ctx context.Context, id string, patch map[string]
 		return ProviderInfo{}, storeErr("put runtime provider", err)
 	}
 	e.log.Info("runtime provider changed", "provider", id)
+	e.audit(ctx, "provider.update", id, changedPaths(before, doc, ""), reentered)
 	e.announceProviders(ctx)
 	return infoOf(cp, SourceAdmin, rec), nil
 }
@@ -417,6 +426,7 @@ func (e *Engine) DeleteProvider(ctx context.Context, id string) error {
 		return storeErr("delete runtime provider", err)
 	}
 	e.log.Info("runtime provider deleted", "provider", id)
+	e.audit(ctx, "provider.delete", id, nil, false)
 	e.announceProviders(ctx)
 	return nil
 }

@@ -151,6 +151,7 @@ func adminProviderError(err error) error {
 	lines := make([]string, len(ipe.Fields))
 	for i, f := range ipe.Fields {
 		f.Path = adminPath(f.Path)
+		f.Message = strings.ReplaceAll(f.Message, "oauth2.refresh_token_request", "oauth2.refresh_request")
 		lines[i] = f.Error()
 	}
 	return &apiError{status: http.StatusBadRequest, Name: "invalid_provider",

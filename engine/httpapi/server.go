@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -54,8 +55,8 @@ func New(opts Options) *echo.Echo {
 	e.Use(middleware.BodyLimit(bytesString(opts.MaxBodyBytes)))
 
 	h := &handlers{engine: opts.Engine, log: log}
-	apps := requireKey(opts.APIKeys)
-	admins := requireKey(opts.AdminKeys)
+	apps := requireKey(opts.APIKeys, "api_key")
+	admins := requireKey(opts.AdminKeys, "admin_key")
 
 	e.GET("/v1/health", h.health)
 	e.GET("/oauth/callback", h.callback)
@@ -87,8 +88,11 @@ type handlers struct {
 
 // requireKey accepts "Authorization: Bearer <key>" or the bare key (Arcade's
 // JS client sends it bare). Keys are compared as SHA-256 digests in
-// constant time, so neither content nor length leaks through timing.
-func requireKey(keys []string) echo.MiddlewareFunc {
+// constant time, so neither content nor length leaks through timing. The
+// request's context names the caller for audit records as kind and the
+// first 12 hex digits of the key's SHA-256 (admin_key:3f2a9c1b04de),
+// which identifies a key without revealing it.
+func requireKey(keys []string, kind string) echo.MiddlewareFunc {
 	digests := make([][32]byte, 0, len(keys))
 	for _, k := range keys {
 		if k != "" {
@@ -112,6 +116,8 @@ func requireKey(keys []string) echo.MiddlewareFunc {
 			if ok != 1 {
 				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "invalid API key"}
 			}
+			r := c.Request()
+			c.SetRequest(r.WithContext(engine.WithActor(r.Context(), kind+":"+hex.EncodeToString(d[:6]))))
 			return next(c)
 		}
 	}

@@ -26,7 +26,7 @@ func MountTools(e *echo.Echo, svc *tools.Service, apiKeys []string) {
 		svc = tools.New(tools.Options{})
 	}
 	h := &toolHandlers{svc: svc}
-	key := requireKey(apiKeys)
+	key := requireKey(apiKeys, "api_key")
 	e.GET("/v1/tools", h.list, key)
 	e.GET("/v1/tools/:name", h.get, key)
 	e.POST("/v1/tools/authorize", h.authorize, key)

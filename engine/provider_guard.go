@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/authengine/authengine/config"
+)
+
+// Where and how a provider's requests are sent decides who receives its
+// client secret and its users' tokens. Changing it through the admin API
+// (an endpoint's host, a request's auth method, method, body type, params
+// or headers, or the built-in template the provider starts from) requires
+// the request to carry client_secret: whoever redirects the secret must
+// know it or replace it, so the stored secret never travels to a
+// destination it was not entered for.
+
+// requestBlock names one request block of a provider and its field path.
+type requestBlock struct {
+	path string
+	req  *config.Request
+}
+
+// requestBlocks lists p's request blocks that are set.
+func requestBlocks(p config.Provider) []requestBlock {
+	o := p.OAuth2
+	refresh := o.RefreshTokenRequest
+	if refresh == nil {
+		refresh = o.RefreshRequest
+	}
+	var out []requestBlock
+	for _, b := range []requestBlock{
+		{"oauth2.authorize_request", o.AuthorizeRequest},
+		{"oauth2.token_request", o.TokenRequest},
+		{"oauth2.refresh_token_request", refresh},
+		{"oauth2.user_info_request", o.UserInfoRequest},
+	} {
+		if b.req != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// secretRoutingChanges lists the fields whose change between before and
+// after changes where or how the client secret and tokens are sent. A
+// block removed sends nothing new and is not listed.
+func secretRoutingChanges(before, after config.Provider) []string {
+	var out []string
+	if before.ProviderID != after.ProviderID {
+		out = append(out, "provider_id")
+	}
+	old := map[string]*config.Request{}
+	for _, b := range requestBlocks(before) {
+		old[b.path] = b.req
+	}
+	for _, b := range requestBlocks(after) {
+		was, r := old[b.path], b.req
+		if was == nil {
+			out = append(out, b.path)
+			continue
+		}
+		if endpointOrigin(was.Endpoint, before.ClientID) != endpointOrigin(r.Endpoint, after.ClientID) {
+			out = append(out, b.path+".endpoint")
+		}
+		for _, f := range []struct {
+			name     string
+			was, now string
+		}{
+			{"auth_method", was.AuthMethod, r.AuthMethod},
+			{"method", was.Method, r.Method},
+			{"request_content_type", was.RequestContentType, r.RequestContentType},
+		} {
+			if !strings.EqualFold(strings.TrimSpace(f.was), strings.TrimSpace(f.now)) {
+				out = append(out, b.path+"."+f.name)
+			}
+		}
+		if !maps.Equal(was.Params, r.Params) {
+			out = append(out, b.path+".params")
+		}
+		if !maps.Equal(was.Headers, r.Headers) {
+			out = append(out, b.path+".headers")
+		}
+	}
+	return out
+}
+
+// anyPlaceholder matches a <<name>> template placeholder.
+var anyPlaceholder = regexp.MustCompile(`<<\s*([a-z_]+)\s*>>`)
+
+// endpointOrigin is the scheme, host and port an endpoint template sends
+// to, with <<client_id>> filled in (a tenant in the host) and other
+// placeholders as a fixed stand-in; "" when it does not parse.
+func endpointOrigin(endpoint, clientID string) string {
+	s := anyPlaceholder.ReplaceAllStringFunc(strings.TrimSpace(endpoint), func(m string) string {
+		if anyPlaceholder.FindStringSubmatch(m)[1] == "client_id" {
+			return clientID
+		}
+		return "placeholder"
+	})
+	u, err := url.Parse(s)
+	if err != nil {
+		return ""
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	scheme := strings.ToLower(u.Scheme)
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// checkSecretReentry refuses a patch that changes where or how a stored
+// client secret is sent unless the patch carried client_secret
+// (reentered). before is the stored entry; after the patched provider.
+// A stored entry that no longer parses is compared as changed.
+func checkSecretReentry(before map[string]any, after config.Provider, reentered bool) error {
+	if reentered {
+		return nil
+	}
+	old, _, err := config.ParseProvider(before, "")
+	stored, _ := before["client_secret"].(string)
+	if stored == "" {
+		return nil
+	}
+	changes := []string{"the stored provider, which no longer validates"}
+	if err == nil {
+		if changes = secretRoutingChanges(old, after); len(changes) == 0 {
+			return nil
+		}
+	}
+	return &InvalidProviderError{Fields: []config.FieldError{{Path: "client_secret",
+		Message: fmt.Sprintf("must be sent again in the same request (the current secret or a new one): the change to %s alters where or how the client secret and users' tokens are sent",
+			strings.Join(changes, ", "))}}}
+}
