@@ -154,6 +154,10 @@ func Private(t testing.TB, opts PrivateOptions) *Server {
 // URL is the server's redis:// URL (database 0).
 func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
 
+// Dir is the server's working directory, where it would write RDB and
+// append-only files. Fault tests may take it away to make saves fail.
+func (s *Server) Dir() string { return s.dir }
+
 // Addr is the server's host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 

@@ -181,6 +181,8 @@ func TestErrorMapping(t *testing.T) {
 		{"a server still loading its data is ErrUnavailable", replyError("LOADING Redis is loading the dataset in memory"), false, true},
 		{"a cluster that is down is ErrUnavailable", replyError("CLUSTERDOWN The cluster is down"), false, true},
 		{"a replica refusing writes after failover is ErrUnavailable", replyError("READONLY You can't write against a read only replica."), false, true},
+		{"a server out of memory under noeviction is ErrUnavailable", replyError("OOM command not allowed when used memory > 'maxmemory'."), false, true},
+		{"a server refusing writes after a failed RDB save is ErrUnavailable", replyError("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk."), false, true},
 		{"a caller's deadline while waiting on Redis is ErrUnavailable", context.DeadlineExceeded, false, true},
 		{"a caller's cancellation is neither", context.Canceled, false, false},
 		{"a wrong-type reply is neither", replyError("WRONGTYPE Operation against a key holding the wrong kind of value"), false, false},

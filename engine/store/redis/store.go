@@ -21,6 +21,7 @@
 //	<prefix>providers                 set of provider ids
 //	<prefix>lock:{<name>}             lease owner token, PX = ttl
 //	<prefix>flows                     pub/sub channel; payload = flow id
+//	<prefix>health                    Ping's write probe ("ok"), PX = 1m
 //
 // The prefix must not contain '{' or '}' (it would put every key in one
 // slot).
@@ -164,6 +165,7 @@ func (s *Store) providerKey(id string) string { return s.prefix + "provider:{" +
 func (s *Store) providerIndex() string        { return s.prefix + "providers" }
 func (s *Store) lockKey(name string) string   { return s.prefix + "lock:{" + name + "}" }
 func (s *Store) flowChannel() string          { return s.prefix + "flows" }
+func (s *Store) healthKey() string            { return s.prefix + "health" }
 
 // expired reports whether a record with the given expiry is past it by the
 // injected clock; a zero expiry never passes.
@@ -181,10 +183,13 @@ func (s *Store) flowTTL(expiresAt time.Time) time.Duration {
 	return max(expiresAt.Sub(s.now()), 0) + flowGrace
 }
 
-// Ping reports whether Redis answers; store.ErrUnavailable otherwise.
+// Ping reports whether Redis accepts writes; store.ErrUnavailable
+// otherwise. It writes one small key with a short TTL, always the same one
+// (so it never grows the store), because a Redis out of memory or refusing
+// writes after a failed save still answers PING and reads.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.client.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("%w: redis store: ping: %w", store.ErrUnavailable, err)
+	if err := s.client.Set(ctx, s.healthKey(), "ok", time.Minute).Err(); err != nil {
+		return fmt.Errorf("%w: redis store: write probe: %w", store.ErrUnavailable, err)
 	}
 	return nil
 }
@@ -349,10 +354,11 @@ func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (
 			return errAbort
 		}
 		ttl := s.flowTTL(next.ExpiresAt)
-		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, data, ttl)
 			return nil
 		})
+		err = queuedErr(cmds, err)
 		out = next
 		return err
 	}
@@ -456,10 +462,11 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 			abortErr = err
 			return errAbort
 		}
-		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, data, 0)
 			return nil
 		})
+		err = queuedErr(cmds, err)
 		out, created = next, !exists
 		return err
 	}
@@ -714,9 +721,11 @@ func (s *Store) Unlock(ctx context.Context, name, token string) error {
 // --- errors ---
 
 // notNowReply reports whether a server reply means "not now" (loading,
-// failing over, busy) rather than "wrong request".
+// failing over, busy, out of memory under maxmemory with noeviction,
+// refusing writes after a failed RDB save) rather than "wrong request".
+// The server refused the command, so nothing was written.
 func notNowReply(msg string) bool {
-	for _, p := range [...]string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS"} {
+	for _, p := range [...]string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS", "OOM", "MISCONF"} {
 		if strings.HasPrefix(msg, p) {
 			return true
 		}
@@ -724,9 +733,25 @@ func notNowReply(msg string) bool {
 	return false
 }
 
+// queuedErr replaces EXEC's "EXECABORT Transaction discarded because of
+// previous errors" with the error of the command the server refused to
+// queue (OOM, MISCONF, READONLY...), which says what went wrong.
+func queuedErr(cmds []goredis.Cmder, err error) error {
+	if err == nil || !strings.HasPrefix(err.Error(), "EXECABORT") {
+		return err
+	}
+	for _, c := range cmds {
+		if cerr := c.Err(); cerr != nil {
+			return cerr
+		}
+	}
+	return err
+}
+
 // wrap turns a go-redis error into the store's vocabulary: redis.Nil is
 // store.ErrNotFound; transport errors, timeouts, pool exhaustion, a closed
-// client and "not now" replies are store.ErrUnavailable. go-redis errors
+// client and "not now" replies (OOM and MISCONF among them) are
+// store.ErrUnavailable. go-redis errors
 // name the server address at most, never the URL or password.
 func (s *Store) wrap(op string, err error) error {
 	var rerr goredis.Error
