@@ -128,6 +128,18 @@ var storeOpeners = map[string]func(cfg *config.Config, log *slog.Logger) (store.
 	},
 }
 
+// storeCollectors are the metrics a store backend keeps of itself.
+func storeCollectors(st store.Store) []prometheus.Collector {
+	var out []prometheus.Collector
+	if c, ok := st.(interface{ CorruptRecordsSkipped() uint64 }); ok {
+		out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "authengine", Name: "store_corrupt_records_skipped_total",
+			Help: "Records the store's expiry sweep could not decode and skipped (counted again by each sweep while they remain).",
+		}, func() float64 { return float64(c.CorruptRecordsSkipped()) }))
+	}
+	return out
+}
+
 // redisLog adapts go-redis's logger to slog. Its messages carry addresses
 // and errors, never credentials.
 type redisLog struct{ log *slog.Logger }
@@ -273,6 +285,7 @@ func serve(ctx context.Context, configPath, envPath string, stdout, stderr io.Wr
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(storeCollectors(st)...)
 	eng, err := engine.New(engine.Options{
 		Providers:              l.providers,
 		DisabledProviders:      disabledProviders(cfg),

@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -76,6 +77,10 @@ type Store struct {
 	log   *slog.Logger
 	locks leases
 	subs  fanout
+
+	// corrupt counts flow records the sweep skipped because they could
+	// not be decoded (each sweep counts them again).
+	corrupt atomic.Uint64
 
 	stop      chan struct{}
 	swept     chan struct{}
@@ -346,7 +351,8 @@ func (s *Store) sweepLoop(interval time.Duration) {
 }
 
 // sweep deletes every expired flow and its state index entry, and forgets
-// expired leases. It returns how many flows it deleted.
+// expired leases. It returns how many flows it deleted. A flow record that
+// cannot be decoded is skipped, logged and counted (CorruptRecordsSkipped).
 func (s *Store) sweep() (int, error) {
 	s.pruneLeases()
 	n := 0
@@ -356,7 +362,12 @@ func (s *Store) sweep() (int, error) {
 		err := flows.ForEach(func(k, v []byte) error {
 			var w flowWire
 			if err := decode("flow", k, v, &w); err != nil {
-				return err
+				// One bad record must not stop the sweep of all the
+				// others: report it and go on. It stays for
+				// `authengine store check` and the operator.
+				s.corrupt.Add(1)
+				s.log.Error("bolt: sweep skipped a corrupt flow record", "path", s.path, "flow_id", string(k), "err", err)
+				return nil
 			}
 			if s.expired(w.ExpiresAt) {
 				w.ID = string(k)
@@ -380,6 +391,11 @@ func (s *Store) sweep() (int, error) {
 	})
 	return n, err
 }
+
+// CorruptRecordsSkipped is how many times the expiry sweep met a flow
+// record it could not decode and skipped it (a record still there is
+// counted again by every sweep). cmd exports it as a metric.
+func (s *Store) CorruptRecordsSkipped() uint64 { return s.corrupt.Load() }
 
 // deleteStateOf removes the state index entry for hash if it still points
 // at flowID.

@@ -340,3 +340,55 @@ func BenchmarkUpdateConnection(b *testing.B) {
 		}
 	}
 }
+
+// TestCorruptFlowRecordDoesNotStopTheSweep: one flow record that cannot be
+// decoded used to abort the whole sweep transaction, every minute, so no
+// expired flow was ever deleted again. The sweep skips it, logs it (its
+// id, never its content) and counts it, and deletes the others.
+func TestCorruptFlowRecordDoesNotStopTheSweep(t *testing.T) {
+	now := time.Now().UTC()
+	var logs bytes.Buffer // written only by sweep, called here: the loop's interval is an hour
+	s := mustOpen(t, filepath.Join(t.TempDir(), "authengine.db"), Options{
+		Now: func() time.Time { return now }, SweepInterval: time.Hour,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
+	})
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	expired := store.Flow{ID: "old", StateHash: store.HashState("a"), Status: store.FlowPending, ExpiresAt: now.Add(-time.Minute)}
+	live := store.Flow{ID: "live", StateHash: store.HashState("b"), Status: store.FlowPending, ExpiresAt: now.Add(time.Hour)}
+	for _, f := range []store.Flow{expired, live} {
+		if err := s.CreateFlow(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	content := "half-written-record-content"
+	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		// Sorted before and after the good records, so ForEach meets it first.
+		return tx.Bucket(bucketFlows).Put([]byte("a-corrupt"), []byte(`{"ID":"`+content))
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	for round := 1; round <= 2; round++ {
+		n, err := s.sweep()
+		if err != nil {
+			t.Fatalf("sweep %d: %v; one corrupt record must not abort it", round, err)
+		}
+		if want := 2 - round; n != want { // the expired flow goes in the first round
+			t.Fatalf("sweep %d deleted %d flows, want %d", round, n, want)
+		}
+		if got := s.CorruptRecordsSkipped(); got != uint64(round) {
+			t.Fatalf("CorruptRecordsSkipped after sweep %d = %d, want %d", round, got, round)
+		}
+	}
+	if got := rawKeys(t, s, bucketFlows); got != 2 {
+		t.Fatalf("%d flow records remain, want the live one and the corrupt one", got)
+	}
+	if _, err := s.GetFlow(ctx, live.ID); err != nil {
+		t.Fatalf("the live flow: %v", err)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "corrupt flow record") || !strings.Contains(out, `"flow_id":"a-corrupt"`) || strings.Contains(out, content) {
+		t.Fatalf("log %q should name the corrupt record by id, without its content", out)
+	}
+}
