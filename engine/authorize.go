@@ -92,6 +92,11 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 	case err == nil:
 		return completed(conn.ID, p.ID(), req.UserID, conn.Scopes, ts), nil
 	case errors.Is(err, errNoConnection), errors.Is(err, ErrNeedsReauth):
+		var mk *KeyMissingError
+		if errors.As(err, &mk) {
+			e.log.WarnContext(ctx, "connection sealed with a root key that is not configured; starting a new authorization to replace it",
+				"connection_id", conn.ID, "provider", p.ID(), "root_key_id", mk.KeyID)
+		}
 		return e.startFlow(ctx, p, req, scopes, nil)
 	case errors.Is(err, errScopesMissing):
 		return e.startFlow(ctx, p, req, scopes, conn.Scopes)
@@ -261,7 +266,7 @@ func (e *Engine) connectionStatus(ctx context.Context, id string) (Authorization
 	ts, err := e.fresh(ctx, p, conn)
 	if err != nil {
 		if errors.Is(err, ErrNeedsReauth) {
-			return Authorization{ID: id, Status: StatusFailed, ProviderID: conn.ProviderID, UserID: conn.UserID, Scopes: conn.Scopes, Reason: "the connection needs re-authorization"}, nil
+			return Authorization{ID: id, Status: StatusFailed, ProviderID: conn.ProviderID, UserID: conn.UserID, Scopes: conn.Scopes, Reason: reauthReason(err)}, nil
 		}
 		return Authorization{}, err
 	}
@@ -303,7 +308,7 @@ func (e *Engine) flowAuthorization(ctx context.Context, f store.Flow) (Authoriza
 		ts, err := e.fresh(ctx, p, conn)
 		if errors.Is(err, ErrNeedsReauth) {
 			a.Status = StatusFailed
-			a.Reason = "the connection needs re-authorization"
+			a.Reason = reauthReason(err)
 			return a, nil
 		}
 		if err != nil {
@@ -331,6 +336,15 @@ func (e *Engine) checkNextURI(raw string) error {
 
 // storeErr turns a store failure into an engine error: unavailability
 // stays retryable, anything else is wrapped with what was being done.
+// reauthReason is the client-safe reason of a needs-reauthorization error.
+func reauthReason(err error) string {
+	var mk *KeyMissingError
+	if errors.As(err, &mk) {
+		return mk.Error()
+	}
+	return "the connection needs re-authorization"
+}
+
 func storeErr(op string, err error) error {
 	if errors.Is(err, store.ErrUnavailable) {
 		return fmt.Errorf("%s: %w: %w", op, ErrStoreUnavailable, err)

@@ -79,6 +79,10 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	var secrets flowSecrets
 	if err := e.openJSON(f.Sealed, flowAAD(f.ID), &secrets); err != nil {
 		e.log.ErrorContext(ctx, "open flow secrets", "flow_id", f.ID, "err", err)
+		var mk *KeyMissingError
+		if errors.As(err, &mk) {
+			return fail("root_key_missing", fmt.Sprintf("the authorization was started under root key %q, which is no longer configured; start again", mk.KeyID))
+		}
 		return fail("internal", "the authorization could not be completed; start again")
 	}
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -66,3 +67,21 @@ type ProviderFailedError struct {
 func (e *ProviderFailedError) Error() string {
 	return "provider " + e.ProviderID + " refused the request: " + e.Reason
 }
+
+// KeyMissingError reports a record sealed with a root key that is not in
+// security.root_keys (removed from the configuration, or a lost
+// development keys file). For a connection it is a needs-reauthorization
+// condition (errors.Is(err, ErrNeedsReauth)): Authorize starts a new flow
+// whose connection replaces the record. The record itself is left as it is,
+// so adding the key back makes it open again.
+type KeyMissingError struct {
+	// KeyID is the id of the missing root key.
+	KeyID string
+}
+
+func (e *KeyMissingError) Error() string {
+	return fmt.Sprintf("the record is sealed with root key %q, which is not configured: add it back to security.root_keys, or authorize again (a new authorization replaces the record)", e.KeyID)
+}
+
+// Is makes a missing root key a needs-reauthorization condition.
+func (e *KeyMissingError) Is(target error) bool { return target == ErrNeedsReauth }

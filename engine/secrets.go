@@ -2,11 +2,13 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/engine/seal"
 )
 
 // tokenSet is the sealed part of a connection.
@@ -80,8 +82,14 @@ func (e *Engine) sealJSON(v any, aad []byte) ([]byte, error) {
 
 func (e *Engine) openJSON(sealed []byte, aad []byte, v any) error {
 	plain, err := e.sealer.Open(sealed, aad)
-	if err != nil {
-		return fmt.Errorf("open sealed record: %w", err)
+	var mk *seal.MissingKeyError
+	switch {
+	case errors.As(err, &mk):
+		return &KeyMissingError{KeyID: mk.KeyID}
+	case err != nil:
+		// A keyring reading a data key it has not seen yet may find the
+		// store unavailable: that is retryable, not a broken record.
+		return storeErr("open sealed record", err)
 	}
 	if err := json.Unmarshal(plain, v); err != nil {
 		return fmt.Errorf("decode sealed record: %w", err)

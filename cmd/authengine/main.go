@@ -2,6 +2,8 @@
 //
 //	authengine serve   [-c engine.yaml] [-e .env]   start the engine
 //	authengine check   [-c engine.yaml] [-e .env]   validate the configuration and exit
+//	authengine store check [-c engine.yaml]          check the store: every record opens
+//	authengine keys rotate [-c engine.yaml]          rewrap data keys under the first root key
 //	authengine version                              print the version
 //
 // main only parses flags, loads the configuration, builds the registries
@@ -32,13 +34,22 @@ func main() {
 const usage = `usage: authengine <command> [flags]
 
 commands:
-  serve     start the engine
-  check     validate the configuration (every error at once) and exit
-  version   print the version
+  serve         start the engine
+  check         validate the configuration (every error at once) and exit
+  store check   check the store: bbolt's consistency check (embedded; stop the engine
+                first) and that every record opens with the configured keys
+  keys rotate   rewrap every data key under the first root key and reseal records of
+                the old format, so older root keys can be removed (resumable, online
+                on Redis)
+  version       print the version
 
-flags (serve, check):
+flags (serve, check, store check, keys rotate):
   -c, --config FILE   configuration file (default engine.yaml)
   -e, --env FILE      .env file read before the environment (default .env when present)
+
+flags (serve):
+  --allow-missing-keys   start even when stored records are sealed with root keys
+                         that are not configured (their users authorize again)
 `
 
 // run executes one command and returns the process exit code.
@@ -56,6 +67,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	case "serve", "check":
+	case "store", "keys":
+		want := map[string]string{"store": "check", "keys": "rotate"}[cmd]
+		if len(rest) == 0 || rest[0] != want {
+			fmt.Fprintf(stderr, "authengine %s: want %q\n\n%s", cmd, cmd+" "+want, usage)
+			return 2
+		}
+		cmd, rest = cmd+" "+want, rest[1:]
 	default:
 		fmt.Fprintf(stderr, "authengine: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -67,6 +85,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&configPath, "config", "engine.yaml", "configuration file")
 	fs.StringVar(&envPath, "e", "", ".env file")
 	fs.StringVar(&envPath, "env", "", ".env file")
+	var allowMissingKeys bool
+	if cmd == "serve" {
+		fs.BoolVar(&allowMissingKeys, "allow-missing-keys", false, "start even when records are sealed with root keys that are not configured")
+	}
 	if err := fs.Parse(rest); err != nil {
 		return 2
 	}
@@ -75,10 +97,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	var err error
-	if cmd == "check" {
+	switch cmd {
+	case "check":
 		err = check(configPath, envPath, stdout, stderr)
-	} else {
-		err = serve(ctx, configPath, envPath, stdout, stderr)
+	case "store check":
+		err = storeCheck(ctx, configPath, envPath, stdout, stderr)
+	case "keys rotate":
+		err = keysRotate(ctx, configPath, envPath, stdout, stderr)
+	default:
+		err = serve(ctx, configPath, envPath, allowMissingKeys, stdout, stderr)
 	}
 	if err != nil {
 		if !errors.Is(err, errReported) {

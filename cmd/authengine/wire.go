@@ -28,6 +28,7 @@ import (
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/httpapi"
+	"github.com/authengine/authengine/engine/keyring"
 	"github.com/authengine/authengine/engine/seal"
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/bolt"
@@ -262,26 +263,30 @@ func providerClient() *http.Client {
 	}
 }
 
-func serve(ctx context.Context, configPath, envPath string, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, configPath, envPath string, allowMissingKeys bool, stdout, stderr io.Writer) error {
 	l, err := load(configPath, envPath, stderr)
 	if err != nil {
 		return err
 	}
 	cfg := l.cfg
 	log := newLogger(cfg.Telemetry.Log, stderr)
-	sealer, apiKeys, adminKeys, err := resolveKeys(cfg, log, stderr)
+	root, apiKeys, adminKeys, err := resolveKeys(cfg, log, stderr)
 	if err != nil {
 		return err
 	}
-	open, ok := storeOpeners[cfg.Store.Type]
-	if !ok {
-		return fmt.Errorf("store.type %q is not supported (embedded, redis)", cfg.Store.Type)
-	}
-	st, err := open(cfg, log)
+	st, err := openStore(cfg, log)
 	if err != nil {
-		return fmt.Errorf("open %s store: %w", cfg.Store.Type, err)
+		return err
 	}
 	defer st.Close()
+	// Records are sealed with data keys the root keys wrap (engine/keyring).
+	sealer, err := keyring.Open(ctx, root, st, keyring.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("open the keyring: %w", err)
+	}
+	if err := keyInventory(ctx, sealer, st, allowMissingKeys, log); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

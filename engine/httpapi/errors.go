@@ -50,6 +50,7 @@ func toAPIError(err error) *apiError {
 		re  *engine.RequestError
 		ffe *engine.FlowFailedError
 		pfe *engine.ProviderFailedError
+		kme *engine.KeyMissingError
 		he  *echo.HTTPError
 	)
 	switch {
@@ -65,6 +66,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusNotFound, Name: "flow_not_found", Message: "no authorization with that id (it may have expired)"}
 	case errors.Is(err, engine.ErrConnectionNotFound):
 		return &apiError{status: http.StatusNotFound, Name: "connection_not_found", Message: "no connection with that id"}
+	case errors.As(err, &kme):
+		return &apiError{status: http.StatusConflict, Name: "root_key_missing", Message: kme.Error()}
 	case errors.Is(err, engine.ErrNeedsReauth):
 		return &apiError{status: http.StatusConflict, Name: "needs_reauth", Message: "the connection needs re-authorization; start a new authorization"}
 	case errors.Is(err, engine.ErrStoreUnavailable):

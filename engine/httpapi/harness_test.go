@@ -15,6 +15,7 @@ import (
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/httpapi"
+	"github.com/authengine/authengine/engine/keyring"
 	"github.com/authengine/authengine/engine/seal"
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/bolt"
@@ -54,6 +55,8 @@ type harnessOptions struct {
 	origins     []string
 	// clock, when set, is shared with another harness.
 	clock *enginetest.Clock
+	// rootKeys, when set, replace key as the engine's root keys.
+	rootKeys []seal.Key
 	// openStore replaces the bolt store in the harness's dir.
 	openStore func(now func() time.Time) (store.Store, error)
 }
@@ -100,7 +103,17 @@ func (h *harness) start(opts harnessOptions) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	sealer, err := seal.New([]seal.Key{h.key})
+	roots := []seal.Key{h.key}
+	if opts.rootKeys != nil {
+		roots = opts.rootKeys
+	}
+	root, err := seal.New(roots)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The production shape: records sealed with data keys the root keys
+	// wrap.
+	sealer, err := keyring.Open(context.Background(), root, st, keyring.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,11 +10,15 @@
 //
 // Layout of a sealed blob:
 //
-//	version (1 byte, 1) | key id length (1 byte) | key id | nonce (12 bytes) | ciphertext and GCM tag (16 bytes)
+//	format (1 byte) | key id length (1 byte) | key id | nonce (12 bytes) | ciphertext and GCM tag (16 bytes)
 //
-// The version byte and key id are authenticated along with the AAD. The
-// package knows nothing of stores, records or configuration files; errors
-// and String/LogValue never reveal key material or plaintext.
+// The format byte says what kind of key the id names: FormatRoot (1, the
+// original format) a root key, FormatData (2) a data key of envelope
+// encryption (engine/keyring), whose sealers New makes with NewData. The
+// format byte and key id are authenticated along with the AAD, so a blob
+// cannot be passed off as the other format. The package knows nothing of
+// stores, records or configuration files; errors and String/LogValue never
+// reveal key material or plaintext.
 package seal
 
 import (
@@ -34,16 +38,37 @@ const KeySize = 32
 // MaxKeyIDLen is the longest key id: its length is stored in one byte.
 const MaxKeyIDLen = 255
 
+// Blob formats: the first byte of every sealed blob.
 const (
-	formatVersion byte = 1
-	nonceSize          = 12
-	tagSize            = 16
+	// FormatRoot blobs are sealed directly by a root key.
+	FormatRoot byte = 1
+	// FormatData blobs are sealed by a data key that a root key wraps.
+	FormatData byte = 2
+)
+
+const (
+	nonceSize = 12
+	tagSize   = 16
 )
 
 // ErrOpen is wrapped by every failure to open a sealed blob: malformed or
 // truncated data, an unknown key id, a wrong AAD or tampering. The wrapping
 // error says which, without key material or plaintext.
 var ErrOpen = errors.New("seal: cannot open sealed data")
+
+// MissingKeyError is the failure to open a blob sealed (or, through a data
+// key, wrapped) by a root key that is not configured. It wraps ErrOpen.
+type MissingKeyError struct {
+	// KeyID is the id of the missing root key.
+	KeyID string
+}
+
+func (e *MissingKeyError) Error() string {
+	return fmt.Sprintf("%v: sealed with root key %q, which is not configured (add it back to security.root_keys)", ErrOpen, e.KeyID)
+}
+
+// Unwrap returns ErrOpen.
+func (e *MissingKeyError) Unwrap() error { return ErrOpen }
 
 // Key is one AES-256 key and the id stored with the data it seals. String,
 // GoString and LogValue redact Secret.
@@ -66,6 +91,7 @@ func (k Key) LogValue() slog.Value {
 // Sealer seals with its primary key and opens with any of its keys. It is
 // safe for concurrent use.
 type Sealer struct {
+	format    byte
 	primaryID string
 	primary   cipher.AEAD
 	keys      map[string]cipher.AEAD
@@ -73,12 +99,19 @@ type Sealer struct {
 
 // New returns a Sealer whose keys[0] seals and whose keys all open. Every
 // key needs a non-empty, unique id of at most MaxKeyIDLen bytes and a
-// KeySize-byte secret. New keeps no reference to the secrets.
-func New(keys []Key) (*Sealer, error) {
+// KeySize-byte secret. New keeps no reference to the secrets. Its blobs are
+// FormatRoot: the keys are root keys.
+func New(keys []Key) (*Sealer, error) { return newSealer(FormatRoot, keys) }
+
+// NewData returns a Sealer for one data key: its blobs are FormatData and
+// it opens only FormatData blobs.
+func NewData(key Key) (*Sealer, error) { return newSealer(FormatData, []Key{key}) }
+
+func newSealer(format byte, keys []Key) (*Sealer, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("seal: at least one key is required")
 	}
-	s := &Sealer{keys: make(map[string]cipher.AEAD, len(keys))}
+	s := &Sealer{format: format, keys: make(map[string]cipher.AEAD, len(keys))}
 	for i, k := range keys {
 		if err := checkID(k.ID); err != nil {
 			return nil, fmt.Errorf("seal: key %d: %w", i, err)
@@ -115,6 +148,12 @@ func checkID(id string) error {
 	return nil
 }
 
+// Has reports whether the sealer holds the key id.
+func (s *Sealer) Has(id string) bool {
+	_, ok := s.keys[id]
+	return ok
+}
+
 // PrimaryID is the id of the key that seals.
 func (s *Sealer) PrimaryID() string { return s.primaryID }
 
@@ -133,7 +172,7 @@ func (s *Sealer) LogValue() slog.Value {
 func (s *Sealer) Seal(plaintext, aad []byte) ([]byte, error) {
 	hlen := 2 + len(s.primaryID)
 	out := make([]byte, hlen+nonceSize, hlen+nonceSize+len(plaintext)+tagSize)
-	out[0], out[1] = formatVersion, byte(len(s.primaryID))
+	out[0], out[1] = s.format, byte(len(s.primaryID))
 	copy(out[2:], s.primaryID)
 	nonce := out[hlen : hlen+nonceSize]
 	if _, err := rand.Read(nonce); err != nil {
@@ -145,13 +184,20 @@ func (s *Sealer) Seal(plaintext, aad []byte) ([]byte, error) {
 // Open decrypts a blob sealed by any of the sealer's keys with the same
 // aad. Every failure wraps ErrOpen.
 func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
-	id, hlen, err := parseHeader(sealed)
+	format, id, err := Header(sealed)
 	if err != nil {
 		return nil, err
 	}
+	if format != s.format {
+		return nil, fmt.Errorf("%w: format %d, this sealer opens format %d", ErrOpen, format, s.format)
+	}
+	hlen := 2 + len(id)
 	aead, ok := s.keys[id]
 	if !ok {
-		return nil, fmt.Errorf("%w: sealed with unknown key id %q (is it missing from root_keys?)", ErrOpen, id)
+		if s.format == FormatRoot {
+			return nil, &MissingKeyError{KeyID: id}
+		}
+		return nil, fmt.Errorf("%w: sealed with data key %q, not this one", ErrOpen, id)
 	}
 	if len(sealed) < hlen+nonceSize+tagSize {
 		return nil, fmt.Errorf("%w: truncated: %d bytes", ErrOpen, len(sealed))
@@ -169,23 +215,24 @@ func (s *Sealer) Open(sealed, aad []byte) ([]byte, error) {
 // the engine re-seals it on its next write. Malformed data is not stale:
 // Open reports it.
 func (s *Sealer) Stale(sealed []byte) bool {
-	id, _, err := parseHeader(sealed)
-	return err == nil && id != s.primaryID
+	format, id, err := Header(sealed)
+	return err == nil && (format != s.format || id != s.primaryID)
 }
 
-// parseHeader returns the key id and the header length of a sealed blob.
-func parseHeader(sealed []byte) (id string, hlen int, err error) {
+// Header returns a sealed blob's format (FormatRoot or FormatData) and the
+// id of the key that sealed it, without opening it.
+func Header(sealed []byte) (format byte, keyID string, err error) {
 	if len(sealed) < 2 {
-		return "", 0, fmt.Errorf("%w: truncated: %d bytes", ErrOpen, len(sealed))
+		return 0, "", fmt.Errorf("%w: truncated: %d bytes", ErrOpen, len(sealed))
 	}
-	if sealed[0] != formatVersion {
-		return "", 0, fmt.Errorf("%w: unsupported format version %d", ErrOpen, sealed[0])
+	if sealed[0] != FormatRoot && sealed[0] != FormatData {
+		return 0, "", fmt.Errorf("%w: unsupported format %d", ErrOpen, sealed[0])
 	}
-	hlen = 2 + int(sealed[1])
+	hlen := 2 + int(sealed[1])
 	if sealed[1] == 0 || len(sealed) < hlen {
-		return "", 0, fmt.Errorf("%w: truncated or malformed key id", ErrOpen)
+		return 0, "", fmt.Errorf("%w: truncated or malformed key id", ErrOpen)
 	}
-	return string(sealed[2:hlen]), hlen, nil
+	return sealed[0], string(sealed[2:hlen]), nil
 }
 
 // additional is the data GCM authenticates: the blob's header, then the

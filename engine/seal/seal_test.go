@@ -101,7 +101,7 @@ func TestSealedLayout(t *testing.T) {
 	a, b := mustSeal(t, s, plaintext, nil), mustSeal(t, s, plaintext, nil)
 
 	t.Run("it starts with the version byte and the key id", func(t *testing.T) {
-		if a[0] != formatVersion || a[1] != byte(len("2026-01")) || string(a[2:9]) != "2026-01" {
+		if a[0] != FormatRoot || a[1] != byte(len("2026-01")) || string(a[2:9]) != "2026-01" {
 			t.Errorf("header = %q, want version 1, length 7, id 2026-01", a[:9])
 		}
 	})
@@ -144,7 +144,7 @@ func TestRotation(t *testing.T) {
 		if after.Stale(resealed) {
 			t.Error("the re-sealed blob is stale")
 		}
-		if id, _, err := parseHeader(resealed); err != nil || id != "new" {
+		if _, id, err := Header(resealed); err != nil || id != "new" {
 			t.Errorf("re-sealed with key %q (%v), want new", id, err)
 		}
 		// The old configuration lacks the new key, so it cannot open it.
@@ -213,14 +213,49 @@ func TestOpenRefusesTheWrongRecordOrKey(t *testing.T) {
 		imposter := mustNew(t, testKey("k1", 9))
 		assertOpenFails(t, imposter, sealed, []byte("flow:a"), plaintext, k1)
 	})
-	t.Run("an unsupported version fails", func(t *testing.T) {
-		v2 := bytes.Clone(sealed)
-		v2[0] = 2
-		_, err := s.Open(v2, []byte("flow:a"))
-		if !errors.Is(err, ErrOpen) || !strings.Contains(err.Error(), "version 2") {
-			t.Errorf("Open(version 2) = %v, want ErrOpen naming the version", err)
+	t.Run("an unsupported format fails", func(t *testing.T) {
+		v9 := bytes.Clone(sealed)
+		v9[0] = 9
+		_, err := s.Open(v9, []byte("flow:a"))
+		if !errors.Is(err, ErrOpen) || !strings.Contains(err.Error(), "format 9") {
+			t.Errorf("Open(format 9) = %v, want ErrOpen naming the format", err)
 		}
 	})
+	t.Run("a root-key blob relabelled as a data-key blob fails", func(t *testing.T) {
+		relabelled := bytes.Clone(sealed)
+		relabelled[0] = FormatData
+		data, err := NewData(k1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		assertOpenFails(t, data, relabelled, []byte("flow:a"), plaintext, k1)
+		assertOpenFails(t, s, relabelled, []byte("flow:a"), plaintext, k1)
+	})
+	t.Run("a missing root key is a MissingKeyError naming it", func(t *testing.T) {
+		_, err := mustNew(t, k2).Open(sealed, []byte("flow:a"))
+		var mk *MissingKeyError
+		if !errors.As(err, &mk) || mk.KeyID != "k1" || !errors.Is(err, ErrOpen) {
+			t.Errorf("Open = %v, want a MissingKeyError for k1 wrapping ErrOpen", err)
+		}
+	})
+}
+
+func TestDataSealer(t *testing.T) {
+	dk := testKey("dk-1", 3)
+	data, err := NewData(dk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := mustSeal(t, data, []byte("token"), []byte("conn:a"))
+	if format, id, err := Header(blob); err != nil || format != FormatData || id != "dk-1" {
+		t.Errorf("Header = %d, %q, %v; want FormatData, dk-1", format, id, err)
+	}
+	if got, err := data.Open(blob, []byte("conn:a")); err != nil || string(got) != "token" {
+		t.Errorf("Open = %q, %v", got, err)
+	}
+	// A root sealer holding the same secret under the same id must not
+	// open a data-key blob: the format byte is authenticated.
+	assertOpenFails(t, mustNew(t, dk), blob, []byte("conn:a"), []byte("token"), dk)
 }
 
 func TestNewRefusesBadKeys(t *testing.T) {

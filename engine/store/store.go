@@ -206,11 +206,39 @@ type Notifier interface {
 	Subscribe(flowID string) (signals <-chan struct{}, cancel func())
 }
 
+// DataKey is a data key of envelope encryption (engine/keyring): records
+// are sealed with data keys, and each data key is stored wrapped (sealed)
+// by a root key. Rotating the root key rewraps data keys; the records they
+// sealed are not rewritten.
+type DataKey struct {
+	ID string
+	// RootKeyID names the root key that wraps the data key.
+	RootKeyID string
+	// Wrapped is the data key sealed by that root key.
+	Wrapped   []byte
+	CreatedAt time.Time
+}
+
+// DataKeyStore keeps wrapped data keys.
+type DataKeyStore interface {
+	// CreateDataKey stores a new data key; ErrConflict if the ID exists.
+	CreateDataKey(ctx context.Context, k DataKey) error
+	// GetDataKey returns a data key; ErrNotFound when missing.
+	GetDataKey(ctx context.Context, id string) (DataKey, error)
+	// ListDataKeys returns every data key ordered by ID.
+	ListDataKeys(ctx context.Context) ([]DataKey, error)
+	// RewrapDataKey replaces the RootKeyID and Wrapped of data key k.ID,
+	// only if its Wrapped is still old (compare-and-swap): ErrConflict
+	// when it changed, ErrNotFound when missing. CreatedAt is kept.
+	RewrapDataKey(ctx context.Context, k DataKey, old []byte) error
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	FlowStore
 	ConnectionStore
 	ProviderStore
+	DataKeyStore
 	Locker
 	Notifier
 	Scanner

@@ -45,6 +45,7 @@ var (
 	bucketStates      = []byte("flow_states")
 	bucketConnections = []byte("connections")
 	bucketProviders   = []byte("providers")
+	bucketDataKeys    = []byte("data_keys")
 )
 
 // Defaults for Options.
@@ -119,7 +120,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketFlows, bucketStates, bucketConnections, bucketProviders} {
+		for _, name := range [][]byte{bucketFlows, bucketStates, bucketConnections, bucketProviders, bucketDataKeys} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/authengine/authengine/engine"
+	"github.com/authengine/authengine/engine/keyring"
+	"github.com/authengine/authengine/engine/seal"
+	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/bolt"
+)
+
+// keysFixture is a data dir and configurations that differ only in their
+// root keys.
+type keysFixture struct {
+	dir, db string
+	keys    map[string]string // id -> base64 value
+}
+
+func newKeysFixture(t *testing.T) *keysFixture {
+	t.Helper()
+	f := &keysFixture{dir: t.TempDir(), keys: map[string]string{}}
+	f.db = filepath.Join(f.dir, "data", "authengine.db")
+	for _, id := range []string{"k1", "k2"} {
+		_, value, err := seal.GenerateKey(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.keys[id] = value
+	}
+	return f
+}
+
+// config writes a production configuration with the given root keys and
+// returns its path.
+func (f *keysFixture) config(t *testing.T, rootKeys ...string) string {
+	t.Helper()
+	var keys []string
+	for _, id := range rootKeys {
+		keys = append(keys, fmt.Sprintf("{id: %s, value: %q}", id, f.keys[id]))
+	}
+	path := filepath.Join(f.dir, strings.Join(rootKeys, "-")+".yaml")
+	err := os.WriteFile(path, []byte(fmt.Sprintf(`
+data_dir: %s
+api: {development: false, port: 9, api_keys: [api-key-0123456789abcdef], admin_keys: [admin-key-0123456789abcdef]}
+security: {root_keys: [%s]}
+store: {type: embedded}
+`, filepath.Join(f.dir, "data"), strings.Join(keys, ", "))), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func (f *keysFixture) root(t *testing.T, ids ...string) *seal.Sealer {
+	t.Helper()
+	var keys []seal.Key
+	for _, id := range ids {
+		k, err := seal.ParseKey(id, f.keys[id])
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	s, err := seal.New(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// putConnection stores a connection whose token is sealed by s.
+func putConnection(t *testing.T, st store.Store, s interface {
+	Seal(plaintext, aad []byte) ([]byte, error)
+}, user string) {
+	t.Helper()
+	id := store.ConnectionID("hooli", user)
+	sealed, err := s.Seal([]byte(`{"access_token":"at-`+user+`"}`), engine.RecordAAD(store.KindConnection, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.UpdateConnection(t.Context(), id, func(c store.Connection, _ bool) (store.Connection, error) {
+		c.ID, c.UserID, c.ProviderID, c.Status, c.Sealed = id, user, "hooli", store.ConnectionConnected, sealed
+		return c, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRootKeyRotationFromTheCommandLine walks an operator through a root
+// key rotation: records sealed under k1 (two through a data key, one in
+// the format before envelope encryption); k1 removed too early makes
+// serve refuse with the key id and counts and store check name the
+// records; keys rotate with both keys moves everything under k2; then k1
+// can go.
+func TestRootKeyRotationFromTheCommandLine(t *testing.T) {
+	f := newKeysFixture(t)
+	st, err := bolt.Open(f.db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.Open(t.Context(), f.root(t, "k1"), st, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putConnection(t, st, kr, "ada")
+	putConnection(t, st, kr, "bob")
+	putConnection(t, st, f.root(t, "k1"), "legacy")
+	st.Close()
+
+	if code, out, errOut := runCmd(t, "store", "check", "-c", f.config(t, "k1")); code != 0 || !strings.Contains(out, "3 records (3 connections") {
+		t.Fatalf("store check with k1: exit %d\n%s%s", code, out, errOut)
+	}
+
+	onlyK2 := f.config(t, "k2")
+	code, _, errOut := runCmd(t, "serve", "-c", onlyK2)
+	if code != 1 || !strings.Contains(errOut, `root key "k1" seals 3 connections`) || !strings.Contains(errOut, "--allow-missing-keys") {
+		t.Fatalf("serve without k1: exit %d, want 1 naming k1 and its 3 connections:\n%s", code, errOut)
+	}
+	code, out, _ := runCmd(t, "store", "check", "-c", onlyK2)
+	if code != 1 || strings.Count(out, `sealed with root key "k1", which is not configured`) != 3 {
+		t.Fatalf("store check without k1: exit %d, want 1 and three records naming k1:\n%s", code, out)
+	}
+
+	code, out, errOut = runCmd(t, "keys", "rotate", "-c", f.config(t, "k2", "k1"))
+	if code != 0 || !strings.Contains(out, `1 rewrapped under root key "k2"`) || !strings.Contains(out, "1 resealed") || !strings.Contains(out, "data keys: 2/2") {
+		t.Fatalf("keys rotate: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := runCmd(t, "keys", "rotate", "-c", f.config(t, "k2", "k1")); code != 0 || !strings.Contains(out, "0 rewrapped") || !strings.Contains(out, "0 resealed") {
+		t.Errorf("a second keys rotate should find nothing to do: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := runCmd(t, "store", "check", "-c", onlyK2); code != 0 || !strings.Contains(out, "0 cannot be opened") {
+		t.Fatalf("store check with k2 alone after the rotation: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestServeRefusesADamagedStoreFileInOneLine: a data file truncated to
+// 10 kB made serve die with SIGBUS and a long stack trace.
+func TestServeRefusesADamagedStoreFileInOneLine(t *testing.T) {
+	f := newKeysFixture(t)
+	st, err := bolt.Open(f.db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.Open(t.Context(), f.root(t, "k1"), st, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 300 {
+		putConnection(t, st, kr, fmt.Sprint("user-", i))
+	}
+	st.Close()
+	if err := os.Truncate(f.db, 10*1024); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCmd(t, "serve", "-c", f.config(t, "k1"))
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if code != 1 || len(lines) != 1 || !strings.Contains(errOut, f.db) || !strings.Contains(errOut, "restore the file from a backup") {
+		t.Fatalf("serve on a truncated file: exit %d, want 1 and one line naming %s and what to do:\n%s", code, f.db, errOut)
+	}
+	if code, out, _ := runCmd(t, "store", "check", "-c", f.config(t, "k1")); code != 1 || !strings.Contains(out, "truncated") {
+		t.Errorf("store check on a truncated file: exit %d\n%s", code, out)
+	}
+}
+
+func TestKeyInventoryWarnsWhenAllowed(t *testing.T) {
+	f := newKeysFixture(t)
+	st, err := bolt.Open(f.db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	putConnection(t, st, f.root(t, "k1"), "ada")
+	kr, err := keyring.Open(t.Context(), f.root(t, "k2"), st, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	if err := keyInventory(context.Background(), kr, st, true, log); err != nil {
+		t.Fatalf("keyInventory with allowMissing: %v", err)
+	}
+	if !strings.Contains(logs.String(), `root key \"k1\" seals 1 connection`) {
+		t.Errorf("no warning naming k1 and its connection:\n%s", logs.String())
+	}
+	if err := keyInventory(context.Background(), kr, st, false, log); err == nil {
+		t.Error("keyInventory without allowMissing accepted a missing key")
+	}
+}
