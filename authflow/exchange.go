@@ -208,14 +208,7 @@ func (p *Provider) do(ctx context.Context, c *http.Client, r *request, v *vars, 
 	if err != nil {
 		return nil, err
 	}
-	if r.op != "user_info" {
-		// Token requests carry client credentials and grants in the body,
-		// which a redirect would replay to wherever it points; a token
-		// endpoint that redirects is answered as the failure it is.
-		noRedirect := *c
-		noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-		c = &noRedirect
-	}
+	c = withRedirectPolicy(c, r.op)
 	resp, err := c.Do(req)
 	if err != nil {
 		// *url.Error repeats the URL, whose query may hold secrets; keep
@@ -252,6 +245,36 @@ func (p *Provider) do(ctx context.Context, c *http.Client, r *request, v *vars, 
 		return nil, &ProviderError{Op: r.op, Status: resp.StatusCode, Code: code, Description: desc}
 	}
 	return doc, nil
+}
+
+// maxRedirects bounds the same-host redirects a user-info request follows.
+const maxRedirects = 5
+
+// withRedirectPolicy returns c with the redirect rule for op. Token,
+// refresh and client-credentials requests carry client credentials and
+// grants in the body, which a redirect would replay to wherever it
+// points: they follow none, and a redirecting endpoint is answered as the
+// failure it is. A user-info request carries the access token; it follows
+// redirects on its own scheme and host only (and only when c follows
+// redirects at all), so no provider request reaches another host.
+func withRedirectPolicy(c *http.Client, op string) *http.Client {
+	policy := *c
+	if op != "user_info" {
+		policy.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		return &policy
+	}
+	own := c.CheckRedirect
+	policy.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		first := via[0].URL
+		if !strings.EqualFold(req.URL.Scheme, first.Scheme) || !strings.EqualFold(req.URL.Host, first.Host) || len(via) > maxRedirects {
+			return http.ErrUseLastResponse
+		}
+		if own != nil {
+			return own(req, via)
+		}
+		return nil
+	}
+	return &policy
 }
 
 // oauthError reads a top-level OAuth error: "error" as a string (RFC 6749

@@ -346,3 +346,74 @@ func TestRequestsWithoutADeadlineGetTheDefault(t *testing.T) {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestAttack_ProviderRequestFollowsRedirectToAnotherHost: an endpoint
+// that redirects to another host (an internal address, a metadata
+// service, an attacker) must not be followed by any provider request,
+// whatever the caller's client does with redirects: the request fails as
+// the redirect it got, and the other host sees nothing. A user-info
+// redirect on the same host is still followed.
+func TestAttack_ProviderRequestFollowsRedirectToAnotherHost(t *testing.T) {
+	var elsewhere int
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere++
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"internal","instance_id":"i-0123","sub":"x"}`))
+	}))
+	defer other.Close()
+	// The same server under another host name: 127.0.0.1 and localhost.
+	otherURL := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+	provider := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/me/moved" {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"sub":"ada"}`))
+			return
+		}
+		if r.URL.Path == "/me-same-host" {
+			http.Redirect(w, r, "/me/moved", http.StatusFound)
+			return
+		}
+		http.Redirect(w, r, otherURL+"/latest/meta-data", http.StatusTemporaryRedirect)
+	}))
+	defer provider.Close()
+	compileWith := func(userInfo string) *authflow.Provider {
+		return compile(t, config.Provider{ID: "hooli", ClientID: "id", ClientSecret: "sec", OAuth2: config.OAuth2{
+			AuthorizeRequest:    &config.Request{Endpoint: provider.URL + "/a"},
+			TokenRequest:        &config.Request{Endpoint: provider.URL + "/t"},
+			RefreshTokenRequest: &config.Request{Endpoint: provider.URL + "/t"},
+			UserInfoRequest:     &config.Request{Endpoint: provider.URL + userInfo},
+		}})
+	}
+	p := compileWith("/me")
+	cc := compile(t, config.Provider{ID: "svc", ClientID: "id", ClientSecret: "sec", OAuth2: config.OAuth2{
+		GrantType: "client_credentials", TokenRequest: &config.Request{Endpoint: provider.URL + "/t"},
+	}})
+	// A client that follows redirects, as http.DefaultClient does.
+	follows := &http.Client{}
+	tok := &authflow.Token{AccessToken: "at", RefreshToken: "rt"}
+	ctx := context.Background()
+	ops := map[string]func() error{
+		"token":              func() error { _, err := p.Exchange(ctx, follows, "code", ""); return err },
+		"refresh":            func() error { _, err := p.Refresh(ctx, follows, tok); return err },
+		"client credentials": func() error { _, err := cc.ClientCredentials(ctx, follows, nil); return err },
+		"user info":          func() error { _, err := p.UserInfo(ctx, follows, tok); return err },
+	}
+	for name, op := range ops {
+		t.Run("the "+name+" request does not follow it", func(t *testing.T) {
+			err := op()
+			pe, ok := errors.AsType[*authflow.ProviderError](err)
+			if !ok || pe.Status != http.StatusTemporaryRedirect {
+				t.Fatalf("err = %v, want the redirect answered as a provider failure", err)
+			}
+			if elsewhere != 0 {
+				t.Fatalf("the other host received %d requests", elsewhere)
+			}
+		})
+	}
+	t.Run("a user-info redirect on the same host is followed", func(t *testing.T) {
+		info, err := compileWith("/me-same-host").UserInfo(ctx, follows, tok)
+		if err != nil || info["sub"] != "ada" {
+			t.Fatalf("user info = %v, %v; want the moved document", info, err)
+		}
+	})
+}

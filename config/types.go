@@ -45,9 +45,14 @@ type API struct {
 // <public_url>/oauth/callback.
 func (a API) RedirectURI() string { return strings.TrimRight(a.PublicURL, "/") + "/oauth/callback" }
 
-// Security holds the root keys that seal token state.
+// Security holds the root keys that seal token state and the network
+// rules for configuration written at run time.
 type Security struct {
 	RootKeys []RootKey `koanf:"root_keys"`
+	// AllowPrivateEndpoints lets providers added through the admin API
+	// reach loopback, private, link-local and other non-public addresses.
+	// Default false. engine.yaml providers are never restricted.
+	AllowPrivateEndpoints bool `koanf:"allow_private_endpoints"`
 }
 
 // RootKey is one AES-256 key: 32 random bytes, standard base64.

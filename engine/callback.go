@@ -88,7 +88,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 
 	pctx, cancelProvider := e.providerContext(ctx)
 	start := time.Now()
-	tok, err := p.Exchange(pctx, e.client, q.Code, secrets.Verifier)
+	tok, err := p.Exchange(pctx, e.clientFor(p), q.Code, secrets.Verifier)
 	cancelProvider()
 	e.metrics.observe(p.ID(), "token", start, err)
 	if err != nil {

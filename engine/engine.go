@@ -13,6 +13,7 @@ import (
 
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/netguard"
 )
 
 // Sealer seals secrets before they reach the store and opens them after.
@@ -32,9 +33,23 @@ type Options struct {
 	DisabledProviders []string
 	Store             store.Store
 	Sealer            Sealer
-	// HTTPClient makes every provider request. Default: a client with a
-	// 30 s timeout.
+	// HTTPClient makes every engine.yaml provider's requests. Default: a
+	// client with a 30 s timeout.
 	HTTPClient *http.Client
+	// RuntimeHTTPClient makes the requests of providers added through the
+	// admin API. Default: HTTPClient with its transport wrapped by
+	// netguard.Transport, so it cannot connect to private addresses
+	// (HTTPClient itself when AllowPrivateEndpoints is set). A caller that
+	// sets it with AllowPrivateEndpoints false must guard it itself.
+	RuntimeHTTPClient *http.Client
+	// AllowPrivateEndpoints lets providers added through the admin API
+	// reach private addresses (security.allow_private_endpoints). When
+	// false, their endpoints are checked when written (Resolver resolves
+	// names) and their connections when made.
+	AllowPrivateEndpoints bool
+	// Resolver resolves endpoint host names when a runtime provider is
+	// written. Default net.DefaultResolver.
+	Resolver netguard.Resolver
 	// ProviderTimeout bounds each provider request. Default 15 s.
 	ProviderTimeout time.Duration
 	// FlowTTL is how long an unfinished authorization may take. Default 10m.
@@ -66,23 +81,27 @@ type Options struct {
 type Engine struct {
 	// providers and disabled are the engine.yaml providers; they do not
 	// change after New.
-	providers   map[string]*authflow.Provider
-	disabled    map[string]bool
-	store       store.Store
-	sealer      Sealer
-	client      *http.Client
-	timeout     time.Duration
-	flowTTL     time.Duration
-	margin      time.Duration
-	lease       time.Duration
-	publicURL   string
-	origins     map[string]bool
-	verifierURL string
-	log         *slog.Logger
-	metrics     *Metrics
-	auditor     Auditor
-	now         func() time.Time
-	refreshes   flightGroup
+	providers map[string]*authflow.Provider
+	disabled  map[string]bool
+	store     store.Store
+	sealer    Sealer
+	client    *http.Client
+	// runtimeClient makes the requests of runtime providers; guard checks
+	// their endpoints when they are written (nil: no check).
+	runtimeClient *http.Client
+	guard         *endpointGuard
+	timeout       time.Duration
+	flowTTL       time.Duration
+	margin        time.Duration
+	lease         time.Duration
+	publicURL     string
+	origins       map[string]bool
+	verifierURL   string
+	log           *slog.Logger
+	metrics       *Metrics
+	auditor       Auditor
+	now           func() time.Time
+	refreshes     flightGroup
 	// unsaved holds refreshed token sets the store did not take, by
 	// connection id, until they are stored.
 	unsavedMu sync.Mutex
@@ -133,6 +152,16 @@ func New(opts Options) (*Engine, error) {
 	}
 	if e.client == nil {
 		e.client = &http.Client{Timeout: 30 * time.Second}
+	}
+	e.runtimeClient = opts.RuntimeHTTPClient
+	if !opts.AllowPrivateEndpoints {
+		e.guard = &endpointGuard{resolver: opts.Resolver}
+		if e.runtimeClient == nil {
+			e.runtimeClient = guardedClient(e.client)
+		}
+	}
+	if e.runtimeClient == nil {
+		e.runtimeClient = e.client
 	}
 	if e.timeout <= 0 {
 		e.timeout = 15 * time.Second
@@ -222,6 +251,15 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 		return nil, &RequestError{Name: "unknown_provider", Message: fmt.Sprintf("no enabled provider %q is configured", id), Status: http.StatusNotFound}
 	}
 	return match, nil
+}
+
+// clientFor returns the HTTP client for p's requests: engine.yaml
+// providers use HTTPClient, every other provider the runtime client.
+func (e *Engine) clientFor(p *authflow.Provider) *http.Client {
+	if q, ok := e.providers[p.ID()]; ok && q == p {
+		return e.client
+	}
+	return e.runtimeClient
 }
 
 // Providers returns the engine.yaml providers by id.

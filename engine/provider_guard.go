@@ -1,14 +1,18 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 
 	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/internal/netguard"
 )
 
 // Where and how a provider's requests are sent decides who receives its
@@ -92,17 +96,22 @@ func secretRoutingChanges(before, after config.Provider) []string {
 // anyPlaceholder matches a <<name>> template placeholder.
 var anyPlaceholder = regexp.MustCompile(`<<\s*([a-z_]+)\s*>>`)
 
-// endpointOrigin is the scheme, host and port an endpoint template sends
-// to, with <<client_id>> filled in (a tenant in the host) and other
-// placeholders as a fixed stand-in; "" when it does not parse.
-func endpointOrigin(endpoint, clientID string) string {
-	s := anyPlaceholder.ReplaceAllStringFunc(strings.TrimSpace(endpoint), func(m string) string {
+// endpointURL renders an endpoint template far enough to know where it
+// sends: <<client_id>> filled in (a tenant in the host), other
+// placeholders as a fixed stand-in.
+func endpointURL(endpoint, clientID string) string {
+	return anyPlaceholder.ReplaceAllStringFunc(strings.TrimSpace(endpoint), func(m string) string {
 		if anyPlaceholder.FindStringSubmatch(m)[1] == "client_id" {
 			return clientID
 		}
 		return "placeholder"
 	})
-	u, err := url.Parse(s)
+}
+
+// endpointOrigin is the scheme, host and port an endpoint template sends
+// to; "" when it does not parse.
+func endpointOrigin(endpoint, clientID string) string {
+	u, err := url.Parse(endpointURL(endpoint, clientID))
 	if err != nil {
 		return ""
 	}
@@ -141,4 +150,59 @@ func checkSecretReentry(before map[string]any, after config.Provider, reentered 
 	return &InvalidProviderError{Fields: []config.FieldError{{Path: "client_secret",
 		Message: fmt.Sprintf("must be sent again in the same request (the current secret or a new one): the change to %s alters where or how the client secret and users' tokens are sent",
 			strings.Join(changes, ", "))}}}
+}
+
+// Providers added through the admin API may reach only public addresses
+// unless security.allow_private_endpoints is set: their endpoints are
+// checked when written (endpointGuard), and their requests go through a
+// client whose dialer refuses private addresses (guardedClient), which
+// also defeats a name that resolves differently later (DNS rebinding).
+// The authorize endpoint is checked too: it is the URL a user's browser
+// is sent to, and must not aim the browser at the user's own network.
+
+// endpointGuard checks a runtime provider's endpoints when it is written.
+type endpointGuard struct {
+	resolver netguard.Resolver
+}
+
+// check returns one field error per endpoint of p that is, or resolves
+// to, a non-public address.
+func (g *endpointGuard) check(ctx context.Context, p config.Provider) []config.FieldError {
+	var out []config.FieldError
+	for _, b := range requestBlocks(p) {
+		err := netguard.CheckURL(ctx, g.resolver, endpointURL(b.req.Endpoint, p.ClientID))
+		if err == nil {
+			continue
+		}
+		msg := err.Error()
+		if _, blocked := errors.AsType[*netguard.BlockedError](err); blocked {
+			msg = "points at " + msg + "; providers added through the admin API may reach only public addresses (security.allow_private_endpoints: true lifts this)"
+		}
+		out = append(out, config.FieldError{Path: b.path + ".endpoint", Message: msg})
+	}
+	return out
+}
+
+// checkEndpoints is the guard's check as an *InvalidProviderError, nil
+// when the guard is off or every endpoint is public.
+func (e *Engine) checkEndpoints(ctx context.Context, p config.Provider) error {
+	if e.guard == nil {
+		return nil
+	}
+	if fields := e.guard.check(ctx, p); len(fields) > 0 {
+		return &InvalidProviderError{Fields: fields}
+	}
+	return nil
+}
+
+// guardedClient returns a copy of c whose connections to private
+// addresses are refused when they are made. A transport that is not an
+// *http.Transport cannot be given a dialer: the copy then uses a guarded
+// clone of http.DefaultTransport instead (set Options.RuntimeHTTPClient to
+// choose another).
+func guardedClient(c *http.Client) *http.Client {
+	base, _ := c.Transport.(*http.Transport)
+	guarded := *c
+	guarded.Transport = netguard.Transport(base)
+	return &guarded
 }

@@ -327,6 +327,9 @@ func (e *Engine) CreateProvider(ctx context.Context, doc map[string]any) (Provid
 	if e.isConfigID(id) {
 		return ProviderInfo{}, readOnlyError(id)
 	}
+	if err := e.checkEndpoints(ctx, cp); err != nil {
+		return ProviderInfo{}, err
+	}
 	doc["id"] = id
 	now := e.now().UTC()
 	rec := store.ProviderRecord{ID: id, CreatedAt: now, UpdatedAt: now}
@@ -389,6 +392,9 @@ func (e *Engine) PatchProvider(ctx context.Context, id string, patch map[string]
 	doc["id"] = id
 	cp, _, err := e.compileProvider(doc)
 	if err != nil {
+		return ProviderInfo{}, err
+	}
+	if err := e.checkEndpoints(ctx, cp); err != nil {
 		return ProviderInfo{}, err
 	}
 	_, reentered := patch["client_secret"]

@@ -360,7 +360,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	start := time.Now()
 	req := old.oauth()
 	req.Scopes = conn.Scopes
-	tok, err := p.Refresh(pctx, e.client, req)
+	tok, err := p.Refresh(pctx, e.clientFor(p), req)
 	cancel()
 	e.metrics.observe(p.ID(), "refresh", start, err)
 	if err != nil {
@@ -402,7 +402,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, scopes []string) (tokenSet, error) {
 	pctx, cancel := e.providerContext(ctx)
 	start := time.Now()
-	tok, err := p.ClientCredentials(pctx, e.client, scopes)
+	tok, err := p.ClientCredentials(pctx, e.clientFor(p), scopes)
 	cancel()
 	e.metrics.observe(p.ID(), "client_credentials", start, err)
 	if err != nil {
@@ -562,7 +562,7 @@ func (e *Engine) userInfo(ctx context.Context, p *authflow.Provider, tok *authfl
 	pctx, cancel := e.providerContext(ctx)
 	defer cancel()
 	start := time.Now()
-	info, err := p.UserInfo(pctx, e.client, tok)
+	info, err := p.UserInfo(pctx, e.clientFor(p), tok)
 	e.metrics.observe(p.ID(), "user_info", start, err)
 	return info, err
 }

@@ -297,6 +297,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		Store:                  st,
 		Sealer:                 sealer,
 		HTTPClient:             providerClient(),
+		AllowPrivateEndpoints:  cfg.Security.AllowPrivateEndpoints,
 		FlowTTL:                cfg.Auth.FlowTTL,
 		RefreshMargin:          cfg.Auth.RefreshMargin,
 		PublicURL:              cfg.API.PublicURL,

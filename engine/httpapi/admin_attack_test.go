@@ -1,10 +1,13 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -232,4 +235,132 @@ func TestAdminChangesAreAudited(t *testing.T) {
 			t.Errorf("record %d holds a value: %s", i, line)
 		}
 	}
+}
+
+// publicProvider is an admin provider object whose endpoints are on a
+// public name that does not resolve, with user info at userInfo.
+func publicProvider(id, userInfo string) map[string]any {
+	return map[string]any{
+		"id": id, "status": "active", "type": "oauth2",
+		"oauth2": map[string]any{
+			"client_id": "cid", "client_secret": adminSecret,
+			"authorize_request": map[string]any{"endpoint": "https://provider.invalid/authorize",
+				"params": map[string]any{"response_type": "code", "client_id": "<<client_id>>", "redirect_uri": "<<redirect_uri>>"}},
+			"token_request":     map[string]any{"endpoint": "https://provider.invalid/token", "auth_method": "client_secret_basic"},
+			"user_info_request": map[string]any{"endpoint": userInfo, "triggers": map[string]any{"on_token_grant": true}},
+		},
+	}
+}
+
+// TestAttack_UserInfoSSRFReturnsInternalJSON: an admin key holder adds a
+// provider whose user-info endpoint is an internal address (a local
+// service, the cloud metadata service) so that the engine fetches it and
+// hands the internal JSON to an app in context.user_info. Every notation
+// of a private address, and a name resolving to one, is refused when the
+// provider is written, naming the field; a name that resolved to a public
+// address then and resolves to a private one when the engine connects
+// (DNS rebinding) is refused at connect time, and the internal service
+// never answers.
+func TestAttack_UserInfoSSRFReturnsInternalJSON(t *testing.T) {
+	internalHits := 0
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internalHits++
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"sub":"x","AccessKeyId":"ASIA-internal","SecretAccessKey":"internal-only"}`)
+	}))
+	t.Cleanup(internal.Close)
+	port := internal.URL[strings.LastIndex(internal.URL, ":")+1:]
+	h := newHarness(t, harnessOptions{guardPrivate: true, resolver: fakeResolver{"rebind.test": {"10.0.0.5"}}})
+
+	cases := []struct{ name, endpoint, want string }{
+		{"a loopback address", internal.URL + "/me", "127.0.0.1 is a loopback address"},
+		{"the cloud metadata service", "http://169.254.169.254/latest/meta-data/iam/security-credentials/", "169.254.169.254 is a link-local address"},
+		{"IPv6 loopback", "http://[::1]:" + port + "/me", "::1 is a loopback address"},
+		{"a decimal IPv4 address", "http://2130706433:" + port + "/me", "127.0.0.1 is a loopback address"},
+		{"an IPv4-mapped IPv6 address", "http://[::ffff:127.0.0.1]:" + port + "/me", "127.0.0.1 is a loopback address"},
+		{"the unspecified address", "http://0.0.0.0:" + port + "/me", "0.0.0.0 is an unspecified address"},
+		{"localhost (a name resolved by the system)", "http://localhost:" + port + "/me", "is a loopback address"},
+		{"a name resolving to a private address", "https://rebind.test/me", "10.0.0.5 is a private address"},
+	}
+	for _, tc := range cases {
+		t.Run("it refuses "+tc.name+" when the provider is written", func(t *testing.T) {
+			var e apiErr
+			code := enginetest.Call(t, nil, h.srv.URL, adminKey, "POST", "/v1/admin/auth_providers", publicProvider("ssrf", tc.endpoint), &e)
+			if code != http.StatusBadRequest || e.Name != "invalid_provider" ||
+				!strings.Contains(e.Message, "oauth2.user_info_request.endpoint: points at") || !strings.Contains(e.Message, tc.want) ||
+				!strings.Contains(e.Message, "security.allow_private_endpoints") {
+				t.Fatalf("HTTP %d %+v, want 400 naming oauth2.user_info_request.endpoint and %q", code, e, tc.want)
+			}
+			if recs, err := h.store.ListProviders(t.Context()); err != nil || len(recs) != 0 {
+				t.Fatalf("stored %d providers (%v), want none", len(recs), err)
+			}
+		})
+	}
+	t.Run("a patch cannot move the endpoint to a private address either", func(t *testing.T) {
+		if code, raw := adminCall(t, h.srv.URL, "POST", "/v1/admin/auth_providers", publicProvider("pub", "https://provider.invalid/me")); code != 201 {
+			t.Fatalf("create: HTTP %d %s", code, raw)
+		}
+		patch := map[string]any{"oauth2": map[string]any{"client_secret": adminSecret,
+			"user_info_request": map[string]any{"endpoint": "http://169.254.169.254/latest/meta-data/"}}}
+		var e apiErr
+		code := enginetest.Call(t, nil, h.srv.URL, adminKey, "PATCH", "/v1/admin/auth_providers/pub", patch, &e)
+		if code != http.StatusBadRequest || !strings.Contains(e.Message, "oauth2.user_info_request.endpoint: points at 169.254.169.254") {
+			t.Fatalf("HTTP %d %+v, want 400 naming the endpoint", code, e)
+		}
+	})
+
+	t.Run("a name rebound to a private address is refused when the engine connects", func(t *testing.T) {
+		// The write-time check is told localhost is public, as a rebinding
+		// name's first answer would be; when the engine connects the
+		// system resolver gives 127.0.0.1.
+		h := newHarness(t, harnessOptions{guardPrivate: true, resolver: fakeResolver{"localhost": {"93.184.216.34"}}})
+		idp := newIdP(t, h.redirectURI(), adminSecret)
+		body := adminProvider(idp, "rebind")
+		o := body["oauth2"].(map[string]any)
+		for _, block := range []string{"authorize_request", "token_request", "refresh_request", "user_info_request"} {
+			req := o[block].(map[string]any)
+			req["endpoint"] = strings.Replace(req["endpoint"].(string), "127.0.0.1", "localhost", 1)
+		}
+		o["user_info_request"].(map[string]any)["endpoint"] = strings.Replace(internal.URL, "127.0.0.1", "localhost", 1) + "/me"
+		if code, raw := adminCall(t, h.srv.URL, "POST", "/v1/admin/auth_providers", body); code != 201 {
+			t.Fatalf("create: HTTP %d %s", code, raw)
+		}
+		start := h.authorize("ada", "rebind", "read")
+		// The stand-in knows its authorize endpoint by address.
+		cb, err := idp.Consent(t.Context(), strings.Replace(start.URL, "localhost", "127.0.0.1", 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, page, _ := h.browse(cb)
+		var after authResp
+		h.do("GET", "/v1/auth/status?id="+url.QueryEscape(start.ID), nil, &after)
+		if code == http.StatusOK || after.Status == "completed" || after.Context != nil && after.Context.UserInfo != nil {
+			t.Fatalf("callback HTTP %d, flow %+v: the engine reached the rebound address", code, after)
+		}
+		if n := idp.Counts().CodeExchanges; n != 0 {
+			t.Fatalf("the loopback token endpoint redeemed %d codes", n)
+		}
+		if internalHits != 0 {
+			t.Fatalf("the internal service answered %d requests", internalHits)
+		}
+		if strings.Contains(page, "internal-only") || !strings.Contains(h.logs.String(), "is a loopback address") {
+			t.Errorf("page %q; want the refusal logged and nothing internal shown", page)
+		}
+	})
+}
+
+// fakeResolver answers the write-time check from a fixed table, and asks
+// the system resolver about other names.
+type fakeResolver map[string][]string
+
+func (f fakeResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	addrs, ok := f[host]
+	if !ok {
+		return net.DefaultResolver.LookupNetIP(ctx, network, host)
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		out = append(out, netip.MustParseAddr(a))
+	}
+	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/bolt"
 	"github.com/authengine/authengine/internal/enginetest"
+	"github.com/authengine/authengine/internal/netguard"
 	"github.com/authengine/authengine/internal/providertest"
 )
 
@@ -59,6 +60,12 @@ type harnessOptions struct {
 	rootKeys []seal.Key
 	// openStore replaces the bolt store in the harness's dir.
 	openStore func(now func() time.Time) (store.Store, error)
+	// guardPrivate keeps runtime providers off private addresses, as
+	// production does; other harnesses allow them, since every stand-in
+	// listens on loopback. resolver replaces the system resolver for the
+	// write-time check.
+	guardPrivate bool
+	resolver     netguard.Resolver
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -140,6 +147,8 @@ func (h *harness) start(opts harnessOptions) {
 		PublicURL:              h.srv.URL,
 		AllowedRedirectOrigins: opts.origins,
 		VerifierURL:            opts.verifierURL,
+		AllowPrivateEndpoints:  !opts.guardPrivate,
+		Resolver:               opts.resolver,
 		Logger:                 log,
 		Now:                    h.clock.Now,
 	})
