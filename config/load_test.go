@@ -517,3 +517,27 @@ func yamlMarshal(t *testing.T, doc map[string]any) (string, error) {
 	}
 	return string(b), nil
 }
+
+func TestAdminListenIsValidated(t *testing.T) {
+	tests := []struct{ value, want string }{
+		{"127.0.0.1:9098", ""},
+		{"[::1]:9098", ""},
+		{":9098", ""},
+		{"127.0.0.1", "api.admin_listen: must be host:port"},
+		{"127.0.0.1:0", "api.admin_listen: must be host:port"},
+		{"127.0.0.1:http", "api.admin_listen: must be host:port"},
+		{"127.0.0.1:9099", "api.admin_listen: must differ from the main listener 127.0.0.1:9099"},
+		{"0.0.0.0:9099", "api.admin_listen: must differ from the main listener"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.value, func(t *testing.T) {
+			_, _, err := loadString(t, strings.Replace(baseYAML, "  development: false\n", "  development: false\n  admin_listen: \""+tt.value+"\"\n", 1), testEnv)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

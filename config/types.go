@@ -39,6 +39,10 @@ type API struct {
 	AllowedRedirectOrigins []string `koanf:"allowed_redirect_origins"`
 	// MaxBodyBytes caps request bodies. Default 1 MiB.
 	MaxBodyBytes int64 `koanf:"max_body_bytes"`
+	// AdminListen, when set (host:port), serves the admin API
+	// (/v1/admin/...) on its own listener and not on the main one, so it
+	// can stay off the public network.
+	AdminListen string `koanf:"admin_listen"`
 }
 
 // RedirectURI is the callback URL every provider must have registered:

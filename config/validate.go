@@ -91,6 +91,16 @@ func validateAPI(c *Config, r *report) {
 	if a.MaxBodyBytes <= 0 {
 		r.errorf("api.max_body_bytes", "must be positive")
 	}
+	if a.AdminListen != "" {
+		host, port, err := net.SplitHostPort(a.AdminListen)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil || perr != nil || n < 1 || n > 65535:
+			r.errorf("api.admin_listen", "must be host:port with a port from 1 to 65535 (127.0.0.1:9098), not %q", a.AdminListen)
+		case n == a.Port && (host == a.Host || host == "" || host == "0.0.0.0" || host == "::" || a.Host == "0.0.0.0" || a.Host == "::"):
+			r.errorf("api.admin_listen", "must differ from the main listener %s", net.JoinHostPort(a.Host, strconv.Itoa(a.Port)))
+		}
+	}
 }
 
 func validateSecurity(c *Config, r *report) {

@@ -326,6 +326,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		api.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 		api.MetricsPath = cfg.Telemetry.Metrics.Path
 	}
+	api.SeparateAdmin = cfg.API.AdminListen != ""
 	handler := httpapi.New(api)
 	toolService, stopTools, err := buildTools(ctx, cfg, eng, log)
 	if err != nil {
@@ -350,7 +351,14 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	fmt.Fprintf(stdout, "register this redirect URI with your providers: %s\n", cfg.API.RedirectURI())
 	log.Info("engine started", "addr", ln.Addr().String(), "store", cfg.Store.Type, "providers", len(l.providers))
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	stopAdmin := func(context.Context) {}
+	if api.SeparateAdmin {
+		if stopAdmin, err = startAdmin(cfg.API.AdminListen, api, log, stdout, errc); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	go func() { errc <- srv.Serve(ln) }()
 	select {
 	case err := <-errc:
@@ -363,6 +371,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
+	stopAdmin(sctx)
 	return nil
 }
 

@@ -36,10 +36,51 @@ type Options struct {
 	Metrics     http.Handler
 	MetricsPath string
 	Logger      *slog.Logger
+	// SeparateAdmin leaves the admin API (/v1/admin) out of New, to be
+	// served by NewAdmin on a listener of its own (api.admin_listen).
+	SeparateAdmin bool
 }
 
-// New returns the echo server with every route mounted.
+// New returns the echo server with every route mounted (the admin API
+// too, unless SeparateAdmin).
 func New(opts Options) *echo.Echo {
+	e, h := newServer(opts)
+	apps := requireKey(opts.APIKeys, "api_key")
+
+	e.GET("/v1/health", h.health)
+	e.GET("/oauth/callback", h.callback)
+
+	v1 := e.Group("/v1", apps)
+	v1.POST("/auth/authorize", h.authorize)
+	v1.GET("/auth/status", h.status)
+	v1.POST("/auth/confirm_user", h.confirmUser)
+
+	if !opts.SeparateAdmin {
+		mountAdmin(e, h, opts.AdminKeys)
+	}
+
+	if opts.Metrics != nil {
+		path := opts.MetricsPath
+		if path == "" {
+			path = "/metrics"
+		}
+		e.GET(path, echo.WrapHandler(opts.Metrics))
+	}
+	return e
+}
+
+// NewAdmin returns a server with only the admin API and /v1/health, for
+// the admin listener (api.admin_listen); New with SeparateAdmin then
+// leaves the admin API out.
+func NewAdmin(opts Options) *echo.Echo {
+	e, h := newServer(opts)
+	e.GET("/v1/health", h.health)
+	mountAdmin(e, h, opts.AdminKeys)
+	return e
+}
+
+// newServer is an echo server with the middleware every listener shares.
+func newServer(opts Options) (*echo.Echo, *handlers) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -53,32 +94,15 @@ func New(opts Options) *echo.Echo {
 	e.Use(middleware.Recover())
 	e.Use(accessLog(log))
 	e.Use(middleware.BodyLimit(bytesString(opts.MaxBodyBytes)))
+	return e, &handlers{engine: opts.Engine, log: log}
+}
 
-	h := &handlers{engine: opts.Engine, log: log}
-	apps := requireKey(opts.APIKeys, "api_key")
-	admins := requireKey(opts.AdminKeys, "admin_key")
-
-	e.GET("/v1/health", h.health)
-	e.GET("/oauth/callback", h.callback)
-
-	v1 := e.Group("/v1", apps)
-	v1.POST("/auth/authorize", h.authorize)
-	v1.GET("/auth/status", h.status)
-	v1.POST("/auth/confirm_user", h.confirmUser)
-
-	admin := e.Group("/v1/admin", admins)
+// mountAdmin mounts the admin API, which takes the admin keys.
+func mountAdmin(e *echo.Echo, h *handlers, adminKeys []string) {
+	admin := e.Group("/v1/admin", requireKey(adminKeys, "admin_key"))
 	admin.GET("/user_connections", h.listConnections)
 	admin.DELETE("/user_connections/:id", h.deleteConnection)
 	mountAdminProviders(admin, h)
-
-	if opts.Metrics != nil {
-		path := opts.MetricsPath
-		if path == "" {
-			path = "/metrics"
-		}
-		e.GET(path, echo.WrapHandler(opts.Metrics))
-	}
-	return e
 }
 
 type handlers struct {
