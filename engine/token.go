@@ -73,10 +73,14 @@ func (e *Engine) openToken(conn store.Connection) (tokenSet, error) {
 	return ts, nil
 }
 
-// serviceToken returns the client-credentials token of p covering scopes,
-// fetching it when missing, stale or too narrow.
+// serviceToken returns the client-credentials token of p for exactly this
+// set of scopes, fetching it when missing or stale. Each scope set has a
+// token of its own (see boundServiceTokens): a token is never widened
+// because another caller asked for more, and a scope the provider refuses
+// fails only the callers asking for it.
 func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes []string) (tokenSet, store.Connection, error) {
-	id := store.ConnectionID(p.ID(), "")
+	scopes = scopeSet(scopes)
+	id := store.ServiceConnectionID(p.ID(), scopes)
 	conn, err := e.store.GetConnection(ctx, id)
 	if err == nil && conn.Status == store.ConnectionConnected && covers(conn.Scopes, scopes) && !e.stale(conn) {
 		ts, err := e.openToken(conn)
@@ -209,7 +213,12 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 		return tokenSet{}, storeErr("read connection", err)
 	}
 	if p.GrantType() == config.GrantClientCredentials {
-		return e.fetchServiceToken(wctx, p, union(conn.Scopes, scopes))
+		// Exactly the caller's scopes, or the record's own when it is
+		// renewed for a status request: never a union.
+		if scopes == nil {
+			scopes = conn.Scopes
+		}
+		return e.fetchServiceToken(wctx, p, scopes)
 	}
 	if !exists {
 		return tokenSet{}, ErrNeedsReauth
@@ -412,10 +421,15 @@ func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, sc
 		return tokenSet{}, &ProviderFailedError{ProviderID: p.ID(), Reason: providerReason(err)}
 	}
 	ts := tokenSetFrom(tok, nil)
-	id := store.ConnectionID(p.ID(), "")
+	scopes = scopeSet(scopes)
+	id := store.ServiceConnectionID(p.ID(), scopes)
+	_, gerr := e.store.GetConnection(ctx, id)
 	// A service token has no chain to protect: last writer wins.
-	if _, err := e.saveConnection(context.WithoutCancel(ctx), id, "", p.ID(), union(scopes, tok.Scopes), ts, nil); err != nil {
+	if _, err := e.saveConnection(context.WithoutCancel(ctx), id, "", p.ID(), scopes, ts, nil); err != nil {
 		return tokenSet{}, err
+	}
+	if errors.Is(gerr, store.ErrNotFound) {
+		e.boundServiceTokens(context.WithoutCancel(ctx), p, id)
 	}
 	return ts, nil
 }

@@ -1,13 +1,18 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/providertest"
 )
 
 // TestScopeDelimiterSmugglingPastAllowedScopes: with the built-in github
@@ -61,4 +66,81 @@ func TestScopeDelimiterSmugglingPastAllowedScopes(t *testing.T) {
 			t.Fatalf("authorize URL scope = %q, want %q", got, "read:user,read:org")
 		}
 	})
+}
+
+// TestServiceTokenIsNotWidenedByOtherCallers: the client-credentials
+// token used to be one per provider, its scopes the union of every
+// caller's: it widened for everyone each time one caller asked for more,
+// and once the provider refused one of those scopes, renewing it failed
+// for every caller. Each scope set now has its own token, asked for with
+// exactly that set.
+func TestServiceTokenIsNotWidenedByOtherCallers(t *testing.T) {
+	var idp *providertest.Provider
+	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		idp = providertest.New(t, providertest.Options{RedirectURI: redirect, ClientAuth: providertest.ClientSecretBasic,
+			AccessTokenTTL: time.Hour, Now: h.clock.Now})
+		return []config.Provider{idp.ClientCredentialsConfig("svc")}
+	}})
+	granted := func(r authResp) []string {
+		t.Helper()
+		got := idp.AccessTokenScopes(r.Token())
+		slices.Sort(got)
+		return got
+	}
+
+	reader := h.authorize("app-1", "svc", "read")
+	if got := granted(reader); !slices.Equal(got, []string{"read"}) {
+		t.Fatalf("first caller's token grants %v, want [read]", got)
+	}
+	admin := h.authorize("app-2", "svc", "read", "admin")
+	if got := granted(admin); !slices.Equal(got, []string{"admin", "read"}) {
+		t.Fatalf("second caller's token grants %v, want [admin read]", got)
+	}
+	again := h.authorize("app-1", "svc", "read")
+	if again.Token() != reader.Token() || !slices.Equal(granted(again), []string{"read"}) || !slices.Equal(again.Scopes, []string{"read"}) {
+		t.Fatalf("after another caller asked for admin, the read caller got a token granting %v (scopes %v); want its own read-only token",
+			granted(again), again.Scopes)
+	}
+	if n := idp.Counts().ClientCredentials; n != 2 {
+		t.Fatalf("provider saw %d client-credentials grants, want 2 (one per scope set)", n)
+	}
+
+	// The provider withdraws admin; both tokens expire.
+	idp.RefuseScopes("admin")
+	h.clock.Advance(2 * time.Hour)
+	if renewed := h.authorize("app-1", "svc", "read"); renewed.Status != "completed" || !slices.Equal(granted(renewed), []string{"read"}) {
+		t.Fatalf("renewing the read token after admin was withdrawn: %+v granting %v", renewed, granted(renewed))
+	}
+	var out apiErr
+	if code := h.do("POST", "/v1/auth/authorize", authorizeBody("app-2", "svc", "read", "admin"), &out); code != 502 || out.Name != "provider_error" {
+		t.Fatalf("renewing the admin token after admin was withdrawn: HTTP %d %+v, want 502 provider_error", code, out)
+	}
+}
+
+// TestServiceTokensPerScopeSetAreBounded: callers asking for ever new
+// scope sets cannot make the engine keep a token for each.
+func TestServiceTokensPerScopeSetAreBounded(t *testing.T) {
+	var idp *providertest.Provider
+	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		idp = providertest.New(t, providertest.Options{RedirectURI: redirect, ClientAuth: providertest.ClientSecretBasic, AccessTokenTTL: time.Hour})
+		return []config.Provider{idp.ClientCredentialsConfig("svc")}
+	}})
+	const sets, bound = 40, 32
+	var last authResp
+	for i := range sets {
+		last = h.authorize("app", "svc", fmt.Sprintf("s%d", i))
+	}
+	list, total, err := h.store.ListConnections(t.Context(), store.ConnectionFilter{ProviderID: "svc"}, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total > bound {
+		t.Fatalf("%d service tokens kept for %d scope sets, want at most %d", total, sets, bound)
+	}
+	if !slices.ContainsFunc(list, func(c store.Connection) bool { return c.ID == last.ID }) {
+		t.Fatal("the token just fetched was evicted")
+	}
+	if again := h.authorize("app", "svc", fmt.Sprintf("s%d", sets-1)); again.Token() != last.Token() {
+		t.Fatal("the newest scope set's token was not kept")
+	}
 }

@@ -18,6 +18,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -83,9 +85,10 @@ const (
 
 // Connection is the token state of one (user, provider) pair. A
 // client-credentials provider's service token is a Connection with an empty
-// UserID.
+// UserID, one per distinct set of scopes.
 type Connection struct {
-	// ID is ConnectionID(ProviderID, UserID).
+	// ID is IDOf(the connection): ConnectionID(ProviderID, UserID), or for
+	// a service token ServiceConnectionID(ProviderID, Scopes).
 	ID         string
 	UserID     string
 	ProviderID string
@@ -126,6 +129,33 @@ func ConnectionID(providerID, userID string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// ServiceConnectionID derives the id of a client-credentials provider's
+// service token for one set of scopes; order and repeats do not matter.
+// Each scope set has a token of its own, so a token is never widened
+// because another caller asked for more.
+func ServiceConnectionID(providerID string, scopes []string) string {
+	set := slices.Compact(slices.Sorted(slices.Values(scopes)))
+	return ConnectionID(providerID, "\x00service\x00"+strings.Join(set, " "))
+}
+
+// IDOf returns the id a connection record must have: ConnectionID for a
+// user's connection, ServiceConnectionID of its scopes for a service token
+// (empty UserID).
+func IDOf(c Connection) string {
+	if c.UserID == "" {
+		return ServiceConnectionID(c.ProviderID, c.Scopes)
+	}
+	return ConnectionID(c.ProviderID, c.UserID)
+}
+
+// ValidID reports whether c carries the id IDOf(c) gives it, or, for a
+// service token stored before service tokens had one record per scope set,
+// ConnectionID(ProviderID, "") (such a record may still be rewritten: a
+// reseal, a status change). Backends refuse to write any other.
+func ValidID(c Connection) bool {
+	return c.ID == IDOf(c) || c.UserID == "" && c.ID == ConnectionID(c.ProviderID, "")
+}
+
 // HashState returns the hex SHA-256 of a flow's state parameter.
 func HashState(state string) string {
 	sum := sha256.Sum256([]byte(state))
@@ -160,8 +190,8 @@ type ConnectionStore interface {
 	// the current record and whether it exists, and its result is written
 	// only if nothing changed meanwhile (fn is retried otherwise). An error
 	// from fn aborts and is returned unchanged. The store sets Version and
-	// UpdatedAt (and CreatedAt on create); the ID must be
-	// ConnectionID(ProviderID, UserID) and equal id.
+	// UpdatedAt (and CreatedAt on create); the ID must equal id and pass
+	// ValidID.
 	UpdateConnection(ctx context.Context, id string, fn func(c Connection, exists bool) (Connection, error)) (Connection, error)
 	// DeleteConnection removes a connection; ErrNotFound when missing.
 	DeleteConnection(ctx context.Context, id string) error

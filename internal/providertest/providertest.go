@@ -157,6 +157,9 @@ type Provider struct {
 	family     int
 	failures   []failure
 	violations []string
+	// refusedScopes are answered invalid_scope by the client-credentials
+	// grant (see RefuseScopes).
+	refusedScopes map[string]bool
 }
 
 type codeGrant struct {
@@ -288,6 +291,31 @@ func (p *Provider) FailNext(n, status int, oauthErr string) {
 	for range n {
 		p.failures = append(p.failures, failure{status: status, code: oauthErr})
 	}
+}
+
+// RefuseScopes makes the client-credentials grant answer 400 invalid_scope
+// from now on to any request asking for one of scopes, as a provider does
+// once an app's permission is withdrawn.
+func (p *Provider) RefuseScopes(scopes ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.refusedScopes == nil {
+		p.refusedScopes = map[string]bool{}
+	}
+	for _, s := range scopes {
+		p.refusedScopes[s] = true
+	}
+}
+
+// AccessTokenScopes returns the scopes the stand-in granted with access
+// token tok (nil for a token it never issued).
+func (p *Provider) AccessTokenScopes(tok string) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if a, ok := p.access[tok]; ok {
+		return slices.Clone(a.scopes)
+	}
+	return nil
 }
 
 // ExpireAccessTokens makes every access token issued so far expired.
@@ -764,9 +792,16 @@ func (p *Provider) grantClientCredentials(w http.ResponseWriter, form url.Values
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	scopes := splitScopes(form.Get("scope"), p.opts.Quirks.ScopeDelimiter)
+	for _, sc := range scopes {
+		if p.refusedScopes[sc] {
+			p.refuseLocked(w, "invalid_scope", "scope "+sc+" is not granted to this client")
+			return
+		}
+	}
 	p.family++
 	p.clientCreds.Add(1)
-	p.issueLocked(w, p.family, splitScopes(form.Get("scope"), p.opts.Quirks.ScopeDelimiter), false)
+	p.issueLocked(w, p.family, scopes, false)
 }
 
 // issueLocked mints an access token (and a refresh token) in family and

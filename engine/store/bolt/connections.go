@@ -35,8 +35,8 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 // holds the file's single writer lock: it must be fast and do no I/O. An
 // error from fn aborts and is returned unchanged. The store sets Version
 // (1 on create, +1 after), UpdatedAt, and CreatedAt (kept from the stored
-// record; now on create). A result whose ID is not id, or not
-// store.ConnectionID(ProviderID, UserID), is refused.
+// record; now on create). A result whose ID is not id, or fails
+// store.ValidID, is refused.
 func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store.Connection, exists bool) (store.Connection, error)) (store.Connection, error) {
 	var out store.Connection
 	err := s.update(ctx, "update connection", func(tx *bbolt.Tx) error {
@@ -59,8 +59,8 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 		if next.ID != id {
 			return fmt.Errorf("bolt: update connection %q: fn returned a record with id %q", id, next.ID)
 		}
-		if next.ID != store.ConnectionID(next.ProviderID, next.UserID) {
-			return fmt.Errorf("bolt: update connection %q: id does not match its provider and user", id)
+		if !store.ValidID(next) {
+			return fmt.Errorf("bolt: update connection %q: id does not match its provider and user (or a service token's scopes)", id)
 		}
 		now := s.now()
 		next.UpdatedAt = now

@@ -444,8 +444,8 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 			abortErr = err
 			return errAbort
 		}
-		if next.ID != id || next.ID != store.ConnectionID(next.ProviderID, next.UserID) {
-			abortErr = fmt.Errorf("redis store: update connection %q: ID must equal ConnectionID(ProviderID, UserID) and the id updated", id)
+		if next.ID != id || !store.ValidID(next) {
+			abortErr = fmt.Errorf("redis store: update connection %q: ID must be the id updated and pass store.ValidID", id)
 			return errAbort
 		}
 		now := s.now()

@@ -15,8 +15,7 @@ import (
 // connectionFor returns a connected record for (providerID, userID) whose
 // access token expires in an hour.
 func connectionFor(clock *Clock, providerID, userID string) store.Connection {
-	return store.Connection{
-		ID:         store.ConnectionID(providerID, userID),
+	c := store.Connection{
 		UserID:     userID,
 		ProviderID: providerID,
 		Status:     store.ConnectionConnected,
@@ -24,6 +23,8 @@ func connectionFor(clock *Clock, providerID, userID string) store.Connection {
 		ExpiresAt:  clock.Now().Add(time.Hour),
 		Sealed:     randomBytes(256),
 	}
+	c.ID = store.IDOf(c) // a service token's (empty user) id follows its scopes
+	return c
 }
 
 // putConnection creates or replaces c through UpdateConnection.
@@ -192,6 +193,35 @@ func runConnections(t *testing.T, newStore NewStore) {
 		c := connectionFor(clock, uid("service"), "")
 		putConnection(t, s, c)
 		assertConnection(t, mustGetConnection(t, s, c.ID), c)
+	})
+
+	t.Run("service tokens of one provider for different scope sets are different records", func(t *testing.T) {
+		s, clock := fresh(t, newStore)
+		p := uid("service")
+		a := connectionFor(clock, p, "")
+		b := connectionFor(clock, p, "")
+		b.Scopes = []string{"admin"}
+		b.ID = store.IDOf(b)
+		if a.ID == b.ID {
+			t.Fatal("two scope sets share one service token id")
+		}
+		if a.ID != store.ServiceConnectionID(p, []string{"user:email", "repo", "repo"}) {
+			t.Fatal("a service token's id depends on the order or repeats of its scopes")
+		}
+		putConnection(t, s, a)
+		putConnection(t, s, b)
+		assertConnection(t, mustGetConnection(t, s, a.ID), a)
+		assertConnection(t, mustGetConnection(t, s, b.ID), b)
+		wider := a
+		wider.Scopes = append(wider.Scopes, "admin")
+		_, err := s.UpdateConnection(t.Context(), a.ID, func(store.Connection, bool) (store.Connection, error) { return wider, nil })
+		if err == nil {
+			t.Fatal("a service token record was widened to scopes its id does not name")
+		}
+		legacy := connectionFor(clock, p, "")
+		legacy.ID = store.ConnectionID(p, "") // one service token per provider, as stored before
+		putConnection(t, s, legacy)
+		assertConnection(t, mustGetConnection(t, s, legacy.ID), legacy)
 	})
 
 	t.Run("sealed bytes round-trip exactly", func(t *testing.T) {
