@@ -1,11 +1,11 @@
 package engine
 
 import (
+	"bytes"
 	"context"
-	"fmt"
+	"encoding/json"
 	"log/slog"
 	"maps"
-	"reflect"
 	"slices"
 	"time"
 )
@@ -99,7 +99,11 @@ func changedPaths(before, after any, prefix string) []string {
 		bm, bok = map[string]any{}, true
 	}
 	if !bok || !aok {
-		if reflect.DeepEqual(normalizeJSON(before), normalizeJSON(after)) {
+		// JSON forms compare values that decode differently but mean the
+		// same (map[string]string and map[string]any) as equal.
+		b, _ := json.Marshal(before)
+		a, _ := json.Marshal(after)
+		if bytes.Equal(b, a) {
 			return nil
 		}
 		return []string{prefix}
@@ -120,38 +124,4 @@ func changedPaths(before, after any, prefix string) []string {
 		out = append(out, changedPaths(bm[k], am[k], p)...)
 	}
 	return out
-}
-
-// normalizeJSON makes values that decode differently but mean the same
-// compare equal: typed maps and slices become their generic forms.
-func normalizeJSON(v any) any {
-	switch t := v.(type) {
-	case map[string]string:
-		out := make(map[string]any, len(t))
-		for k, s := range t {
-			out[k] = s
-		}
-		return out
-	case []string:
-		out := make([]any, len(t))
-		for i, s := range t {
-			out[i] = s
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = normalizeJSON(x)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			out[k] = normalizeJSON(x)
-		}
-		return out
-	case nil:
-		return nil
-	}
-	return fmt.Sprint(v)
 }
