@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -147,5 +148,27 @@ func TestParseLegacyIPv4(t *testing.T) {
 		if got, ok := parseLegacyIPv4(host); ok {
 			t.Errorf("parseLegacyIPv4(%q) = %v, want not an address", host, got)
 		}
+	}
+}
+
+// TestTransportReachesItsConfiguredProxy: an egress proxy usually sits on
+// a private address; the guard lets the transport connect to the proxy it
+// was configured with (the proxy then resolves and reaches the target).
+func TestTransportReachesItsConfiguredProxy(t *testing.T) {
+	var proxied []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxied = append(proxied, r.URL.String())
+	}))
+	defer proxy.Close()
+	proxyURL, _ := url.Parse(proxy.URL)
+	base := &http.Transport{Proxy: http.ProxyURL(proxyURL)}
+	client := &http.Client{Transport: Transport(base)}
+	resp, err := client.Get("http://provider.example/token")
+	if err != nil {
+		t.Fatalf("GET through the proxy: %v", err)
+	}
+	resp.Body.Close()
+	if len(proxied) != 1 || proxied[0] != "http://provider.example/token" {
+		t.Fatalf("the proxy saw %q", proxied)
 	}
 }
