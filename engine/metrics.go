@@ -16,7 +16,11 @@ type Metrics struct {
 	FlowsFailed     *prometheus.CounterVec
 	Refreshes       *prometheus.CounterVec
 	ProviderLatency *prometheus.HistogramVec
-	Waiters         prometheus.Gauge
+	// RefreshUnsaved is the time from a provider's refresh answer to the
+	// new token set being durably stored: the window in which a crash of
+	// the engine loses a rotated refresh token.
+	RefreshUnsaved prometheus.Histogram
+	Waiters        prometheus.Gauge
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -44,13 +48,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Latency of requests to providers, by provider, operation and outcome.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"provider", "op", "outcome"}),
+		RefreshUnsaved: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "authengine", Name: "refresh_unsaved_seconds",
+			Help:    "Time from a provider's refresh answer to the new token being durably stored (a crash inside it loses a rotated refresh token).",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
 		Waiters: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "authengine", Name: "status_waiters",
 			Help: "Status requests currently waiting for a flow to end.",
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.FlowsStarted, m.FlowsCompleted, m.FlowsFailed, m.Refreshes, m.ProviderLatency, m.Waiters)
+		reg.MustRegister(m.FlowsStarted, m.FlowsCompleted, m.FlowsFailed, m.Refreshes, m.ProviderLatency, m.RefreshUnsaved, m.Waiters)
 	}
 	return m
 }

@@ -370,6 +370,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	req := old.oauth()
 	req.Scopes = conn.Scopes
 	tok, err := p.Refresh(pctx, e.clientFor(p), req)
+	answered := time.Now()
 	cancel()
 	e.metrics.observe(p.ID(), "refresh", start, err)
 	if err != nil {
@@ -379,6 +380,9 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	ts := tokenSetFrom(tok, old.UserInfo)
 	scopes := union(conn.Scopes, tok.Scopes)
 	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &conn)
+	if err == nil {
+		e.metrics.RefreshUnsaved.Observe(time.Since(answered).Seconds())
+	}
 	switch {
 	case errors.Is(err, errConnChanged):
 		// Re-authorized or disconnected meanwhile: that state wins.

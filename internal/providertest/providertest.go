@@ -356,6 +356,21 @@ func (p *Provider) ValidRefreshToken(tok string) bool {
 	return ok && !r.rotated && !p.revoked[r.family]
 }
 
+// RefreshTokenState describes a refresh token: known is false for one the
+// stand-in never issued; rotated says a refresh replaced it with a newer
+// one; revoked says its chain was revoked (a rotated token was reused).
+// Crash tests use it to tell a token the engine failed to store after the
+// provider answered from one it forgot.
+func (p *Provider) RefreshTokenState(tok string) (known, rotated, revoked bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r, ok := p.refresh[tok]
+	if !ok {
+		return false, false, false
+	}
+	return true, r.rotated, p.revoked[r.family]
+}
+
 func (p *Provider) accessValid(a *accessToken) bool {
 	return !p.revoked[a.family] && (a.expires.IsZero() || p.opts.Now().Before(a.expires))
 }
