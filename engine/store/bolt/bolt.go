@@ -83,6 +83,10 @@ type Store struct {
 	// not be decoded (each sweep counts them again).
 	corrupt atomic.Uint64
 
+	// probeWaiters wait for the write probe in flight (see probe).
+	probeMu      sync.Mutex
+	probeWaiters []chan error
+
 	stop      chan struct{}
 	swept     chan struct{}
 	closeOnce sync.Once
@@ -156,11 +160,6 @@ func (s *Store) Close() error {
 		}
 	})
 	return s.closeErr
-}
-
-// Ping reports whether the file is open and readable.
-func (s *Store) Ping(ctx context.Context) error {
-	return s.view(ctx, "ping", func(*bbolt.Tx) error { return nil })
 }
 
 // view runs fn in a read-only transaction. Errors fn returns come back

@@ -392,3 +392,38 @@ func TestCorruptFlowRecordDoesNotStopTheSweep(t *testing.T) {
 		t.Fatalf("log %q should name the corrupt record by id, without its content", out)
 	}
 }
+
+// TestHealthProbeIsBoundedInTime: Ping writes, so a writer that hangs (a
+// stuck disk) must not hang health: Ping gives up when its context ends,
+// reporting the store unavailable, and callers meanwhile share the one
+// probe in flight instead of queueing transactions.
+func TestHealthProbeIsBoundedInTime(t *testing.T) {
+	s := openTemp(t, nil)
+	stuck, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.db.Update(func(*bbolt.Tx) error { close(stuck); <-release; return nil })
+	}()
+	<-stuck
+	for range 3 {
+		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+		begin := time.Now()
+		err := s.Ping(ctx)
+		cancel()
+		if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "did not finish in time") {
+			t.Fatalf("Ping behind a stuck writer = %v, want ErrUnavailable", err)
+		}
+		if d := time.Since(begin); d > 5*time.Second {
+			t.Fatalf("Ping took %v behind a stuck writer; its context allowed 100ms", d)
+		}
+	}
+	s.probeMu.Lock()
+	waiting := len(s.probeWaiters)
+	s.probeMu.Unlock()
+	if waiting != 3 {
+		t.Fatalf("%d callers wait on probes, want 3 sharing the one probe in flight", waiting)
+	}
+	close(release)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping once the writer is done: %v", err)
+	}
+}
