@@ -40,6 +40,22 @@ func writeOps(s *redis.Store, now time.Time) []struct {
 	}
 }
 
+// privateStore is a store on a private redis-server, with an admin client
+// to reconfigure the server and one flow (testFlow(now, 1)) written.
+func privateStore(t *testing.T) (*redistest.Server, *goredis.Client, *redis.Store, time.Time) {
+	t.Helper()
+	srv := redistest.Private(t, redistest.PrivateOptions{})
+	admin := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
+	t.Cleanup(func() { _ = admin.Close() })
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	s := redis.New(fastFailClient(t, srv.Addr()), redis.Options{Now: func() time.Time { return now }})
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.CreateFlow(t.Context(), testFlow(now, 1)); err != nil {
+		t.Fatal(err)
+	}
+	return srv, admin, s, now
+}
+
 // refusesWrites checks that every write fails with store.ErrUnavailable
 // (503 store_unavailable, retryable) and names the server's refusal.
 func refusesWrites(t *testing.T, s *redis.Store, now time.Time, reply string) {
@@ -60,16 +76,8 @@ func refusesWrites(t *testing.T, s *redis.Store, now time.Time, reply string) {
 // internal_error; it is the store being unavailable (retryable), reads
 // keep working, and writes work again once memory is freed.
 func TestRedisOutOfMemoryIsUnavailable(t *testing.T) {
-	srv := redistest.Private(t, redistest.PrivateOptions{})
-	admin := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = admin.Close() })
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	s := redis.New(fastFailClient(t, srv.Addr()), redis.Options{Now: func() time.Time { return now }})
-	t.Cleanup(func() { _ = s.Close() })
+	_, admin, s, now := privateStore(t)
 	ctx := t.Context()
-	if err := s.CreateFlow(ctx, testFlow(now, 1)); err != nil {
-		t.Fatal(err)
-	}
 	held := put(t, s, testConnection("github", "ada"))
 
 	// A 1-byte maxmemory is below what an empty server uses, so the next
@@ -100,16 +108,8 @@ func TestRedisOutOfMemoryIsUnavailable(t *testing.T) {
 // stop-writes-on-bgsave-error is on (the default). The store reports it as
 // unavailable, and so does the health probe.
 func TestRedisMISCONFIsUnavailable(t *testing.T) {
-	srv := redistest.Private(t, redistest.PrivateOptions{})
-	admin := goredis.NewClient(&goredis.Options{Addr: srv.Addr()})
-	t.Cleanup(func() { _ = admin.Close() })
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	s := redis.New(fastFailClient(t, srv.Addr()), redis.Options{Now: func() time.Time { return now }})
-	t.Cleanup(func() { _ = s.Close() })
+	srv, admin, s, now := privateStore(t)
 	ctx := t.Context()
-	if err := s.CreateFlow(ctx, testFlow(now, 1)); err != nil {
-		t.Fatal(err)
-	}
 
 	// Redis 7 does not let CONFIG SET move dir, so the save is made to
 	// fail by taking its directory away: the forked child cannot create
