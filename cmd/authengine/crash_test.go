@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/authengine/authengine/engine/keyring"
 	"github.com/authengine/authengine/engine/seal"
 	"github.com/authengine/authengine/engine/store"
@@ -555,3 +557,71 @@ func p99Bound(buckets map[float64]int64, count int64) string {
 
 // TestMain stops the private redis-server the kill loop may start.
 func TestMain(m *testing.M) { redistest.Main(m) }
+
+// TestFullDiskLosesNothingAcknowledged runs the engine on the embedded
+// store until its file can no longer grow (a file size limit set on the
+// running process, which the kernel enforces as it would a full disk):
+// requests that need a write answer 503 store_unavailable, not 500; after
+// a restart with room again the file is sound and every connection the
+// engine acknowledged is there.
+func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the engine binary")
+	}
+	r := newCrashRig(t, buildEngine(t), "embedded")
+	r.start()
+	var acked []string
+	for i := range 5 {
+		user := fmt.Sprint("user-", i)
+		if a := r.authorize(user); a.Status == "pending" && r.connect(a) {
+			acked = append(acked, user)
+		}
+	}
+	info, err := os.Stat(r.dbPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := &unix.Rlimit{Cur: uint64(info.Size()), Max: uint64(info.Size())}
+	if err := unix.Prlimit(r.cmd.Process.Pid, unix.RLIMIT_FSIZE, limit, nil); err != nil {
+		t.Skipf("cannot limit the engine's file size here: %v", err)
+	}
+	var refused int
+	for i := 0; i < 2000 && refused < 5; i++ {
+		user := fmt.Sprint("late-", i)
+		var out struct {
+			Status string `json:"status"`
+			URL    string `json:"url"`
+			ID     string `json:"id"`
+			Name   string `json:"name"`
+		}
+		body := map[string]any{"user_id": user, "auth_requirement": map[string]any{"provider_id": "hooli", "oauth2": map[string]any{"scopes": []string{"read"}}}}
+		switch code := r.call("POST", "/v1/auth/authorize", body, &out); {
+		case code == 200 && out.Status == "pending":
+			if r.connect(crashAuth{ID: out.ID, URL: out.URL, Status: out.Status}) {
+				acked = append(acked, user)
+			}
+		case code == 503 && out.Name == "store_unavailable":
+			refused++
+		default:
+			t.Fatalf("authorize with the file full: HTTP %d %+v, want 200 pending or 503 store_unavailable\n%s", code, out, r.logTail())
+		}
+	}
+	if refused == 0 {
+		t.Fatalf("the file never filled up (%d acknowledged users)", len(acked))
+	}
+	if !strings.Contains(r.logs(), "file too large") && !strings.Contains(r.logs(), "no space left") {
+		t.Errorf("no log line says why writes fail:\n%s", r.logTail())
+	}
+	r.kill()
+	if problems, err := bolt.Check(context.Background(), r.dbPath()); err != nil || len(problems) > 0 {
+		t.Fatalf("the store file is damaged after filling up: %v %q", err, problems)
+	}
+	r.start()                           // a new process: no limit
+	time.Sleep(1100 * time.Millisecond) // stale tokens: authorize refreshes and writes
+	for _, user := range acked {
+		if a := r.authorize(user); a.Status != "completed" {
+			t.Errorf("%s was acknowledged before the disk filled; after a restart authorize answers %+v", user, a)
+		}
+	}
+	t.Logf("%d connections acknowledged, %d requests refused with 503 while the file was full", len(acked), refused)
+}

@@ -24,11 +24,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -111,7 +113,7 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.SweepInterval = DefaultSweepInterval
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("bolt: create directory for %s: %w", path, err)
+		return nil, fmt.Errorf("bolt: create directory for %s: %w%s", path, err, unwritable(err))
 	}
 	db, err := openDB(path, &bbolt.Options{Timeout: lockTimeout})
 	if errors.Is(err, ErrDamaged) {
@@ -121,7 +123,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %s: the file is locked: another authengine engine is using it", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+		return nil, fmt.Errorf("bolt: open %s: %w%s", path, err, unwritable(err))
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketFlows, bucketStates, bucketConnections, bucketProviders, bucketDataKeys} {
@@ -133,7 +135,7 @@ func Open(path string, opts Options) (*Store, error) {
 	})
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("bolt: open %s: %w", path, err)
+		return nil, fmt.Errorf("bolt: open %s: %w%s", path, err, unwritable(err))
 	}
 	s := &Store{
 		db:    db,
@@ -147,6 +149,19 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	go s.sweepLoop(opts.SweepInterval)
 	return s, nil
+}
+
+// unwritable says what to do about an error that means the store file
+// cannot be written: a read-only or unwritable directory, or a full disk.
+// It is "" for other errors.
+func unwritable(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EROFS):
+		return " (the engine must be able to create and write this file: make its directory writable by the engine's user, or point store.embedded.path elsewhere)"
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT), errors.Is(err, syscall.EFBIG):
+		return " (the disk or the file size limit is full: free space; nothing was written)"
+	}
+	return ""
 }
 
 // Close stops the sweep and closes the file. Later calls return the first
@@ -202,7 +217,7 @@ func (s *Store) mapErr(op string, err, own error) error {
 	case errors.Is(err, bolterrors.ErrDatabaseNotOpen):
 		return fmt.Errorf("bolt: %s: %w: the store is closed", op, store.ErrUnavailable)
 	default:
-		return fmt.Errorf("bolt: %s: %w: %w", op, store.ErrUnavailable, err)
+		return fmt.Errorf("bolt: %s: %w: %w%s", op, store.ErrUnavailable, err, unwritable(err))
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,4 +154,16 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Check of a locked file = %v, want an error saying to stop the engine", err)
 		}
 	})
+}
+
+func TestUnwritableDirectoryIsAClearError(t *testing.T) {
+	// sysfs refuses new files to everyone, root included.
+	path := filepath.Join("/sys", "authengine-test", "authengine.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil || !errors.Is(err, fs.ErrPermission) {
+		t.Skipf("no directory refusing writes here (/sys: %v)", err)
+	}
+	_, err := Open(path, Options{})
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "make its directory writable by the engine's user") {
+		t.Errorf("Open in an unwritable directory = %v, want an error naming the file and what to do", err)
+	}
 }
