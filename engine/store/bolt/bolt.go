@@ -85,9 +85,12 @@ type Store struct {
 	// not be decoded (each sweep counts them again).
 	corrupt atomic.Uint64
 
-	// probeWaiters wait for the write probe in flight (see probe).
+	// probeWaiters wait for the write probe in flight; probed and
+	// probeErr are when the last one ended and its result (see probe).
 	probeMu      sync.Mutex
 	probeWaiters []chan error
+	probed       time.Time
+	probeErr     error
 
 	stop      chan struct{}
 	swept     chan struct{}

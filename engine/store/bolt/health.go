@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -39,13 +40,22 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 }
 
+// probeReuse is how long a probe's result answers later health checks: a
+// probe is a committed (fsynced) write, and /v1/health is unauthenticated.
+const probeReuse = time.Second
+
 // probe starts the write probe, or joins the one in flight, so callers
-// that give up waiting never pile up transactions behind a stuck writer.
-// The returned channel receives the probe's result.
+// that give up waiting never pile up transactions behind a stuck writer; a
+// result less than probeReuse old is answered at once. The returned
+// channel receives the probe's result.
 func (s *Store) probe() <-chan error {
 	s.probeMu.Lock()
 	defer s.probeMu.Unlock()
 	done := make(chan error, 1)
+	if len(s.probeWaiters) == 0 && !s.probed.IsZero() && time.Since(s.probed) < probeReuse {
+		done <- s.probeErr
+		return done
+	}
 	s.probeWaiters = append(s.probeWaiters, done)
 	if len(s.probeWaiters) > 1 {
 		return done
@@ -63,7 +73,7 @@ func (s *Store) probe() <-chan error {
 		})
 		s.probeMu.Lock()
 		waiters := s.probeWaiters
-		s.probeWaiters = nil
+		s.probeWaiters, s.probed, s.probeErr = nil, time.Now(), err
 		s.probeMu.Unlock()
 		for _, w := range waiters {
 			w <- err
