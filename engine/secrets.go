@@ -75,7 +75,9 @@ func (e *Engine) sealJSON(v any, aad []byte) ([]byte, error) {
 	}
 	sealed, err := e.sealer.Seal(plain, aad)
 	if err != nil {
-		return nil, fmt.Errorf("seal record: %w", err)
+		// A keyring that could not load its data keys yet reports the
+		// store being unavailable: retryable.
+		return nil, storeErr("seal record", err)
 	}
 	return sealed, nil
 }

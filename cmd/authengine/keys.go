@@ -35,6 +35,10 @@ func openStore(cfg *config.Config, log *slog.Logger) (store.Store, error) {
 // their users would have to authorize again.
 func keyInventory(ctx context.Context, kr *keyring.Keyring, st store.Store, allowMissing bool, log *slog.Logger) error {
 	counts, unreadable, err := kr.Inventory(ctx, st)
+	if errors.Is(err, store.ErrUnavailable) {
+		log.Warn("key inventory skipped: the store does not answer; records sealed with a root key that is not configured answer root_key_missing", "err", err)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("key inventory: %w", err)
 	}

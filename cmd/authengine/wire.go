@@ -280,7 +280,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	}
 	defer st.Close()
 	// Records are sealed with data keys the root keys wrap (engine/keyring).
-	sealer, err := keyring.Open(ctx, root, st, keyring.Options{Logger: log})
+	sealer, err := keyring.Open(ctx, root, st, keyring.Options{Logger: log, Lazy: true})
 	if err != nil {
 		return fmt.Errorf("open the keyring: %w", err)
 	}

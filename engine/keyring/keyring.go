@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authengine/authengine/engine/seal"
@@ -45,10 +46,15 @@ const missingRetry = time.Minute
 // Keyring seals with data keys wrapped by root keys. It is safe for
 // concurrent use.
 type Keyring struct {
-	root  *seal.Sealer
-	store store.DataKeyStore
-	log   *slog.Logger
-	now   func() time.Time
+	root     *seal.Sealer
+	store    store.DataKeyStore
+	log      *slog.Logger
+	now      func() time.Time
+	readOnly bool
+
+	// loadMu serialises loads; loaded is set once one succeeded.
+	loadMu sync.Mutex
+	loaded atomic.Bool
 
 	mu sync.RWMutex
 	// data holds the unwrapped data keys by id.
@@ -73,14 +79,20 @@ type Options struct {
 	// no data key is wrapped by the first root key, none is created and
 	// Seal fails.
 	ReadOnly bool
+	// Lazy makes a store that does not answer at Open no error: the
+	// keyring loads on first use (Seal and Open then fail with the store's
+	// error until it answers).
+	Lazy bool
 }
 
 // Open loads the data keys from st, unwraps the ones whose root key root
 // holds, and makes the newest data key wrapped by root's first key the
-// active one, creating and storing a new one when there is none.
+// active one, creating and storing a new one when there is none. With
+// opts.Lazy, a store that does not answer is not an error: the keyring
+// loads on first use instead.
 func Open(ctx context.Context, root *seal.Sealer, st store.DataKeyStore, opts Options) (*Keyring, error) {
 	k := &Keyring{
-		root: root, store: st, log: opts.Logger, now: opts.Now,
+		root: root, store: st, log: opts.Logger, now: opts.Now, readOnly: opts.ReadOnly,
 		data: map[string]*seal.Sealer{}, missing: map[string]missingRoot{},
 	}
 	if k.log == nil {
@@ -89,11 +101,32 @@ func Open(ctx context.Context, root *seal.Sealer, st store.DataKeyStore, opts Op
 	if k.now == nil {
 		k.now = time.Now
 	}
-	keys, err := st.ListDataKeys(ctx)
+	err := k.load(ctx)
+	if opts.Lazy && errors.Is(err, store.ErrUnavailable) {
+		k.log.Warn("keyring: the store does not answer; data keys load on first use", "err", err)
+		return k, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("keyring: list data keys: %w", err)
+		return nil, err
+	}
+	return k, nil
+}
+
+// load reads and unwraps the stored data keys and picks (or creates) the
+// active one. It runs at Open and, after a store outage there, on first
+// use.
+func (k *Keyring) load(ctx context.Context) error {
+	k.loadMu.Lock()
+	defer k.loadMu.Unlock()
+	if k.loaded.Load() {
+		return nil
+	}
+	keys, err := k.store.ListDataKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keyring: list data keys: %w", err)
 	}
 	var newest store.DataKey
+	k.mu.Lock()
 	for _, dk := range keys {
 		s, err := k.unwrap(dk)
 		var mk *seal.MissingKeyError
@@ -108,21 +141,31 @@ func Open(ctx context.Context, root *seal.Sealer, st store.DataKeyStore, opts Op
 			continue
 		}
 		k.data[dk.ID] = s
-		if dk.RootKeyID == root.PrimaryID() && (newest.ID == "" || dk.CreatedAt.After(newest.CreatedAt)) {
+		if dk.RootKeyID == k.root.PrimaryID() && (newest.ID == "" || dk.CreatedAt.After(newest.CreatedAt)) {
 			newest = dk
 		}
 	}
 	if newest.ID != "" {
 		k.active = k.data[newest.ID]
-		return k, nil
 	}
-	if opts.ReadOnly {
-		return k, nil
+	k.mu.Unlock()
+	if newest.ID == "" && !k.readOnly {
+		if err := k.create(ctx); err != nil {
+			return err
+		}
 	}
-	if err := k.create(ctx); err != nil {
-		return nil, err
+	k.loaded.Store(true)
+	return nil
+}
+
+// ensure loads the keyring if a store outage kept Open from it.
+func (k *Keyring) ensure() error {
+	if k.loaded.Load() {
+		return nil
 	}
-	return k, nil
+	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+	defer cancel()
+	return k.load(ctx)
 }
 
 // create makes, stores and activates a new data key wrapped by the first
@@ -188,6 +231,9 @@ func (k *Keyring) ActiveID() string {
 
 // Seal seals plaintext with the active data key, bound to aad.
 func (k *Keyring) Seal(plaintext, aad []byte) ([]byte, error) {
+	if err := k.ensure(); err != nil {
+		return nil, err
+	}
 	k.mu.RLock()
 	active := k.active
 	k.mu.RUnlock()
@@ -208,6 +254,9 @@ func (k *Keyring) Open(sealed, aad []byte) ([]byte, error) {
 	}
 	if format == seal.FormatRoot {
 		return k.root.Open(sealed, aad)
+	}
+	if err := k.ensure(); err != nil {
+		return nil, err
 	}
 	s, err := k.dataKey(id)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/authengine/authengine/engine/keyring"
 	"github.com/authengine/authengine/engine/seal"
@@ -282,4 +283,39 @@ func redisStore(t *testing.T) *redisstore.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestLazyKeyringWaitsForTheStore: an engine may start while Redis is
+// down; its keyring loads once the store answers, and until then Seal
+// reports the store as unavailable (retryable), not a broken key.
+func TestLazyKeyringWaitsForTheStore(t *testing.T) {
+	srv := redistest.Private(t, redistest.PrivateOptions{})
+	st, err := redisstore.Open(redisstore.Config{URL: srv.URL(), KeyPrefix: redistest.Prefix(t)}, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv.Stop()
+	roots := rootKeys{}
+	if _, err := keyring.Open(t.Context(), roots.sealer(t, "k1"), st, keyring.Options{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open without Lazy on a dead store = %v, want ErrUnavailable", err)
+	}
+	k, err := keyring.Open(t.Context(), roots.sealer(t, "k1"), st, keyring.Options{Lazy: true})
+	if err != nil {
+		t.Fatalf("lazy Open on a dead store: %v", err)
+	}
+	if _, err := k.Seal([]byte("x"), nil); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Seal before the store answers = %v, want ErrUnavailable", err)
+	}
+	srv.Start()
+	var blob []byte
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if blob, err = k.Seal([]byte("token"), []byte("conn:a")); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("Seal after the store came back: %v", err)
+	}
+	mustOpen(t, k, blob, "token", "conn:a")
 }
