@@ -94,6 +94,11 @@ func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes 
 		return tokenSet{}, conn, err
 	}
 	conn, err = e.store.GetConnection(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		// Evicted at once by callers of many other scope sets: the token
+		// is still good to hand out.
+		return ts, store.Connection{ID: id, ProviderID: p.ID(), Status: store.ConnectionConnected, Scopes: scopes}, nil
+	}
 	if err != nil {
 		return tokenSet{}, conn, storeErr("read service token", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -126,6 +127,17 @@ func TestServiceTokensPerScopeSetAreBounded(t *testing.T) {
 		return []config.Provider{idp.ClientCredentialsConfig("svc")}
 	}})
 	const sets, bound = 40, 32
+	// Callers of many scope sets at once: each gets its token although
+	// others evict meanwhile.
+	var wg sync.WaitGroup
+	for i := range sets {
+		wg.Go(func() {
+			if got := h.authorize("app", "svc", fmt.Sprintf("c%d", i)); got.Status != "completed" || got.Token() == "" {
+				t.Errorf("concurrent caller %d: %+v", i, got)
+			}
+		})
+	}
+	wg.Wait()
 	var last authResp
 	for i := range sets {
 		last = h.authorize("app", "svc", fmt.Sprintf("s%d", i))
