@@ -15,6 +15,8 @@ import (
 	"github.com/authengine/authengine/engine/seal"
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/bolt"
+	redisstore "github.com/authengine/authengine/engine/store/redis"
+	"github.com/authengine/authengine/internal/redistest"
 )
 
 // keysFixture is a data dir and configurations that differ only in their
@@ -193,5 +195,41 @@ func TestKeyInventoryWarnsWhenAllowed(t *testing.T) {
 	}
 	if err := keyInventory(context.Background(), kr, st, false, log); err == nil {
 		t.Error("keyInventory without allowMissing accepted a missing key")
+	}
+}
+
+// TestStoreCheckOnRedis: store check scans a Redis store and names every
+// record that does not open by kind, id and key id, never by content; a
+// record that does not decode is reported too.
+func TestStoreCheckOnRedis(t *testing.T) {
+	f := newKeysFixture(t)
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	st, err := redisstore.Open(redisstore.Config{URL: url, KeyPrefix: prefix}, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	kr, err := keyring.Open(t.Context(), f.root(t, "k1"), st, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putConnection(t, st, kr, "ada")
+	putConnection(t, st, f.root(t, "k2"), "bob")
+	config := func(keys ...string) string {
+		path := f.config(t, keys...)
+		raw, _ := os.ReadFile(path)
+		raw = bytes.Replace(raw, []byte("store: {type: embedded}"), fmt.Appendf(nil, "store: {type: redis, redis: {url: %q, key_prefix: %q}}", url, prefix), 1)
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	if code, out, errOut := runCmd(t, "store", "check", "-c", config("k1", "k2")); code != 0 || !strings.Contains(out, "redis store: 2 records (2 connections") {
+		t.Fatalf("store check with both keys: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ := runCmd(t, "store", "check", "-c", config("k1"))
+	bob := store.ConnectionID("hooli", "bob")
+	if code != 1 || !strings.Contains(out, fmt.Sprintf(`cannot open: connection %q: sealed with root key "k2", which is not configured`, bob)) || strings.Contains(out, "at-bob") {
+		t.Errorf("store check without k2: exit %d, want 1 naming bob's connection and k2 (never its token):\n%s", code, out)
 	}
 }

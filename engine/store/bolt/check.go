@@ -184,11 +184,26 @@ func Check(ctx context.Context, path string) ([]string, error) {
 				// pages that are not what they claim to be.
 				return nil
 			}
-			return scanTx(tx, nil, func(r store.SealedRecord) error {
+			err := scanTx(tx, nil, func(r store.SealedRecord) error {
 				if r.Err != nil {
 					problems = append(problems, r.Err.Error())
 				}
 				return ctx.Err()
+			})
+			if err != nil {
+				return err
+			}
+			keys := tx.Bucket(bucketDataKeys)
+			if keys == nil {
+				// Files written before envelope encryption have none yet.
+				return nil
+			}
+			return keys.ForEach(func(k, v []byte) error {
+				var w dataKeyWire
+				if err := decode("data key", k, v, &w); err != nil {
+					problems = append(problems, err.Error())
+				}
+				return nil
 			})
 		})
 	}()
