@@ -61,6 +61,22 @@ store: {type: embedded}
 	return path
 }
 
+// open opens the fixture's store file with a keyring over root keys ids;
+// the caller closes the store.
+func (f *keysFixture) open(t *testing.T, ids ...string) (*bolt.Store, *keyring.Keyring) {
+	t.Helper()
+	st, err := bolt.Open(f.db, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := keyring.Open(t.Context(), f.root(t, ids...), st, keyring.Options{})
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	return st, kr
+}
+
 func (f *keysFixture) root(t *testing.T, ids ...string) *seal.Sealer {
 	t.Helper()
 	var keys []seal.Key
@@ -105,14 +121,7 @@ func putConnection(t *testing.T, st store.Store, s interface {
 // can go.
 func TestRootKeyRotationFromTheCommandLine(t *testing.T) {
 	f := newKeysFixture(t)
-	st, err := bolt.Open(f.db, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := keyring.Open(t.Context(), f.root(t, "k1"), st, keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, kr := f.open(t, "k1")
 	putConnection(t, st, kr, "ada")
 	putConnection(t, st, kr, "bob")
 	putConnection(t, st, f.root(t, "k1"), "legacy")
@@ -148,14 +157,7 @@ func TestRootKeyRotationFromTheCommandLine(t *testing.T) {
 // 10 kB made serve die with SIGBUS and a long stack trace.
 func TestServeRefusesADamagedStoreFileInOneLine(t *testing.T) {
 	f := newKeysFixture(t)
-	st, err := bolt.Open(f.db, bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := keyring.Open(t.Context(), f.root(t, "k1"), st, keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, kr := f.open(t, "k1")
 	for i := range 300 {
 		putConnection(t, st, kr, fmt.Sprint("user-", i))
 	}

@@ -81,7 +81,7 @@ func (s *Store) ListDataKeys(ctx context.Context) ([]store.DataKey, error) {
 	}
 	slices.Sort(ids)
 	var out []store.DataKey
-	err = s.readEach(ctx, "list data keys", ids, s.dataKeyKey, func(raw []byte) error {
+	err = s.readEach(ctx, "list data keys", ids, s.dataKeyKey, func(_ string, raw []byte) error {
 		k, err := decodeDataKey(raw)
 		if err != nil {
 			return err

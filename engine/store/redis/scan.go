@@ -2,7 +2,6 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -89,43 +88,21 @@ func (s *Store) flowIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
-// scanEach GETs key(id) for each id in pipelined batches and passes each
-// record found to fn, decoded by open (keep=false skips it). Records gone
-// since the listing are skipped.
+// scanEach reads key(id) for each id and passes each record found to fn,
+// decoded by open (keep=false skips it). Records gone since the listing
+// are skipped; one that does not decode is passed with Err set.
 func (s *Store) scanEach(ctx context.Context, kind string, ids []string, key func(string) string, open func([]byte) ([]byte, bool, error), fn func(store.SealedRecord) error) error {
-	for start := 0; start < len(ids); start += listBatch {
-		batch := ids[start:min(start+listBatch, len(ids))]
-		cmds := make([]*goredis.StringCmd, len(batch))
-		_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-			for i, id := range batch {
-				cmds[i] = p.Get(ctx, key(id))
-			}
+	return s.readEach(ctx, "scan "+kind+"s", ids, key, func(id string, raw []byte) error {
+		rec := store.SealedRecord{Kind: kind, ID: id}
+		sealed, keep, err := open(raw)
+		switch {
+		case err != nil:
+			rec.Err = fmt.Errorf("redis store: %s %q: corrupt record: %w", kind, id, err)
+		case !keep:
 			return nil
-		})
-		if err != nil && !errors.Is(err, goredis.Nil) {
-			return s.wrap("scan "+kind+"s", err)
+		default:
+			rec.Sealed = sealed
 		}
-		for i, cmd := range cmds {
-			raw, err := cmd.Bytes()
-			if errors.Is(err, goredis.Nil) {
-				continue
-			}
-			if err != nil {
-				return s.wrap("scan "+kind+"s", err)
-			}
-			rec := store.SealedRecord{Kind: kind, ID: batch[i]}
-			sealed, keep, err := open(raw)
-			if err != nil {
-				rec.Err = fmt.Errorf("redis store: %s %q: corrupt record: %w", kind, batch[i], err)
-			} else if !keep {
-				continue
-			} else {
-				rec.Sealed = sealed
-			}
-			if err := fn(rec); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		return fn(rec)
+	})
 }

@@ -550,7 +550,7 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 		}
 	}
 	var matches []store.Connection
-	err := s.readEach(ctx, "list connections", ids, s.connKey, func(raw []byte) error {
+	err := s.readEach(ctx, "list connections", ids, s.connKey, func(_ string, raw []byte) error {
 		c, err := decodeConnection(raw)
 		if err != nil {
 			return err
@@ -573,9 +573,9 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 }
 
 // readEach GETs key(id) for each id, in pipelined batches, and calls fn on
-// each record found, in order. Missing records (stale index entries) are
-// skipped.
-func (s *Store) readEach(ctx context.Context, op string, ids []string, key func(string) string, fn func([]byte) error) error {
+// each record found (with its id), in order. Missing records (stale index
+// entries) are skipped.
+func (s *Store) readEach(ctx context.Context, op string, ids []string, key func(string) string, fn func(id string, raw []byte) error) error {
 	for start := 0; start < len(ids); start += listBatch {
 		batch := ids[start:min(start+listBatch, len(ids))]
 		cmds := make([]*goredis.StringCmd, len(batch))
@@ -588,7 +588,7 @@ func (s *Store) readEach(ctx context.Context, op string, ids []string, key func(
 		if err != nil && !errors.Is(err, goredis.Nil) {
 			return s.wrap(op, err)
 		}
-		for _, cmd := range cmds {
+		for i, cmd := range cmds {
 			raw, err := cmd.Bytes()
 			if errors.Is(err, goredis.Nil) {
 				continue
@@ -598,7 +598,7 @@ func (s *Store) readEach(ctx context.Context, op string, ids []string, key func(
 			}
 			// fn's errors (a corrupt record) are not the store being
 			// unavailable: they pass through unwrapped, as Get's do.
-			if err := fn(raw); err != nil {
+			if err := fn(batch[i], raw); err != nil {
 				return err
 			}
 		}
@@ -658,7 +658,7 @@ func (s *Store) ListProviders(ctx context.Context) ([]store.ProviderRecord, erro
 	}
 	slices.Sort(ids)
 	var out []store.ProviderRecord
-	err = s.readEach(ctx, "list providers", ids, s.providerKey, func(raw []byte) error {
+	err = s.readEach(ctx, "list providers", ids, s.providerKey, func(_ string, raw []byte) error {
 		p, err := decodeProvider(raw)
 		if err != nil {
 			return err
