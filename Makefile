@@ -28,4 +28,4 @@ bench:
 # docs/production.md reports.
 CRASH_KILLS ?= 60
 crash:
-	AUTHENGINE_CRASH_KILLS=$(CRASH_KILLS) $(GO) test -count=1 -timeout 60m -run '^TestKillLoop$$' -v ./cmd/authengine/
+	AUTHENGINE_CRASH_KILLS=$(CRASH_KILLS) $(GO) test -count=1 -timeout 60m -run '^TestEngineProcess$$/^kill_loop$$' -v ./cmd/authengine/

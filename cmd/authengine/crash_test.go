@@ -46,7 +46,18 @@ func buildEngine(t *testing.T) string {
 	return bin
 }
 
-// TestKillLoop kills a real engine process with SIGKILL at random moments
+// TestEngineProcess runs the engine as its own process, built once: the
+// kill -9 loop and the full disk.
+func TestEngineProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the engine binary")
+	}
+	bin := buildEngine(t)
+	t.Run("kill loop", func(t *testing.T) { testKillLoop(t, bin) })
+	t.Run("full disk", func(t *testing.T) { testFullDisk(t, bin) })
+}
+
+// testKillLoop kills a real engine process with SIGKILL at random moments
 // while users connect (callbacks) and tokens that live one second are
 // refreshed all the time, against a strict stand-in provider that rotates
 // refresh tokens and revokes the chain when a rotated one is used again.
@@ -63,10 +74,7 @@ func buildEngine(t *testing.T) string {
 //     their next refresh is refused;
 //   - forgotten rotated refresh tokens: reuses the provider detected
 //     beyond the ones the window explains.
-func TestKillLoop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("kill loop: not in -short")
-	}
+func testKillLoop(t *testing.T, bin string) {
 	kills := 4
 	if v := os.Getenv(envCrashKills); v != "" {
 		n, err := strconv.Atoi(v)
@@ -75,7 +83,6 @@ func TestKillLoop(t *testing.T) {
 		}
 		kills = n
 	}
-	bin := buildEngine(t)
 	t.Run("embedded", func(t *testing.T) { killLoop(t, bin, "embedded", kills) })
 	t.Run("redis", func(t *testing.T) { killLoop(t, bin, "redis", kills) })
 }
@@ -558,17 +565,14 @@ func p99Bound(buckets map[float64]int64, count int64) string {
 // TestMain stops the private redis-server the kill loop may start.
 func TestMain(m *testing.M) { redistest.Main(m) }
 
-// TestFullDiskLosesNothingAcknowledged runs the engine on the embedded
+// testFullDisk runs the engine on the embedded
 // store until its file can no longer grow (a file size limit set on the
 // running process, which the kernel enforces as it would a full disk):
 // requests that need a write answer 503 store_unavailable, not 500; after
 // a restart with room again the file is sound and every connection the
 // engine acknowledged is there.
-func TestFullDiskLosesNothingAcknowledged(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the engine binary")
-	}
-	r := newCrashRig(t, buildEngine(t), "embedded")
+func testFullDisk(t *testing.T, bin string) {
+	r := newCrashRig(t, bin, "embedded")
 	r.start()
 	var acked []string
 	for i := range 5 {
