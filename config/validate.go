@@ -18,6 +18,10 @@ import (
 // appear in URLs, store keys and metric labels.
 var idRE = regexp.MustCompile(`^[a-zA-Z0-9_.-]+$`)
 
+// MaxIDLength bounds provider ids: they name records, appear in URLs and
+// become metric labels.
+const MaxIDLength = 64
+
 // placeholderRE matches <<name>> template placeholders, which are replaced
 // by a neutral value before an endpoint is checked as a URL.
 var placeholderRE = regexp.MustCompile(`<<[^<>]*>>`)
@@ -211,6 +215,8 @@ func validateProvider(p Provider, base string, r *report) {
 		r.errorf(keyPath(base, "id"), "is required")
 	case !idRE.MatchString(p.ID):
 		r.errorf(keyPath(base, "id"), "must contain only letters, digits, '_', '.' and '-'")
+	case len(p.ID) > MaxIDLength:
+		r.errorf(keyPath(base, "id"), "must be at most %d characters, not %d", MaxIDLength, len(p.ID))
 	}
 	if p.Type != "" && p.Type != ProviderTypeOAuth2 {
 		r.errorf(keyPath(base, "type"), "must be oauth2, not %q", p.Type)

@@ -64,6 +64,9 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 	if req.ProviderID == "" {
 		return Authorization{}, badRequest("invalid_request", "auth_requirement.provider_id (or auth_requirement.id) is required")
 	}
+	if err := checkRequestLimits(req.UserID, req.NextURI, req.Scopes); err != nil {
+		return Authorization{}, err
+	}
 	if req.ProviderType != "" && req.ProviderType != "oauth2" {
 		return Authorization{}, badRequest("unsupported_provider_type", fmt.Sprintf("provider_type %q is not supported; use \"oauth2\"", req.ProviderType))
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -278,5 +279,16 @@ func originOf(raw string) (string, error) {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return "", errors.New("not an absolute http(s) URL")
 	}
-	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+	// Origins compare in their normalised form: lower case, without the
+	// scheme's default port, so https://app.example.com:443/x matches an
+	// allowed https://app.example.com.
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname())
+	port := u.Port()
+	if port == "" || scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		if strings.Contains(host, ":") {
+			return scheme + "://[" + host + "]", nil
+		}
+		return scheme + "://" + host, nil
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
 }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,6 +48,11 @@ func TestBadInput(t *testing.T) {
 		{"a scope outside the allowed patterns is refused", apiKey, "POST", "/v1/auth/authorize", authorizeBody("u", "hooli", "admin"), 400, "scope_not_allowed"},
 		{"an unsupported provider type is refused", apiKey, "POST", "/v1/auth/authorize", map[string]any{"user_id": "u", "auth_requirement": map[string]any{"provider_id": "hooli", "provider_type": "saml"}}, 400, "unsupported_provider_type"},
 		{"a next_uri on a foreign origin is refused", apiKey, "POST", "/v1/auth/authorize", map[string]any{"user_id": "u", "auth_requirement": map[string]any{"provider_id": "hooli"}, "next_uri": "https://evil.example/x"}, 400, "invalid_next_uri"},
+		{"a user_id over the length limit is refused (TestAttack_HugeUserIDFillsStore)", apiKey, "POST", "/v1/auth/authorize", authorizeBody(strings.Repeat("u", 257), "hooli"), 400, "field_too_long"},
+		{"a next_uri over the length limit is refused", apiKey, "POST", "/v1/auth/authorize", map[string]any{"user_id": "u", "auth_requirement": map[string]any{"provider_id": "hooli"}, "next_uri": h.srv.URL + "/" + strings.Repeat("n", 2100)}, 400, "field_too_long"},
+		{"a scope over the length limit is refused", apiKey, "POST", "/v1/auth/authorize", authorizeBody("u", "hooli", "repo:"+strings.Repeat("s", 300)), 400, "field_too_long"},
+		{"more scopes than the limit are refused", apiKey, "POST", "/v1/auth/authorize", authorizeBody("u", "hooli", manyScopes(65)...), 400, "too_many_scopes"},
+		{"a runtime provider id over the length limit is refused", adminKey, "POST", "/v1/admin/auth_providers", map[string]any{"id": strings.Repeat("p", 65), "provider_id": "github", "client_id": "c", "client_secret": "s"}, 400, "invalid_provider"},
 		{"an unknown flow id is not found", apiKey, "GET", "/v1/auth/status?id=does-not-exist", nil, 404, "flow_not_found"},
 		{"a status request without an id is refused", apiKey, "GET", "/v1/auth/status", nil, 400, "invalid_request"},
 		{"a negative wait is refused", apiKey, "GET", "/v1/auth/status?id=x&wait=-1", nil, 400, "invalid_request"},
@@ -218,4 +224,12 @@ func TestStoreUnavailable(t *testing.T) {
 	if code := h.do("GET", "/v1/health", nil, &health); code != 503 || health["healthy"] != false {
 		t.Fatalf("health on a closed store: HTTP %d %v", code, health)
 	}
+}
+
+func manyScopes(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("repo:%d", i)
+	}
+	return out
 }

@@ -12,7 +12,6 @@
 package tools
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -21,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -311,16 +311,18 @@ func (s *Service) Execute(ctx context.Context, req ExecuteRequest) (ExecuteResul
 		return res, nil
 	}
 	if ra := outputAuthorization(resp); ra != nil {
-		a := engine.Authorization{
-			ID: ra.AuthorizationID, Status: ra.Status, URL: ra.AuthorizationURL, Scopes: ra.Scopes, UserID: req.UserID,
+		// A worker's answer is never passed through: its authorization_url,
+		// id and status could point the user at any page. The engine starts
+		// its own flow for the tool's declared requirement, asking also for
+		// the scopes the worker named (the provider's allowed_scopes still
+		// bound them).
+		out, err := s.reauthorize(ctx, def, req.UserID, ra.Scopes)
+		if err != nil {
+			return ExecuteResult{}, err
 		}
-		if r := def.Requirements.Authorization; r != nil {
-			a.ProviderID = cmp.Or(r.ID, r.ProviderID)
-		}
-		if a.Status == "" || a.Status == engine.StatusCompleted {
-			a.Status = engine.StatusPending
-		}
-		return ExecuteResult{}, &AuthorizationRequiredError{Tool: def.FullyQualifiedName, Authorization: a}
+		res.Status, res.Output = StatusFailed, out
+		s.logResult(ctx, t, res)
+		return res, nil
 	}
 	if resp.Output != nil {
 		res.Output = Output{Value: resp.Output.Value, Error: resp.Output.Error, Logs: resp.Output.Logs}
@@ -344,6 +346,36 @@ func (s *Service) Execute(ctx context.Context, req ExecuteRequest) (ExecuteResul
 }
 
 // outputAuthorization returns the worker's request for authorization, if any.
+// reauthorize answers a worker that asked for authorization. With no
+// declared requirement there is nothing the engine may authorize, and when
+// the user already holds what was asked for a new flow would loop: both
+// end the run failed. Otherwise the caller gets AuthorizationRequiredError
+// carrying the engine's own pending flow.
+func (s *Service) reauthorize(ctx context.Context, def toolkit.ToolDefinition, userID string, scopes []string) (Output, error) {
+	declared := def.Requirements.Authorization
+	if declared == nil {
+		return Output{Error: &toolkit.ToolCallError{Kind: toolkit.KindUpstreamRuntimeAuthError,
+			Message: "the tool asked for authorization but declares no authorization requirement"}}, nil
+	}
+	widened := *declared
+	o := toolkit.OAuth2Requirement{}
+	if declared.OAuth2 != nil {
+		o = *declared.OAuth2
+	}
+	o.Scopes = append(slices.Clone(o.Scopes), scopes...)
+	widened.OAuth2 = &o
+	def.Requirements.Authorization = &widened
+	a, err := s.authorize(ctx, def, userID, "")
+	if err != nil {
+		return Output{}, err
+	}
+	if a.Status == engine.StatusCompleted {
+		return Output{Error: &toolkit.ToolCallError{Kind: toolkit.KindUpstreamRuntimeAuthError,
+			Message: "the tool asked for authorization again although the user holds the token it requires"}}, nil
+	}
+	return Output{}, &AuthorizationRequiredError{Tool: def.FullyQualifiedName, Authorization: a}
+}
+
 func outputAuthorization(resp toolkit.ToolCallResponse) *toolkit.ToolCallRequiresAuthorization {
 	if resp.Output == nil {
 		return nil
