@@ -476,7 +476,12 @@ func (e *Engine) openProvider(rec store.ProviderRecord) (map[string]any, error) 
 func (e *Engine) recordInfo(rec store.ProviderRecord) ProviderInfo {
 	broken := ProviderInfo{Provider: config.Provider{ID: rec.ID}, Source: SourceAdmin, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}
 	doc, err := e.openProvider(rec)
-	if err != nil {
+	var mk *KeyMissingError
+	switch {
+	case errors.As(err, &mk):
+		broken.Problem = fmt.Sprintf("the stored provider is sealed with root key %q, which is not configured: add it back to security.root_keys, or create the provider again", mk.KeyID)
+		return broken
+	case err != nil:
 		broken.Problem = "the stored provider cannot be opened (was the root key that sealed it removed?)"
 		return broken
 	}

@@ -60,3 +60,23 @@ func TestConnectionSealedWithARemovedRootKeyIsReauthorized(t *testing.T) {
 		t.Errorf("%d connections, want the new one to have replaced the old", n)
 	}
 }
+
+// TestRuntimeProviderSealedWithARemovedRootKeyNamesIt: the admin API shows
+// a stored provider whose root key is gone with a problem naming the key.
+func TestRuntimeProviderSealedWithARemovedRootKeyNamesIt(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	idp := newIdP(t, h.redirectURI(), adminSecret)
+	if code, raw := adminCall(t, h.srv.URL, "POST", "/v1/admin/auth_providers", adminProvider(idp, "acme")); code != 201 {
+		t.Fatalf("create: HTTP %d %s", code, raw)
+	}
+	h.store.Close()
+	k2, _, err := seal.GenerateKey("k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.start(harnessOptions{dir: h.dir, rootKeys: []seal.Key{k2}})
+	code, raw := adminCall(t, h.srv.URL, "GET", "/v1/admin/auth_providers/acme", nil)
+	if code != 200 || !strings.Contains(raw, `sealed with root key \"k1\", which is not configured`) || strings.Contains(raw, adminSecret) {
+		t.Errorf("get: HTTP %d %s; want the problem naming root key k1, without the secret", code, raw)
+	}
+}
