@@ -25,8 +25,16 @@ type CallbackResult struct {
 	ProviderID string
 	// Status is completed, failed or verifying (user verification on).
 	Status store.FlowStatus
-	// Reason explains a failure; safe to show to the user.
+	// Reason explains a failure for the app (it may hold the provider's
+	// error_description, which the provider or whoever crafted the redirect
+	// chose); the browser page shows its own wording for Kind instead.
 	Reason string
+	// Kind names a failure from a fixed set: access_denied, invalid_scope,
+	// server_error, temporarily_unavailable, invalid_request,
+	// unauthorized_client, unsupported_response_type, provider_error,
+	// provider_removed, no_code, root_key_missing, internal,
+	// token_exchange, user_info, store.
+	Kind string
 	// RedirectURL, when set, is where the browser goes next (next_uri, or
 	// the app's verifier URL).
 	RedirectURL string
@@ -58,7 +66,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	defer cancel()
 	res := CallbackResult{FlowID: f.ID, ProviderID: f.ProviderID}
 	fail := func(kind, reason string) (CallbackResult, error) {
-		res.Status, res.Reason = store.FlowFailed, reason
+		res.Status, res.Reason, res.Kind = store.FlowFailed, reason, kind
 		return res, e.failFlow(ctx, f, kind, reason)
 	}
 

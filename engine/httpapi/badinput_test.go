@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -157,6 +158,28 @@ func TestCallbackFailures(t *testing.T) {
 		}
 	})
 
+	t.Run("TestAttack_ProviderErrorDescriptionOnEngineOrigin: the page shows the engine's wording, the app gets the description", func(t *testing.T) {
+		h := newEngine(t, nil)
+		start := h.authorize("u", "hooli")
+		u, err := url.Parse(start.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lure := "Your account is locked. Call 0800 555 0199 to unlock it"
+		q := url.Values{"state": {u.Query().Get("state")}, "error": {"access_denied"}, "error_description": {lure}}
+		code, page, _ := h.browse(h.srv.URL + "/oauth/callback?" + q.Encode())
+		if code != 400 || !strings.Contains(page, "hooli was not connected") || !strings.Contains(page, "declined") {
+			t.Fatalf("callback: HTTP %d %q, want the engine's access_denied page", code, page)
+		}
+		if strings.Contains(page, "0800") || strings.Contains(page, "locked") {
+			t.Fatalf("the provider's error_description reached the page: %q", page)
+		}
+		var st authResp
+		if code := h.do("GET", "/v1/auth/status?id="+start.ID, nil, &st); code != 200 || !strings.Contains(st.Reason, lure) {
+			t.Fatalf("status: HTTP %d %+v, want the description kept in the flow's reason for the app", code, st)
+		}
+	})
+
 	failures := []struct {
 		name   string
 		mod    func(*config.Provider)
@@ -190,7 +213,7 @@ func TestCallbackFailures(t *testing.T) {
 				f.before(h)
 			}
 			code, page, _ := h.browse(cb)
-			if code != 400 || !strings.Contains(page, "Authorization failed") {
+			if code != 400 || !strings.Contains(page, "hooli was not connected") || !strings.Contains(page, "from the app") {
 				t.Fatalf("callback: HTTP %d %q, want the failure page", code, page)
 			}
 			var st authResp

@@ -43,14 +43,41 @@ func (h *handlers) callback(c echo.Context) error {
 	}
 	switch res.Status {
 	case store.FlowFailed:
-		return render(c, http.StatusBadRequest, pageData{"Authorization failed", res.Reason})
+		return render(c, http.StatusBadRequest, failurePage(res.ProviderID, res.Kind))
 	case store.FlowVerifying:
 		return c.Redirect(http.StatusSeeOther, res.RedirectURL)
 	}
 	if res.RedirectURL != "" {
 		return c.Redirect(http.StatusSeeOther, res.RedirectURL)
 	}
-	return render(c, http.StatusOK, pageData{"Account connected", "Your account is connected. You can close this window and return to the app."})
+	return render(c, http.StatusOK, pageData{"Account connected", "Your " + res.ProviderID + " account is connected. You can close this window and return to the app."})
+}
+
+// failurePage words a failed authorization for the person in the browser:
+// what happened, in the engine's own words, and what they can do next.
+// The provider's error_description is never shown here: whoever crafted
+// the redirect chose it, and this page is on the engine's origin. The app
+// still reads the full reason from the flow's status.
+func failurePage(provider, kind string) pageData {
+	title := provider + " was not connected"
+	again := "You can close this window and start the connection again from the app."
+	ask := "If it keeps failing, contact the app's support and mention error code " + kind + "."
+	switch kind {
+	case "access_denied":
+		return pageData{title, "Access was declined at " + provider + ", so nothing was connected. " +
+			"If that was not what you meant, close this window and start the connection again from the app."}
+	case "invalid_scope":
+		return pageData{title, provider + " did not accept the permissions the app asked for. " +
+			"Contact the app's support and mention error code invalid_scope."}
+	case "server_error", "temporarily_unavailable", "store":
+		return pageData{title, "Something went wrong on " + provider + " or on our side while connecting your account. " +
+			"Wait a minute, then start the connection again from the app."}
+	case "provider_removed":
+		return pageData{title, "The app no longer offers " + provider + ". Return to the app to see what it supports now."}
+	case "root_key_missing":
+		return pageData{title, "This connection attempt can no longer be completed. " + again}
+	}
+	return pageData{title, "Your account could not be connected. " + again + " " + ask}
 }
 
 func render(c echo.Context, status int, p pageData) error {
