@@ -32,6 +32,7 @@ security:
 store:
   type: embedded
 auth:
+  user_verification: {enabled: true, verifier_url: https://app.example.com/verify}
   providers:
     - id: hooli
       client_id: $<env:HOOLI_CLIENT_ID>
@@ -124,6 +125,35 @@ func at(doc map[string]any, keys ...any) map[string]any {
 func hooli(doc map[string]any) map[string]any { return at(doc, "auth", "providers", 0) }
 func hooliOAuth(doc map[string]any) map[string]any {
 	return at(doc, "auth", "providers", 0, "oauth2")
+}
+
+// TestLinkPhishingWarning: with development off and user verification
+// off, whoever opens an authorization link connects their own account to
+// the link's user; the configuration says so (check prints it, serve logs
+// it at start), and says nothing in development mode.
+func TestLinkPhishingWarning(t *testing.T) {
+	for _, dev := range []bool{false, true} {
+		doc := baseDoc(t)
+		delete(at(doc, "auth"), "user_verification")
+		at(doc, "api")["development"] = dev
+		out, err := yamlv3.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, warnings, err := loadString(t, string(out), testEnv)
+		if err != nil {
+			t.Fatalf("development=%v: %v", dev, err)
+		}
+		found := false
+		for _, w := range warnings {
+			if strings.HasPrefix(w, "auth.user_verification: ") && strings.Contains(w, "connects their own account") {
+				found = true
+			}
+		}
+		if found == dev {
+			t.Errorf("development=%v: link-phishing warning present=%v in %q", dev, found, warnings)
+		}
+	}
 }
 
 func TestBaseConfigLoadsCleanly(t *testing.T) {

@@ -178,11 +178,26 @@ func validateStore(c *Config, r *report) {
 	}
 }
 
+// hasUserFlows reports whether an enabled provider runs the
+// authorization-code flow, where user verification matters.
+func hasUserFlows(ps []Provider) bool {
+	for _, p := range ps {
+		if p.IsEnabled() && p.OAuth2.GrantType != GrantClientCredentials {
+			return true
+		}
+	}
+	return false
+}
+
 func validateAuth(c *Config, r *report) {
 	a := c.Auth
 	positive(r, "auth.flow_ttl", a.FlowTTL)
 	positive(r, "auth.refresh_margin", a.RefreshMargin)
 	uv := a.UserVerification
+	if !uv.Enabled && !c.API.Development && hasUserFlows(a.Providers) {
+		r.warnf("auth.user_verification", "is off: whoever opens an authorization link connects their own account to the link's user "+
+			"(a link forwarded or phished to someone else connects their account); enable it with a verifier_url in production (README: Production)")
+	}
 	if uv.Enabled && uv.VerifierURL == "" {
 		r.errorf("auth.user_verification.verifier_url", "is required when user verification is enabled")
 	}
