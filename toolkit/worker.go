@@ -52,6 +52,14 @@ type WorkerOptions struct {
 	MaxTokenLifetime time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AllowMissingJTI accepts tokens without a jti claim, which cannot be
+	// checked for replay. Off by default: the engine sends a fresh jti with
+	// every request, and a worker refuses a jti it has seen before while
+	// the token lives.
+	AllowMissingJTI bool
+	// ReplayCacheSize bounds the remembered token ids; 0 means
+	// DefaultReplayCacheSize.
+	ReplayCacheSize int
 }
 
 // Worker serves tools over Arcade's worker protocol:
@@ -62,6 +70,8 @@ type Worker struct {
 	secret []byte
 	parser *jwt.Parser
 	mux    *http.ServeMux
+
+	replay *replayCache
 
 	mu    sync.RWMutex
 	tools []*Tool
@@ -90,7 +100,10 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	w := &Worker{opts: opts, secret: []byte(opts.Secret), mux: http.NewServeMux()}
+	if opts.ReplayCacheSize <= 0 {
+		opts.ReplayCacheSize = DefaultReplayCacheSize
+	}
+	w := &Worker{opts: opts, secret: []byte(opts.Secret), mux: http.NewServeMux(), replay: newReplayCache(opts.ReplayCacheSize)}
 	w.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithAudience(TokenAudience),
@@ -229,7 +242,19 @@ func (w *Worker) verify(header string) error {
 			return errors.New("token lifetime too long")
 		}
 	}
-	return nil
+	jti, _ := claims["jti"].(string)
+	if jti == "" {
+		if w.opts.AllowMissingJTI {
+			return nil
+		}
+		return errNoTokenID
+	}
+	exp, err := claims.GetExpirationTime()
+	if err != nil || exp == nil {
+		return errors.New("token has no valid exp")
+	}
+	// Remembered until the parser would refuse the token anyway.
+	return w.replay.admit(jti, exp.Add(ClockSkew), w.opts.Now())
 }
 
 func (w *Worker) serveTools(rw http.ResponseWriter, _ *http.Request) {

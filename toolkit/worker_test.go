@@ -1,6 +1,7 @@
 package toolkit_test
 
 import (
+	"crypto/rand"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -33,9 +34,10 @@ func mint(t *testing.T, key string, claims jwt.MapClaims) string {
 	return s
 }
 
+// validClaims are what the engine sends, with a fresh jti each call.
 func validClaims() jwt.MapClaims {
 	now := time.Now()
-	return jwt.MapClaims{"aud": "worker", "ver": "1", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()}
+	return jwt.MapClaims{"aud": "worker", "ver": "1", "iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": rand.Text()}
 }
 
 type echoIn struct {
