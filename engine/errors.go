@@ -77,9 +77,15 @@ func (e *ProviderFailedError) Error() string {
 type KeyMissingError struct {
 	// KeyID is the id of the missing root key.
 	KeyID string
+	// Replaced: a different key is configured under KeyID (regenerated,
+	// as a lost development keys file is).
+	Replaced bool
 }
 
 func (e *KeyMissingError) Error() string {
+	if e.Replaced {
+		return fmt.Sprintf("the record is sealed with root key %q, and the key configured under that id is a different one (regenerated?): configure the original key, or authorize again (a new authorization replaces the record)", e.KeyID)
+	}
 	return fmt.Sprintf("the record is sealed with root key %q, which is not configured: add it back to security.root_keys, or authorize again (a new authorization replaces the record)", e.KeyID)
 }
 

@@ -99,7 +99,7 @@ func (e *Engine) reseal(sealed, aad []byte) ([]byte, error) {
 	plain, err := e.sealer.Open(sealed, aad)
 	var mk *seal.MissingKeyError
 	if errors.As(err, &mk) {
-		return nil, &KeyMissingError{KeyID: mk.KeyID}
+		return nil, &KeyMissingError{KeyID: mk.KeyID, Replaced: mk.Replaced}
 	}
 	if err != nil {
 		return nil, err

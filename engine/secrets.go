@@ -87,7 +87,7 @@ func (e *Engine) openJSON(sealed []byte, aad []byte, v any) error {
 	var mk *seal.MissingKeyError
 	switch {
 	case errors.As(err, &mk):
-		return &KeyMissingError{KeyID: mk.KeyID}
+		return &KeyMissingError{KeyID: mk.KeyID, Replaced: mk.Replaced}
 	case err != nil:
 		// A keyring reading a data key it has not seen yet may find the
 		// store unavailable: that is retryable, not a broken record.

@@ -66,6 +66,9 @@ func keyInventory(ctx context.Context, kr *keyring.Keyring, st store.Store, allo
 // describeCount names a root key and how many records of each kind it seals.
 func describeCount(c keyring.KeyCount) string {
 	name := fmt.Sprintf("root key %q", c.RootKeyID)
+	if c.Replaced {
+		name = fmt.Sprintf("root key %q (the key configured under that id is a different one: was it regenerated?)", c.RootKeyID)
+	}
 	if c.RootKeyID == "" {
 		name = fmt.Sprintf("data keys %s, missing from the store,", strings.Join(c.DataKeys, ", "))
 	}
@@ -169,6 +172,9 @@ func storeCheck(ctx context.Context, configPath, envPath string, stdout, stderr 
 // key, or the key that sealed it and that the data does not authenticate.
 func openProblem(sealed []byte, err error) string {
 	var mk *seal.MissingKeyError
+	if errors.As(err, &mk) && mk.Replaced {
+		return fmt.Sprintf("sealed with root key %q, and the key configured under that id is a different one", mk.KeyID)
+	}
 	if errors.As(err, &mk) {
 		return fmt.Sprintf("sealed with root key %q, which is not configured", mk.KeyID)
 	}

@@ -224,11 +224,15 @@ func loadDevKeys(dir string) (devKeys, string, error) {
 	if !errors.Is(err, fs.ErrNotExist) {
 		return dk, path, fmt.Errorf("read %s: %w", path, err)
 	}
-	_, rootValue, err := seal.GenerateKey("dev")
+	// A fresh id each time: records sealed under a lost keys file then name
+	// a key that is missing, which the key inventory at start reports,
+	// rather than a different key under the same id.
+	rootID := "dev-" + randomToken()[:8]
+	_, rootValue, err := seal.GenerateKey(rootID)
 	if err != nil {
 		return dk, path, err
 	}
-	dk = devKeys{RootKeyID: "dev", RootKey: rootValue, APIKey: "ae_dev_" + randomToken(), AdminKey: "ae_admin_" + randomToken()}
+	dk = devKeys{RootKeyID: rootID, RootKey: rootValue, APIKey: "ae_dev_" + randomToken(), AdminKey: "ae_admin_" + randomToken()}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return dk, path, fmt.Errorf("create data dir: %w", err)
 	}

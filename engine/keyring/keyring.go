@@ -66,8 +66,8 @@ type Keyring struct {
 }
 
 type missingRoot struct {
-	rootID string
-	at     time.Time
+	err *seal.MissingKeyError
+	at  time.Time
 }
 
 // Options are the optional settings of Open.
@@ -132,7 +132,7 @@ func (k *Keyring) load(ctx context.Context) error {
 		var mk *seal.MissingKeyError
 		switch {
 		case errors.As(err, &mk):
-			k.missing[dk.ID] = missingRoot{rootID: mk.KeyID, at: k.now()}
+			k.missing[dk.ID] = missingRoot{err: mk, at: k.now()}
 			continue
 		case err != nil:
 			// The records it sealed cannot open; the others can. The key
@@ -204,6 +204,14 @@ func aad(dataKeyID string) []byte { return []byte("datakey:" + dataKeyID) }
 // unwrap opens a stored data key with the root keys.
 func (k *Keyring) unwrap(dk store.DataKey) (*seal.Sealer, error) {
 	secret, err := k.root.Open(dk.Wrapped, aad(dk.ID))
+	var mk *seal.MissingKeyError
+	if err != nil && !errors.As(err, &mk) {
+		if _, id, herr := seal.Header(dk.Wrapped); herr == nil && k.root.Has(id) {
+			// The wrapping names a configured key that does not open it:
+			// a different key under the same id.
+			err = &seal.MissingKeyError{KeyID: id, Replaced: true}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("unwrap data key %q: %w", dk.ID, err)
 	}
@@ -276,7 +284,7 @@ func (k *Keyring) dataKey(id string) (*seal.Sealer, error) {
 		return s, nil
 	}
 	if isMissing && k.now().Sub(miss.at) < missingRetry {
-		return nil, &seal.MissingKeyError{KeyID: miss.rootID}
+		return nil, miss.err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 	defer cancel()
@@ -293,7 +301,7 @@ func (k *Keyring) dataKey(id string) (*seal.Sealer, error) {
 	var mk *seal.MissingKeyError
 	if errors.As(err, &mk) {
 		k.mu.Lock()
-		k.missing[id] = missingRoot{rootID: mk.KeyID, at: k.now()}
+		k.missing[id] = missingRoot{err: mk, at: k.now()}
 		k.mu.Unlock()
 		return nil, mk
 	}

@@ -319,3 +319,41 @@ func TestLazyKeyringWaitsForTheStore(t *testing.T) {
 	}
 	mustOpen(t, k, blob, "token", "conn:a")
 }
+
+// TestReplacedRootKeyIsNamed: a different key configured under the id of
+// the one that wrapped the data keys (a lost development keys file,
+// regenerated) is reported as the original key missing, not as damage.
+func TestReplacedRootKeyIsNamed(t *testing.T) {
+	st := enginetest.BoltStore(t, nil)
+	blob := mustSeal(t, open(t, rootKeys{}.sealer(t, "dev"), st), "token", "conn:a")
+	put := func(sealed []byte) {
+		id := store.ConnectionID("hooli", "ada")
+		_, err := st.UpdateConnection(t.Context(), id, func(c store.Connection, _ bool) (store.Connection, error) {
+			c.ID, c.UserID, c.ProviderID, c.Status, c.Sealed = id, "ada", "hooli", store.ConnectionConnected, sealed
+			return c, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(blob)
+	regenerated := open(t, rootKeys{}.sealer(t, "dev"), st) // same id, new secret
+	_, err := regenerated.Open(blob, []byte("conn:a"))
+	var mk *seal.MissingKeyError
+	if !errors.As(err, &mk) || mk.KeyID != "dev" || !mk.Replaced {
+		t.Fatalf("Open under a regenerated key = %v, want a MissingKeyError for dev, Replaced", err)
+	}
+	counts, _, err := regenerated.Inventory(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, c := range counts {
+		if c.RootKeyID == "dev" && c.Replaced {
+			found = !c.Configured && c.Total() == 1
+		}
+	}
+	if !found {
+		t.Errorf("Inventory = %+v, want dev's one record counted as sealed by a replaced key", counts)
+	}
+}

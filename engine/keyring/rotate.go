@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -102,8 +103,12 @@ type KeyCount struct {
 	// RootKeyID is the root key's id; empty for records whose data key is
 	// not in the store.
 	RootKeyID string
-	// Configured says whether the root key is in the configuration.
+	// Configured says whether the root key is in the configuration (and,
+	// for records sealed through data keys, opens them).
 	Configured bool
+	// Replaced: a key is configured under RootKeyID, but a different one
+	// (regenerated under the same id): it does not unwrap the data keys.
+	Replaced bool
 	// Records sealed through a data key the root key wraps, and Direct
 	// ones sealed by the root key itself (the format before envelope
 	// encryption), by record kind.
@@ -139,11 +144,15 @@ func (k *Keyring) Inventory(ctx context.Context, sc store.Scanner) (counts []Key
 		rootOf[dk.ID] = dk.RootKeyID
 	}
 	byRoot := map[string]*KeyCount{}
-	entry := func(root string) *KeyCount {
-		c, ok := byRoot[root]
+	entry := func(root string, replaced bool) *KeyCount {
+		key := root
+		if replaced {
+			key += "\x00replaced"
+		}
+		c, ok := byRoot[key]
 		if !ok {
-			c = &KeyCount{RootKeyID: root, Configured: root != "" && k.root.Has(root), Records: map[string]int{}, Direct: map[string]int{}}
-			byRoot[root] = c
+			c = &KeyCount{RootKeyID: root, Configured: root != "" && k.root.Has(root) && !replaced, Replaced: replaced, Records: map[string]int{}, Direct: map[string]int{}}
+			byRoot[key] = c
 		}
 		return c
 	}
@@ -160,9 +169,12 @@ func (k *Keyring) Inventory(ctx context.Context, sc store.Scanner) (counts []Key
 		case err != nil:
 			unreadable++
 		case format == seal.FormatRoot:
-			entry(id).Direct[r.Kind]++
+			entry(id, false).Direct[r.Kind]++
 		default:
-			c := entry(rootOf[id])
+			k.mu.RLock()
+			miss, missing := k.missing[id]
+			k.mu.RUnlock()
+			c := entry(rootOf[id], missing && miss.err.Replaced)
 			c.Records[r.Kind]++
 			if !slices.Contains(c.DataKeys, id) {
 				c.DataKeys = append(c.DataKeys, id)
@@ -177,6 +189,18 @@ func (k *Keyring) Inventory(ctx context.Context, sc store.Scanner) (counts []Key
 		slices.Sort(c.DataKeys)
 		counts = append(counts, *c)
 	}
-	slices.SortFunc(counts, func(a, b KeyCount) int { return strings.Compare(a.RootKeyID, b.RootKeyID) })
+	slices.SortFunc(counts, func(a, b KeyCount) int {
+		if c := strings.Compare(a.RootKeyID, b.RootKeyID); c != 0 {
+			return c
+		}
+		return cmp.Compare(boolInt(a.Replaced), boolInt(b.Replaced))
+	})
 	return counts, unreadable, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -61,9 +61,16 @@ var ErrOpen = errors.New("seal: cannot open sealed data")
 type MissingKeyError struct {
 	// KeyID is the id of the missing root key.
 	KeyID string
+	// Replaced: a key with this id is configured, but it is a different
+	// key (regenerated under the same id, as a lost development keys file
+	// is). engine/keyring can tell, as a wrapped data key's AAD is known.
+	Replaced bool
 }
 
 func (e *MissingKeyError) Error() string {
+	if e.Replaced {
+		return fmt.Sprintf("%v: sealed with root key %q, and the key configured under that id is a different one (regenerated?): configure the original key", ErrOpen, e.KeyID)
+	}
 	return fmt.Sprintf("%v: sealed with root key %q, which is not configured (add it back to security.root_keys)", ErrOpen, e.KeyID)
 }
 
