@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -413,5 +414,47 @@ func TestAResponseFromArcadesPythonWorkerDecodes(t *testing.T) {
 	if resp.Success || resp.Duration != 12.5 || e == nil || e.Kind != toolkit.KindUpstreamRuntimeRateLimit ||
 		!e.CanRetry || e.RetryAfterMS == nil || *e.RetryAfterMS != 3000 || e.StatusCode == nil || *e.StatusCode != 429 {
 		t.Fatalf("resp = %+v, error %+v", resp, e)
+	}
+}
+
+// TestEveryCallCarriesAUniqueJTI: a toolkit worker accepts each jti once,
+// so every call the engine makes, concurrent ones included, must carry a
+// jti of its own.
+func TestEveryCallCarriesAUniqueJTI(t *testing.T) {
+	tw := newWorker(t, "Hooli", "1.0.0")
+	var mu sync.Mutex
+	jtis := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims := jwt.MapClaims{}
+		if _, _, err := jwt.NewParser().ParseUnverified(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), claims); err == nil {
+			jti, _ := claims["jti"].(string)
+			mu.Lock()
+			jtis[jti]++
+			mu.Unlock()
+		}
+		tw.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	c := client(srv.URL, 0)
+	const calls = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, calls)
+	for range calls {
+		wg.Go(func() {
+			if _, err := c.Invoke(context.Background(), whoRequest()); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if len(jtis) != calls {
+		t.Fatalf("%d distinct jtis over %d calls: %v", len(jtis), calls, jtis)
+	}
+	if _, ok := jtis[""]; ok {
+		t.Fatal("a call carried no jti")
 	}
 }
