@@ -3,6 +3,7 @@
 //	authengine serve   [-c engine.yaml] [-e .env]   start the engine
 //	authengine check   [-c engine.yaml] [-e .env]   validate the configuration and exit
 //	authengine store check [-c engine.yaml]          check the store: every record opens
+//	authengine store compact [-c engine.yaml]        shrink the embedded store's file
 //	authengine keys rotate [-c engine.yaml]          rewrap data keys under the first root key
 //	authengine version                              print the version
 //
@@ -18,6 +19,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -38,12 +41,15 @@ commands:
   check         validate the configuration (every error at once) and exit
   store check   check the store: bbolt's consistency check (embedded; stop the engine
                 first) and that every record opens with the configured keys
+  store compact rewrite the embedded store's file without its free pages (a bbolt
+                file never shrinks on its own) and print the sizes; stop the
+                engine first
   keys rotate   rewrap every data key under the first root key and reseal records of
                 the old format, so older root keys can be removed (resumable, online
                 on Redis)
   version       print the version
 
-flags (serve, check, store check, keys rotate):
+flags (serve, check, store check, store compact, keys rotate):
   -c, --config FILE   configuration file (default engine.yaml)
   -e, --env FILE      .env file read before the environment (default .env when present)
 
@@ -68,12 +74,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "serve", "check":
 	case "store", "keys":
-		want := map[string]string{"store": "check", "keys": "rotate"}[cmd]
-		if len(rest) == 0 || rest[0] != want {
-			fmt.Fprintf(stderr, "authengine %s: want %q\n\n%s", cmd, cmd+" "+want, usage)
+		want := map[string][]string{"store": {"check", "compact"}, "keys": {"rotate"}}[cmd]
+		if len(rest) == 0 || !slices.Contains(want, rest[0]) {
+			fmt.Fprintf(stderr, "authengine %s: want %q\n\n%s", cmd, cmd+" "+strings.Join(want, "|"), usage)
 			return 2
 		}
-		cmd, rest = cmd+" "+want, rest[1:]
+		cmd, rest = cmd+" "+rest[0], rest[1:]
 	default:
 		fmt.Fprintf(stderr, "authengine: unknown command %q\n\n%s", cmd, usage)
 		return 2
@@ -102,6 +108,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = check(configPath, envPath, stdout, stderr)
 	case "store check":
 		err = storeCheck(ctx, configPath, envPath, stdout, stderr)
+	case "store compact":
+		err = storeCompact(ctx, configPath, envPath, stdout, stderr)
 	case "keys rotate":
 		err = keysRotate(ctx, configPath, envPath, stdout, stderr)
 	default:
