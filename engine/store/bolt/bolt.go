@@ -128,6 +128,10 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %s: %w%s", path, err, unwritable(err))
 	}
+	if err := checkAtStart(db, path); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketFlows, bucketStates, bucketConnections, bucketProviders, bucketDataKeys} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {

@@ -146,6 +146,38 @@ func openDB(path string, opts *bbolt.Options) (db *bbolt.DB, err error) {
 	return db, err
 }
 
+// startCheckLimit is the largest file Open runs bbolt's consistency check
+// on before using it (a walk of every page; far below a second at this
+// size). Larger files are checked with `authengine store check`.
+const startCheckLimit = 64 << 20
+
+// checkAtStart runs bbolt's consistency check on a freshly opened file of
+// at most startCheckLimit bytes, so that a file damaged inside is refused
+// at start rather than failing (or panicking in the sweep) later.
+func checkAtStart(db *bbolt.DB, path string) (err error) {
+	info, err := os.Stat(path)
+	if err != nil || info.Size() > startCheckLimit {
+		return nil
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(path, fmt.Sprintf("reading it failed (%v)", r))
+		}
+	}()
+	var problems []error
+	_ = db.View(func(tx *bbolt.Tx) error {
+		for cerr := range tx.Check() {
+			problems = append(problems, cerr)
+		}
+		return nil
+	})
+	if len(problems) > 0 {
+		return damaged(path, fmt.Sprintf("%d problems in bbolt's consistency check, the first: %v", len(problems), problems[0]))
+	}
+	return nil
+}
+
 // Check runs bbolt's consistency check on the file at path (every page
 // reachable once, no page both used and free) and decodes every record.
 // The file must not be in use: stop the engine first (an engine holds the

@@ -126,7 +126,7 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Check = %q, %v; want one problem naming c-bad without its content", problems, err)
 		}
 	})
-	t.Run("a page overwritten in the middle is reported, not a crash", func(t *testing.T) {
+	t.Run("a page overwritten in the middle is reported, and refused at start, not a crash", func(t *testing.T) {
 		path := filledFile(t, 400)
 		f, err := os.OpenFile(path, os.O_RDWR, 0)
 		if err != nil {
@@ -144,6 +144,12 @@ func TestCheck(t *testing.T) {
 		if err != nil || len(problems) == 0 {
 			t.Errorf("Check = %q, %v; want problems", problems, err)
 		}
+		s, err := Open(path, Options{})
+		if err == nil {
+			s.Close()
+			t.Fatal("Open of a file with overwritten pages succeeded")
+		}
+		assertOneLineRefusal(t, err, path)
 	})
 	t.Run("a file in use is not checked", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "authengine.db")
