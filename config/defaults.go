@@ -10,20 +10,21 @@ import (
 
 // Default values, documented in docs/configuration.md.
 const (
-	DefaultDataDir        = "./data"
-	DefaultHost           = "127.0.0.1"
-	DefaultPort           = 9099
-	DefaultMaxBodyBytes   = 1 << 20
-	DefaultStoreType      = StoreEmbedded
-	DefaultKeyPrefix      = "authengine:"
-	DefaultFlowTTL        = 10 * time.Minute
-	DefaultRefreshMargin  = 60 * time.Second
-	DefaultWorkerTimeout  = 30 * time.Second
-	DefaultWorkerRetry    = 3
-	DefaultLogLevel       = "info"
-	DefaultLogFormat      = "json"
-	DefaultMetricsPath    = "/metrics"
-	DefaultScopeDelimiter = " "
+	DefaultDataDir         = "./data"
+	DefaultHost            = "127.0.0.1"
+	DefaultPort            = 9099
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultStoreType       = StoreEmbedded
+	DefaultKeyPrefix       = "authengine:"
+	DefaultFlowTTL         = 10 * time.Minute
+	DefaultRefreshMargin   = 60 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultWorkerTimeout   = 30 * time.Second
+	DefaultWorkerRetry     = 3
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "json"
+	DefaultMetricsPath     = "/metrics"
+	DefaultScopeDelimiter  = " "
 )
 
 // Enumerated values.
@@ -56,9 +57,10 @@ func Default() *Config {
 	return &Config{
 		DataDir: DefaultDataDir,
 		API: API{
-			Host:         DefaultHost,
-			Port:         DefaultPort,
-			MaxBodyBytes: DefaultMaxBodyBytes,
+			Host:            DefaultHost,
+			Port:            DefaultPort,
+			MaxBodyBytes:    DefaultMaxBodyBytes,
+			ShutdownTimeout: DefaultShutdownTimeout,
 		},
 		Store: Store{
 			Type:  DefaultStoreType,

@@ -43,6 +43,10 @@ type API struct {
 	// (/v1/admin/...) on its own listener and not on the main one, so it
 	// can stay off the public network.
 	AdminListen string `koanf:"admin_listen"`
+	// ShutdownTimeout bounds a graceful stop (SIGTERM, SIGINT): held
+	// waits are answered, requests and refreshes in flight finish and
+	// refreshed tokens not yet stored are written within it. Default 30s.
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
 }
 
 // RedirectURI is the callback URL every provider must have registered:

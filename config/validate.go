@@ -95,6 +95,7 @@ func validateAPI(c *Config, r *report) {
 	if a.MaxBodyBytes <= 0 {
 		r.errorf("api.max_body_bytes", "must be positive")
 	}
+	positive(r, "api.shutdown_timeout", a.ShutdownTimeout)
 	if a.AdminListen != "" {
 		host, port, err := net.SplitHostPort(a.AdminListen)
 		n, perr := strconv.Atoi(port)

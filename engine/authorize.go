@@ -211,6 +211,9 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 			case <-retry:
 			case <-timer.C:
 				break loop
+			case <-e.life.draining:
+				// The server is shutting down: answer what there is.
+				break loop
 			case <-ctx.Done():
 				return Authorization{}, ctx.Err()
 			}

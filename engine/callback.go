@@ -62,7 +62,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	// The state is spent: from here the flow must end completed or failed
 	// even if the browser goes away, or its waiters would spin until it
 	// expires.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*e.timeout+saveBudget)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*e.timeout+e.saveBudget)
 	defer cancel()
 	res := CallbackResult{FlowID: f.ID, ProviderID: f.ProviderID}
 	fail := func(kind, reason string) (CallbackResult, error) {
@@ -156,7 +156,7 @@ func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flo
 	// The connection is stored: the flow must now read completed, even if
 	// the store needs a few tries.
 	now := e.now()
-	err := retryStore(ctx, func(ctx context.Context) error {
+	err := e.retryStore(ctx, func(ctx context.Context) error {
 		_, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
 			cur.Status = store.FlowCompleted
 			cur.ConnectionID = id
@@ -231,7 +231,7 @@ func (e *Engine) ConfirmUser(ctx context.Context, flowID, userID string) (string
 	}
 	// Once claimed, the flow ends completed or failed whatever the caller
 	// does, so the work runs on a context the caller cannot cancel.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget+5*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.saveBudget+5*time.Second)
 	defer cancel()
 	// Claim the flow: of concurrent confirmations, one proceeds.
 	var claimed store.Flow

@@ -58,9 +58,16 @@ type Options struct {
 	// RefreshMargin: a token this close to expiry is refreshed before it is
 	// handed out. Default 60 s.
 	RefreshMargin time.Duration
-	// RefreshLease bounds how long one refresh may hold the connection's
-	// lock; a crashed holder blocks others no longer than this. Default 30 s.
+	// RefreshLease is the lifetime of a connection's refresh lock when
+	// its holder stops renewing it: the holder renews it every third of
+	// it, so a crashed (kill -9) holder blocks others no longer than this.
+	// Default 10 s, at least 300 ms.
 	RefreshLease time.Duration
+	// SaveBudget bounds the retries of a write that must land (a
+	// refreshed token, a completed flow) while the store is unavailable;
+	// a refreshed token still unsaved after it is kept in memory and
+	// retried in the background. Default 8 s.
+	SaveBudget time.Duration
 	// PublicURL is the origin browsers reach; next_uri may always point at it.
 	PublicURL string
 	// AllowedRedirectOrigins are further origins next_uri may point at.
@@ -95,6 +102,7 @@ type Engine struct {
 	flowTTL       time.Duration
 	margin        time.Duration
 	lease         time.Duration
+	saveBudget    time.Duration
 	publicURL     string
 	origins       map[string]bool
 	verifierURL   string
@@ -110,6 +118,8 @@ type Engine struct {
 	// runtime holds the providers added through the admin API, layered
 	// under providers (runtime_providers.go).
 	runtime runtimeProviders
+	// life tracks the engine's goroutines for Close (lifecycle.go).
+	life lifecycle
 }
 
 // New validates opts and returns an Engine.
@@ -130,6 +140,7 @@ func New(opts Options) (*Engine, error) {
 		flowTTL:     opts.FlowTTL,
 		margin:      opts.RefreshMargin,
 		lease:       opts.RefreshLease,
+		saveBudget:  opts.SaveBudget,
 		publicURL:   strings.TrimRight(opts.PublicURL, "/"),
 		origins:     map[string]bool{},
 		verifierURL: opts.VerifierURL,
@@ -174,11 +185,14 @@ func New(opts Options) (*Engine, error) {
 		e.margin = 60 * time.Second
 	}
 	if e.lease <= 0 {
-		e.lease = 30 * time.Second
+		e.lease = 10 * time.Second
 	}
-	// The lease must outlast a provider call and the store write after it.
-	e.lease = max(e.lease, e.timeout+saveBudget+2*leaseReserve)
+	e.lease = max(e.lease, 300*time.Millisecond)
+	if e.saveBudget <= 0 {
+		e.saveBudget = 8 * time.Second
+	}
 	e.unsaved = map[string]unsavedToken{}
+	e.life.init()
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

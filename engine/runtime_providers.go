@@ -162,7 +162,7 @@ func (e *Engine) SetConfigProviders(ps []config.Provider) {
 }
 
 // LoadRuntimeProviders loads every provider stored through the admin API
-// and keeps the engine's copy current until ctx ends: it reloads when any
+// and keeps the engine's copy current until ctx ends or the engine closes: it reloads when any
 // engine sharing the store announces a change, and every minute as a
 // backstop. ctx must live as long as the engine serves. A stored provider
 // that cannot be opened or no longer validates is skipped with a warning;
@@ -175,7 +175,15 @@ func (e *Engine) LoadRuntimeProviders(ctx context.Context) error {
 		cancel()
 		return err
 	}
-	go e.watchProviders(ctx, signals, cancel)
+	started := e.spawnBackground(func(closing context.Context) {
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		context.AfterFunc(closing, stop)
+		e.watchProviders(wctx, signals, cancel)
+	})
+	if !started {
+		cancel()
+	}
 	return nil
 }
 
@@ -186,7 +194,7 @@ func (e *Engine) watchProviders(ctx context.Context, signals <-chan struct{}, ca
 	resync := time.NewTicker(providerResync)
 	defer resync.Stop()
 	var retry <-chan time.Time
-	backoff := 100 * time.Millisecond
+	pause := newBackoff(100*time.Millisecond, 10*time.Second)
 	for {
 		select {
 		case <-ctx.Done():
@@ -199,12 +207,13 @@ func (e *Engine) watchProviders(ctx context.Context, signals <-chan struct{}, ca
 			if ctx.Err() != nil {
 				return
 			}
-			e.log.Warn("reload runtime providers failed; retrying", "err", err, "retry_in", backoff)
-			retry = time.After(backoff)
-			backoff = min(2*backoff, 10*time.Second)
+			d := pause.pause()
+			e.log.Warn("reload runtime providers failed; retrying", "err", err, "retry_in", d)
+			retry = time.After(d)
 			continue
 		}
-		retry, backoff = nil, 100*time.Millisecond
+		retry = nil
+		pause.reset(100 * time.Millisecond)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/authengine/authengine/authflow"
@@ -120,7 +121,7 @@ func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id string, sco
 		// store lock still serialises them per connection.
 		key += "\x00" + strings.Join(slices.Sorted(slices.Values(scopes)), " ")
 	}
-	v, err := e.refreshes.Do(key, func() (any, error) {
+	v, err := e.refreshes.Do(ctx, key, e.spawnWork, func() (any, error) {
 		// The attempt outlives any one caller: others may be waiting on it.
 		return e.renewLocked(context.WithoutCancel(ctx), p, id, scopes, seen)
 	})
@@ -146,14 +147,6 @@ func (e *Engine) satisfied(conn store.Connection, scopes []string, seen uint64) 
 	return seen != 0 && conn.Version != seen && (conn.ExpiresAt.IsZero() || e.now().Before(conn.ExpiresAt))
 }
 
-// Time budgets of one refresh. The lease must outlast the provider call
-// and the store write, so that no other instance can take the lock while a
-// refresh is still in flight; New stretches the lease when it would not.
-const (
-	saveBudget   = 8 * time.Second
-	leaseReserve = 3 * time.Second
-)
-
 func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64) (tokenSet, error) {
 	signals, cancel := e.store.Subscribe("conn:" + id)
 	defer cancel()
@@ -166,11 +159,14 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 		return tokenSet{}, err
 	}
 
-	// Waiting for another holder is bounded on its own; the work budget
-	// starts only once this caller holds the lock.
-	waitCtx, cancelWait := context.WithTimeout(ctx, e.lease+leaseReserve)
+	// Waiting for another holder is bounded on its own (a live holder
+	// finishes within one provider call, one save and one lease; a crashed
+	// one stops renewing and its lease ends within one lease); the work
+	// budget starts only once this caller holds the lock.
+	waitCtx, cancelWait := context.WithTimeout(ctx, e.timeout+e.saveBudget+e.lease)
 	defer cancelWait()
 	var owner string
+	pause := newBackoff(100*time.Millisecond, 500*time.Millisecond)
 	for {
 		token, err := e.store.Lock(waitCtx, lockName, e.lease)
 		if err == nil {
@@ -182,22 +178,34 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 		}
 		// Another instance is refreshing: wait for its signal (or a short
 		// tick, in case it crashed and its lease runs out), then re-read.
+		tick := time.NewTimer(pause.pause())
 		select {
 		case <-signals:
-		case <-time.After(200 * time.Millisecond):
+		case <-tick.C:
 		case <-waitCtx.Done():
+			tick.Stop()
 			return tokenSet{}, fmt.Errorf("wait for another refresh of the connection: %w", ErrProviderUnavailable)
 		}
+		tick.Stop()
 		if ts, done, err := e.reread(waitCtx, id, scopes, seen); done || err != nil {
 			return ts, err
 		}
 	}
+	// The lease is short and renewed while this caller holds it. When it
+	// cannot be renewed the provider call is abandoned before the lease
+	// can run out, so no other instance refreshes while this refresh may
+	// still reach the provider.
+	wctx, cancelWork := context.WithCancelCause(ctx)
+	defer cancelWork(nil)
+	stopRenewing := e.holdLease(lockName, owner, func() { cancelWork(errLeaseLost) })
 	release := true
 	defer func() {
+		stopRenewing()
 		if !release {
-			// A refreshed token could not be stored: keep the lease until
-			// it runs out so no other instance refreshes with the old,
-			// already used refresh token meanwhile.
+			// A refreshed token could not be stored: keepUnsaved keeps the
+			// lease (renewing it) until the token is stored, so no other
+			// instance refreshes with the old, already used refresh token
+			// meanwhile.
 			return
 		}
 		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -206,8 +214,6 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 			e.log.Warn("release refresh lock", "connection_id", id, "err", err)
 		}
 	}()
-	wctx, cancelWork := context.WithTimeout(ctx, e.lease-saveBudget-leaseReserve)
-	defer cancelWork()
 
 	if ts, done, err := e.reread(wctx, id, scopes, seen); done || err != nil {
 		return ts, err
@@ -302,29 +308,98 @@ type unsavedToken struct {
 }
 
 // keepUnsaved remembers a refreshed token set the store did not take and
-// retries the write in the background until it lands or the connection
-// changes; the refresh lease is released once it lands. Until then the
-// lease stays held, so no other instance refreshes with the old, already
-// used refresh token (a store outage longer than the lease can still let
-// one through).
+// retries the write in the background until it lands, the connection
+// changes, unsavedKeep passes (by the engine's clock) or the engine closes
+// (Close writes it first). The refresh lease stays held and renewed
+// meanwhile, so no other instance refreshes with the old, already used
+// refresh token; it is released once the token lands. A store outage
+// longer than the lease can still let one through: the lease cannot be
+// renewed while the store does not answer.
 func (e *Engine) keepUnsaved(u unsavedToken) {
 	e.unsavedMu.Lock()
 	e.unsaved[u.base.ID] = u
 	e.unsavedMu.Unlock()
-	go func() {
-		backoff := 100 * time.Millisecond
-		deadline := time.Now().Add(10 * time.Minute)
-		for time.Now().Before(deadline) {
-			time.Sleep(backoff)
-			backoff = min(2*backoff, time.Second)
-			err := e.saveUnsaved(context.Background(), u.base.ID)
-			if err == nil {
+	e.spawnBackground(func(ctx context.Context) {
+		pause := newBackoff(100*time.Millisecond, min(time.Second, e.lease/3))
+		deadline := e.now().Add(unsavedKeep)
+		for e.now().Before(deadline) {
+			if pause.wait(ctx) != nil {
+				return // Close writes what is left
+			}
+			rctx, cancel := context.WithTimeout(ctx, e.lease/3)
+			err := e.store.Renew(rctx, u.lock, u.owner, e.lease)
+			cancel()
+			if errors.Is(err, store.ErrLockLost) {
+				e.log.Warn("the refresh lease of a token not yet stored ran out; another refresh of the connection may be refused by the provider", "connection_id", u.base.ID)
+			}
+			if !e.holdsUnsaved(u) {
+				return
+			}
+			if err := e.saveUnsaved(ctx, u.base.ID); err == nil {
 				return
 			}
 		}
 		e.log.Error("gave up storing a refreshed token; the connection may need re-authorization", "connection_id", u.base.ID)
-		e.forgetUnsaved(u.base.ID)
+		e.unsavedMu.Lock()
+		if cur, ok := e.unsaved[u.base.ID]; ok && cur.owner == u.owner {
+			delete(e.unsaved, u.base.ID)
+		}
+		e.unsavedMu.Unlock()
+	})
+}
+
+// unsavedKeep is how long a refreshed token the store did not take is
+// retried in the background.
+const unsavedKeep = 10 * time.Minute
+
+// holdsUnsaved reports whether u is still the kept token of its connection.
+func (e *Engine) holdsUnsaved(u unsavedToken) bool {
+	e.unsavedMu.Lock()
+	defer e.unsavedMu.Unlock()
+	cur, ok := e.unsaved[u.base.ID]
+	return ok && cur.owner == u.owner
+}
+
+// errLeaseLost cancels a refresh whose lease could not be renewed.
+var errLeaseLost = errors.New("the refresh lease could not be renewed")
+
+// holdLease renews the lease name (owned by owner) every third of the
+// lease until the returned stop is called. When the store says the lease
+// is lost, or it could not be renewed for two thirds of the lease (so it
+// may run out soon), lost is called once and renewing stops.
+func (e *Engine) holdLease(name, owner string, lost func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		every := e.lease / 3
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		renewed := time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), every)
+			err := e.store.Renew(ctx, name, owner, e.lease)
+			cancel()
+			switch {
+			case err == nil:
+				renewed = time.Now()
+			case errors.Is(err, store.ErrLockLost) || time.Since(renewed) >= e.lease-every:
+				e.log.Warn("refresh lease lost; abandoning the provider call", "lock", name, "err", err)
+				lost()
+				return
+			}
+		}
 	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 // saveUnsaved stores the token set an earlier refresh could not store, if
@@ -357,12 +432,6 @@ func (e *Engine) saveUnsaved(ctx context.Context, id string) error {
 		e.log.Warn("release refresh lock", "connection_id", id, "err", err)
 	}
 	return nil
-}
-
-func (e *Engine) forgetUnsaved(id string) {
-	e.unsavedMu.Lock()
-	delete(e.unsaved, id)
-	e.unsavedMu.Unlock()
 }
 
 // refresh runs the provider's refresh request while holding the lock, and
@@ -535,7 +604,7 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 		return c, nil
 	}
 	var saved store.Connection
-	err = retryStore(ctx, func(sctx context.Context) (err error) {
+	err = e.retryStore(ctx, func(sctx context.Context) (err error) {
 		saved, err = e.store.UpdateConnection(sctx, id, write)
 		return err
 	})
@@ -553,19 +622,18 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 }
 
 // retryStore runs a write that must not be lost on a context no caller can
-// cancel, retrying it for up to saveBudget while the store is unavailable
+// cancel, retrying it for up to the save budget while the store is unavailable
 // or the compare-and-swap keeps losing. Any other error ends it.
-func retryStore(ctx context.Context, write func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveBudget)
+func (e *Engine) retryStore(ctx context.Context, write func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.saveBudget)
 	defer cancel()
-	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, time.Second) {
+	pause := newBackoff(100*time.Millisecond, time.Second)
+	for {
 		err := write(ctx)
 		if err == nil || !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
+		if pause.wait(ctx) != nil {
 			return err
 		}
 	}

@@ -55,6 +55,7 @@ func TestEngineProcess(t *testing.T) {
 	bin := buildEngine(t)
 	t.Run("kill loop", func(t *testing.T) { testKillLoop(t, bin) })
 	t.Run("full disk", func(t *testing.T) { testFullDisk(t, bin) })
+	t.Run("sigterm drain", func(t *testing.T) { testSIGTERMDrains(t, bin) })
 }
 
 // testKillLoop kills a real engine process with SIGKILL at random moments

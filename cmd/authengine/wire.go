@@ -369,13 +369,22 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Drain: held waits answer now (pending) instead of being cut off,
+	// requests and refreshes in flight finish, refreshed tokens the store
+	// has not taken are written, and only then does the store close (the
+	// deferred st.Close), all within api.shutdown_timeout.
+	log.Info("shutting down", "timeout", cfg.API.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.API.ShutdownTimeout)
 	defer cancel()
+	eng.Drain()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
 	stopAdmin(sctx)
+	if err := eng.Close(sctx); err != nil {
+		log.Error("engine shutdown", "err", err)
+	}
+	log.Info("stopped")
 	return nil
 }
 

@@ -33,6 +33,8 @@ var (
 	ErrConflict = errors.New("store: conflict")
 	// ErrLockHeld: another owner holds the lock.
 	ErrLockHeld = errors.New("store: lock held")
+	// ErrLockLost: Renew found the lease expired or owned by someone else.
+	ErrLockLost = errors.New("store: lock lost")
 	// ErrUnavailable: the backend could not be reached. Retryable; nothing
 	// was written.
 	ErrUnavailable = errors.New("store: unavailable")
@@ -222,6 +224,12 @@ type Locker interface {
 	// Unlock releases the lock only if token still owns it
 	// (compare-and-delete); releasing a lost or expired lease is a no-op.
 	Unlock(ctx context.Context, name, token string) error
+	// Renew extends the lease to ttl from now only if token still owns it
+	// (compare-and-extend); ErrLockLost when it expired or another owner
+	// took it. An owner that keeps renewing a short lease holds the lock
+	// as long as it lives, and a crashed owner blocks others no longer
+	// than one ttl.
+	Renew(ctx context.Context, name, token string, ttl time.Duration) error
 }
 
 // Notifier carries "this flow may have changed" signals between engine

@@ -84,13 +84,17 @@ func URL(t testing.TB) string {
 // URL may have started. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { redistest.Main(m) }
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main without the exit, for a TestMain that checks more once the
+// tests and the shared server are done (goroutine leaks).
+func Run(m *testing.M) int {
 	code := m.Run()
 	if shared.srv != nil {
 		_ = shared.srv.stop()
 		_ = os.RemoveAll(shared.srv.dir)
 	}
-	os.Exit(code)
+	return code
 }
 
 // Prefix returns a key prefix unique to t (its name plus random bytes),

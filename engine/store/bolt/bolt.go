@@ -288,6 +288,26 @@ func (s *Store) Unlock(ctx context.Context, name, token string) error {
 	return nil
 }
 
+// Renew extends the named lock to ttl from now if token still owns an
+// unexpired lease; store.ErrLockLost otherwise.
+func (s *Store) Renew(ctx context.Context, name, token string, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bolt: renew lock %q: %w", name, err)
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("bolt: renew lock %q: ttl must be positive, got %v", name, ttl)
+	}
+	now := s.now()
+	s.locks.mu.Lock()
+	defer s.locks.mu.Unlock()
+	l, ok := s.locks.held[name]
+	if !ok || !now.Before(l.expiresAt) || subtle.ConstantTimeCompare([]byte(l.token), []byte(token)) != 1 {
+		return fmt.Errorf("bolt: renew lock %q: %w", name, store.ErrLockLost)
+	}
+	s.locks.held[name] = lease{token: token, expiresAt: now.Add(ttl)}
+	return nil
+}
+
 // pruneLeases forgets expired leases that were never unlocked.
 func (s *Store) pruneLeases() {
 	now := s.now()

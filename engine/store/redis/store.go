@@ -93,6 +93,10 @@ const (
 // claimed.
 const compareAndDeleteLua = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`
 
+// compareAndExpireLua sets KEYS[1]'s TTL to ARGV[2] milliseconds only if
+// it still holds ARGV[1]: Renew with the owner token.
+const compareAndExpireLua = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`
+
 var _ store.Store = (*Store)(nil)
 
 // Options are the run-time settings of a Store.
@@ -115,6 +119,8 @@ type Store struct {
 	now        func() time.Time
 	// compareAndDelete runs compareAndDeleteLua (EVALSHA, EVAL on a miss).
 	compareAndDelete *goredis.Script
+	// compareAndExpire runs compareAndExpireLua.
+	compareAndExpire *goredis.Script
 	log              *slog.Logger
 
 	mu     sync.Mutex
@@ -137,6 +143,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 	s := &Store{
 		client:           client,
 		compareAndDelete: goredis.NewScript(compareAndDeleteLua),
+		compareAndExpire: goredis.NewScript(compareAndExpireLua),
 		prefix:           opts.KeyPrefix,
 		now:              opts.Now,
 		log:              opts.Logger,
@@ -714,6 +721,22 @@ func (s *Store) Lock(ctx context.Context, name string, ttl time.Duration) (strin
 func (s *Store) Unlock(ctx context.Context, name, token string) error {
 	if err := s.compareAndDelete.Run(ctx, s.client, []string{s.lockKey(name)}, token).Err(); err != nil {
 		return s.wrap("unlock", err)
+	}
+	return nil
+}
+
+// Renew extends the lease to ttl only if token still owns it (a Lua
+// compare-and-pexpire); store.ErrLockLost when it expired or changed hands.
+func (s *Store) Renew(ctx context.Context, name, token string, ttl time.Duration) error {
+	if ttl < time.Millisecond {
+		return fmt.Errorf("redis store: renew lock %q: ttl %v is below 1ms", name, ttl)
+	}
+	n, err := s.compareAndExpire.Run(ctx, s.client, []string{s.lockKey(name)}, token, ttl.Milliseconds()).Int()
+	if err != nil {
+		return s.wrap("renew lock", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("redis store: renew lock %q: %w", name, store.ErrLockLost)
 	}
 	return nil
 }

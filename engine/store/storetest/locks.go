@@ -95,4 +95,32 @@ func runLocks(t *testing.T, newStore NewStore) {
 		_, err := s.Lock(t.Context(), name, time.Minute)
 		assertErrIs(t, "Lock after the expired owner's Unlock", err, store.ErrLockHeld)
 	})
+
+	t.Run("the owner renews its lease; nobody else can, and an expired lease is lost", func(t *testing.T) {
+		s, clock := fresh(t, newStore)
+		name := uid("lock")
+		const ttl = 300 * time.Millisecond
+		token := mustLock(t, s, name, ttl)
+		assertErrIs(t, "Renew with a wrong token", s.Renew(t.Context(), name, "not-the-owner", time.Minute), store.ErrLockLost)
+		if err := s.Renew(t.Context(), name, token, time.Minute); err != nil {
+			t.Fatalf("Renew by the owner: %v", err)
+		}
+		clock.Advance(ttl + time.Second)
+		time.Sleep(ttl + 100*time.Millisecond)
+		_, err := s.Lock(t.Context(), name, time.Minute)
+		assertErrIs(t, "Lock after the owner renewed past the first ttl", err, store.ErrLockHeld)
+
+		other := uid("lock")
+		old := mustLock(t, s, other, ttl)
+		clock.Advance(ttl + time.Second)
+		time.Sleep(ttl + 100*time.Millisecond)
+		assertErrIs(t, "Renew of an expired lease", s.Renew(t.Context(), other, old, time.Minute), store.ErrLockLost)
+		mustLock(t, s, other, time.Minute)
+		assertErrIs(t, "Renew by the expired owner after another took the lock", s.Renew(t.Context(), other, old, time.Minute), store.ErrLockLost)
+	})
+
+	t.Run("renewing a lock nobody holds is ErrLockLost", func(t *testing.T) {
+		s, _ := fresh(t, newStore)
+		assertErrIs(t, "Renew", s.Renew(t.Context(), uid("lock"), "any-token", time.Minute), store.ErrLockLost)
+	})
 }

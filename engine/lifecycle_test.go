@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestCloseStoresUnsavedToken: the server shuts down (SIGTERM) while a
+// refreshed token is kept in memory because the store did not take it:
+// Close writes it before returning, so it is not lost with the process.
+func TestCloseStoresUnsavedToken(t *testing.T) {
+	r := newRig(t, rigOptions{saveBudget: 300 * time.Millisecond})
+	id := r.connect("ada")
+	r.clock.Advance(2 * time.Hour)
+	r.st.failWrites.Store(true)
+	if _, err := r.authorize(context.Background(), "ada"); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("refresh whose token cannot be stored: %v, want ErrStoreUnavailable", err)
+	}
+	go func() {
+		time.Sleep(500 * time.Millisecond)
+		r.st.failWrites.Store(false)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.eng.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !r.idp.ValidRefreshToken(r.storedToken(id).RefreshToken) {
+		t.Fatal("after Close the store does not hold the rotated refresh token")
+	}
+}
+
+// TestCloseLetsRefreshInFlightLand: Close during a refresh that is at the
+// provider waits for it; its token is stored when Close returns.
+func TestCloseLetsRefreshInFlightLand(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	id := r.connect("ada")
+	r.clock.Advance(2 * time.Hour)
+	r.idp.SetDelay(time.Second)
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.authorize(context.Background(), "ada")
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the refresh is at the provider
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := r.eng.Close(ctx); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !r.idp.ValidRefreshToken(r.storedToken(id).RefreshToken) {
+		t.Fatal("Close returned before the refresh in flight was stored")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the caller of the refresh in flight: %v", err)
+	}
+}
+
+// TestCloseGivesUpWhenItsContextEnds: a store that never comes back does
+// not hold Close past its context; Close says a token was not stored.
+func TestCloseGivesUpWhenItsContextEnds(t *testing.T) {
+	r := newRig(t, rigOptions{saveBudget: 200 * time.Millisecond})
+	r.connect("ada")
+	r.clock.Advance(2 * time.Hour)
+	r.st.failWrites.Store(true)
+	if _, err := r.authorize(context.Background(), "ada"); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("refresh whose token cannot be stored: %v, want ErrStoreUnavailable", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := r.eng.Close(ctx)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close with the store down: %v, want an error wrapping context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("Close took %v with a 700ms context", d)
+	}
+	r.st.failWrites.Store(false)
+}
+
+// TestDrainAnswersHeldWaits: a status wait held when the server shuts
+// down answers pending at once instead of being cut off.
+func TestDrainAnswersHeldWaits(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	start, err := r.eng.Authorize(context.Background(), AuthorizeRequest{UserID: "ada", ProviderID: "hooli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		a   Authorization
+		err error
+	}
+	held := make(chan result, 1)
+	go func() {
+		a, err := r.eng.Status(context.Background(), start.ID, time.Minute)
+		held <- result{a, err}
+	}()
+	time.Sleep(200 * time.Millisecond)
+	r.eng.Drain()
+	select {
+	case got := <-held:
+		if got.err != nil || got.a.Status != StatusPending {
+			t.Fatalf("held wait after Drain: %+v, %v; want pending", got.a, got.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a held wait was not answered after Drain")
+	}
+}
+
+func TestFlightGroup(t *testing.T) {
+	spawn := func(f func()) { go f() }
+	t.Run("a panic is every caller's error", func(t *testing.T) {
+		var g flightGroup
+		release := make(chan struct{})
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := g.Do(context.Background(), "k", spawn, func() (any, error) {
+					<-release
+					panic("boom")
+				})
+				errs <- err
+			}()
+		}
+		time.Sleep(50 * time.Millisecond)
+		close(release)
+		for range 2 {
+			if err := <-errs; err == nil {
+				t.Fatal("a caller of a call that panicked got no error")
+			}
+		}
+	})
+	t.Run("different keys run apart", func(t *testing.T) {
+		var g flightGroup
+		v1, _ := g.Do(context.Background(), "a", spawn, func() (any, error) { return 1, nil })
+		v2, _ := g.Do(context.Background(), "b", spawn, func() (any, error) { return 2, nil })
+		if v1 != 1 || v2 != 2 {
+			t.Fatalf("got %v and %v, want 1 and 2", v1, v2)
+		}
+	})
+}

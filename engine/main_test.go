@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/engine/store"
+	redisstore "github.com/authengine/authengine/engine/store/redis"
+	"github.com/authengine/authengine/internal/enginetest"
+	"github.com/authengine/authengine/internal/providertest"
+	"github.com/authengine/authengine/internal/redistest"
+)
+
+// TestMain fails the package when the tests leave a goroutine running:
+// the engine must stop everything it starts (Close).
+func TestMain(m *testing.M) {
+	code := redistest.Run(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// faultyStore is a real store whose connection writes can be made to fail
+// as an unreachable store does (store.ErrUnavailable, nothing written),
+// and which counts the refresh locks taken through it.
+type faultyStore struct {
+	store.Store
+	failWrites atomic.Bool
+	locks      atomic.Int64
+}
+
+func (f *faultyStore) UpdateConnection(ctx context.Context, id string, fn func(store.Connection, bool) (store.Connection, error)) (store.Connection, error) {
+	if f.failWrites.Load() {
+		return store.Connection{}, store.ErrUnavailable
+	}
+	return f.Store.UpdateConnection(ctx, id, fn)
+}
+
+func (f *faultyStore) Lock(ctx context.Context, name string, ttl time.Duration) (string, error) {
+	f.locks.Add(1)
+	return f.Store.Lock(ctx, name, ttl)
+}
+
+// rig is one engine over a real store, with the strict stand-in provider
+// "hooli" rotating refresh tokens.
+type rig struct {
+	t     *testing.T
+	clock *enginetest.Clock
+	idp   *providertest.Provider
+	st    *faultyStore
+	eng   *Engine
+	opts  Options
+}
+
+type rigOptions struct {
+	lease, timeout, saveBudget time.Duration
+	// store opens the store (default: bbolt in a temporary directory).
+	store func(t *testing.T, now func() time.Time) store.Store
+	// share makes the rig use another rig's store, clock and provider (a
+	// second instance).
+	share *rig
+}
+
+const redirect = "https://engine.example.com/oauth/callback"
+
+func newRig(t *testing.T, o rigOptions) *rig {
+	t.Helper()
+	r := &rig{t: t}
+	if o.share != nil {
+		r.clock, r.idp, r.st = o.share.clock, o.share.idp, o.share.st
+	} else {
+		r.clock = &enginetest.Clock{}
+		r.idp = providertest.New(t, providertest.Options{RedirectURI: redirect, RotateRefreshTokens: true,
+			AccessTokenTTL: time.Hour, Now: r.clock.Now})
+		var st store.Store
+		if o.store != nil {
+			st = o.store(t, r.clock.Now)
+		} else {
+			st = enginetest.BoltStore(t, r.clock.Now)
+		}
+		r.st = &faultyStore{Store: st}
+	}
+	p, err := authflow.Compile(r.idp.Config("hooli"), redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{}}
+	r.opts = Options{
+		Providers:       map[string]*authflow.Provider{"hooli": p},
+		Store:           r.st,
+		Sealer:          enginetest.Sealer(t),
+		HTTPClient:      client,
+		ProviderTimeout: o.timeout,
+		RefreshLease:    o.lease,
+		SaveBudget:      o.saveBudget,
+		PublicURL:       "https://engine.example.com",
+		Logger:          slog.New(slog.DiscardHandler),
+		Now:             r.clock.Now,
+	}
+	if o.share != nil {
+		r.opts.Sealer = o.share.opts.Sealer
+	}
+	r.eng, err = New(r.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := r.eng.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		client.CloseIdleConnections()
+	})
+	return r
+}
+
+func redisStore(t *testing.T, now func() time.Time) store.Store {
+	t.Helper()
+	st, err := redisstore.Open(redisstore.Config{URL: redistest.URL(t), KeyPrefix: redistest.Prefix(t)}, redisstore.Options{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// connect runs a whole authorization of user at the stand-in and returns
+// the connection's id.
+func (r *rig) connect(user string) string {
+	r.t.Helper()
+	ctx := context.Background()
+	start, err := r.eng.Authorize(ctx, AuthorizeRequest{UserID: user, ProviderID: "hooli"})
+	if err != nil || start.Status != StatusPending {
+		r.t.Fatalf("authorize: %+v, %v; want pending", start, err)
+	}
+	cb, err := r.idp.Consent(ctx, start.URL)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	u, err := url.Parse(cb)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	q := u.Query()
+	res, err := r.eng.Callback(ctx, CallbackQuery{State: q.Get("state"), Code: q.Get("code")})
+	if err != nil || res.Status != store.FlowCompleted {
+		r.t.Fatalf("callback: %+v, %v; want completed", res, err)
+	}
+	return store.ConnectionID("hooli", user)
+}
+
+// authorize asks for user's token.
+func (r *rig) authorize(ctx context.Context, user string) (Authorization, error) {
+	return r.eng.Authorize(ctx, AuthorizeRequest{UserID: user, ProviderID: "hooli"})
+}
+
+// storedRefreshToken opens the connection's stored token set.
+func (r *rig) storedToken(id string) tokenSet {
+	r.t.Helper()
+	conn, err := r.st.GetConnection(context.Background(), id)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ts, err := r.eng.openToken(conn)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return ts
+}
+
+func mustComplete(t *testing.T, what string, a Authorization, err error) {
+	t.Helper()
+	if err != nil || a.Status != StatusCompleted || a.Token == "" {
+		t.Fatalf("%s: %+v, %v; want completed with a token", what, a, err)
+	}
+}
