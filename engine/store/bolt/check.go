@@ -147,18 +147,24 @@ func openDB(path string, opts *bbolt.Options) (db *bbolt.DB, err error) {
 }
 
 // startCheckLimit is the largest file Open runs bbolt's consistency check
-// on before using it (a walk of every page; far below a second at this
-// size). Larger files are checked with `authengine store check`.
+// on before using it (a walk of every page in use: BenchmarkStartCheck).
+// Larger files are checked with `authengine store check`.
 const startCheckLimit = 64 << 20
 
 // checkAtStart runs bbolt's consistency check on a freshly opened file of
 // at most startCheckLimit bytes, so that a file damaged inside is refused
 // at start rather than failing (or panicking in the sweep) later.
-func checkAtStart(db *bbolt.DB, path string) (err error) {
+func checkAtStart(db *bbolt.DB, path string) error {
 	info, err := os.Stat(path)
 	if err != nil || info.Size() > startCheckLimit {
 		return nil
 	}
+	return consistent(db, path)
+}
+
+// consistent runs bbolt's consistency check; a problem, or a panic or
+// memory fault while reading, is ErrDamaged.
+func consistent(db *bbolt.DB, path string) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
