@@ -541,3 +541,32 @@ func TestAdminListenIsValidated(t *testing.T) {
 		})
 	}
 }
+
+func TestMetricsListenAndTokenAreValidated(t *testing.T) {
+	tests := []struct{ metrics, want, warning string }{
+		{`{listen: "127.0.0.1:9100", bearer_token: "a-long-scrape-token-0123"}`, "", ""},
+		{`{listen: ":9100"}`, "", ""},
+		{`{listen: "127.0.0.1"}`, "telemetry.metrics.listen: must be host:port", ""},
+		{`{listen: "127.0.0.1:99999"}`, "telemetry.metrics.listen: must be host:port", ""},
+		{`{listen: "127.0.0.1:9099"}`, "telemetry.metrics.listen: must differ from the main listener 127.0.0.1:9099", ""},
+		{`{listen: "0.0.0.0:9099"}`, "telemetry.metrics.listen: must differ from the main listener", ""},
+		{`{listen: "127.0.0.1:9098"}`, "telemetry.metrics.listen: must differ from api.admin_listen", ""},
+		{`{bearer_token: "short"}`, "", "telemetry.metrics.bearer_token: token is shorter than 16 characters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.metrics, func(t *testing.T) {
+			doc := strings.Replace(baseYAML, "  development: false\n", "  development: false\n  admin_listen: \"127.0.0.1:9098\"\n", 1)
+			doc += "telemetry:\n  metrics: " + tt.metrics + "\n"
+			_, warnings, err := loadString(t, doc, testEnv)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if tt.warning != "" && !strings.Contains(strings.Join(warnings, "\n"), tt.warning) {
+				t.Fatalf("warnings %q lack %q", warnings, tt.warning)
+			}
+		})
+	}
+}

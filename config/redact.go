@@ -115,6 +115,22 @@ func (w WorkerHTTP) LogValue() slog.Value {
 	)
 }
 
+// String prints the metrics settings without the bearer token.
+func (m Metrics) String() string {
+	enabled := m.Enabled == nil || *m.Enabled
+	return fmt.Sprintf("{Enabled:%t Path:%s Listen:%s BearerToken:%s}", enabled, m.Path, m.Listen, mask(m.BearerToken))
+}
+
+// LogValue logs the metrics settings without the bearer token.
+func (m Metrics) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Bool("enabled", m.Enabled == nil || *m.Enabled),
+		slog.String("path", m.Path),
+		slog.String("listen", m.Listen),
+		slog.String("bearer_token", mask(m.BearerToken)),
+	)
+}
+
 // DisplayProviders returns copies of the providers for showing to an
 // operator (the admin API): every request endpoint, param and header
 // value that holds a value read from $<env:> or $<file:> is redacted,

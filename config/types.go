@@ -214,4 +214,10 @@ type Log struct {
 type Metrics struct {
 	Enabled *bool  `koanf:"enabled"` // default true
 	Path    string `koanf:"path"`    // default /metrics
+	// Listen, when set (host:port), serves the metrics on a listener of
+	// their own and not on the main one, which browsers and apps reach.
+	Listen string `koanf:"listen"`
+	// BearerToken, when set, is required as "Authorization: Bearer
+	// <token>" on every metrics request.
+	BearerToken string `koanf:"bearer_token"`
 }

@@ -511,6 +511,40 @@ func validateTelemetry(c *Config, r *report) {
 	if p := c.Telemetry.Metrics.Path; p != "" && !strings.HasPrefix(p, "/") {
 		r.errorf("telemetry.metrics.path", "must start with /")
 	}
+	if l := c.Telemetry.Metrics.Listen; l != "" {
+		host, port, err := net.SplitHostPort(l)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil || perr != nil || n < 1 || n > 65535:
+			r.errorf("telemetry.metrics.listen", "must be host:port with a port from 1 to 65535 (127.0.0.1:9100), not %q", l)
+		case sameListener(host, n, c.API.Host, c.API.Port):
+			r.errorf("telemetry.metrics.listen", "must differ from the main listener %s", net.JoinHostPort(c.API.Host, strconv.Itoa(c.API.Port)))
+		case c.API.AdminListen != "" && sameAddr(l, c.API.AdminListen):
+			r.errorf("telemetry.metrics.listen", "must differ from api.admin_listen %s", c.API.AdminListen)
+		}
+	}
+	if t := c.Telemetry.Metrics.BearerToken; t != "" && len(t) < 16 {
+		r.warnf("telemetry.metrics.bearer_token", "token is shorter than 16 characters; use a long random value")
+	}
+}
+
+// sameListener reports whether host:port would collide with the listener
+// on mainHost:mainPort (a wildcard address collides with every host).
+func sameListener(host string, port int, mainHost string, mainPort int) bool {
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return port == mainPort && (host == mainHost || wild(host) || wild(mainHost))
+}
+
+// sameAddr reports whether two host:port listeners would collide.
+func sameAddr(a, b string) bool {
+	ah, ap, err1 := net.SplitHostPort(a)
+	bh, bp, err2 := net.SplitHostPort(b)
+	an, err3 := strconv.Atoi(ap)
+	bn, err4 := strconv.Atoi(bp)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+		return false
+	}
+	return sameListener(ah, an, bh, bn)
 }
 
 // positive reports a duration that is not above zero.

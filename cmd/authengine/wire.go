@@ -329,6 +329,8 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	if cfg.Telemetry.Metrics.Enabled == nil || *cfg.Telemetry.Metrics.Enabled {
 		api.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 		api.MetricsPath = cfg.Telemetry.Metrics.Path
+		api.MetricsToken = cfg.Telemetry.Metrics.BearerToken
+		api.SeparateMetrics = cfg.Telemetry.Metrics.Listen != ""
 	}
 	api.SeparateAdmin = cfg.API.AdminListen != ""
 	handler := httpapi.New(api)
@@ -355,11 +357,19 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	fmt.Fprintf(stdout, "register this redirect URI with your providers: %s\n", cfg.API.RedirectURI())
 	log.Info("engine started", "addr", ln.Addr().String(), "store", cfg.Store.Type, "providers", len(l.providers))
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	stopAdmin := func(context.Context) {}
 	if api.SeparateAdmin {
 		if stopAdmin, err = startAdmin(cfg.API.AdminListen, api, log, stdout, errc); err != nil {
 			ln.Close()
+			return err
+		}
+	}
+	stopMetrics := func(context.Context) {}
+	if api.SeparateMetrics {
+		if stopMetrics, err = startMetrics(cfg.Telemetry.Metrics.Listen, api, log, stdout, errc); err != nil {
+			ln.Close()
+			stopAdmin(context.Background())
 			return err
 		}
 	}
@@ -381,6 +391,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		log.Warn("shutdown", "err", err)
 	}
 	stopAdmin(sctx)
+	stopMetrics(sctx)
 	if err := eng.Close(sctx); err != nil {
 		log.Error("engine shutdown", "err", err)
 	}

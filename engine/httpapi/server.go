@@ -35,7 +35,13 @@ type Options struct {
 	// Metrics, when set, is served at MetricsPath (default /metrics).
 	Metrics     http.Handler
 	MetricsPath string
-	Logger      *slog.Logger
+	// MetricsToken, when set, is required as "Authorization: Bearer
+	// <token>" on the metrics path (telemetry.metrics.bearer_token).
+	MetricsToken string
+	// SeparateMetrics leaves the metrics out of New, to be served by
+	// NewMetrics on a listener of their own (telemetry.metrics.listen).
+	SeparateMetrics bool
+	Logger          *slog.Logger
 	// SeparateAdmin leaves the admin API (/v1/admin) out of New, to be
 	// served by NewAdmin on a listener of its own (api.admin_listen).
 	SeparateAdmin bool
@@ -59,14 +65,47 @@ func New(opts Options) *echo.Echo {
 		mountAdmin(e, h, opts.AdminKeys)
 	}
 
-	if opts.Metrics != nil {
-		path := opts.MetricsPath
-		if path == "" {
-			path = "/metrics"
-		}
-		e.GET(path, echo.WrapHandler(opts.Metrics))
+	if opts.Metrics != nil && !opts.SeparateMetrics {
+		mountMetrics(e, opts)
 	}
 	return e
+}
+
+// NewMetrics returns a server with only the metrics path, for the metrics
+// listener (telemetry.metrics.listen); New with SeparateMetrics then leaves
+// the metrics out.
+func NewMetrics(opts Options) *echo.Echo {
+	e, _ := newServer(opts)
+	if opts.Metrics != nil {
+		mountMetrics(e, opts)
+	}
+	return e
+}
+
+// mountMetrics serves opts.Metrics at its path, behind the bearer token
+// when one is set. The token is compared as a SHA-256 digest in constant
+// time, like the API keys.
+func mountMetrics(e *echo.Echo, opts Options) {
+	path := opts.MetricsPath
+	if path == "" {
+		path = "/metrics"
+	}
+	var mw []echo.MiddlewareFunc
+	if opts.MetricsToken != "" {
+		want := sha256.Sum256([]byte(opts.MetricsToken))
+		mw = append(mw, func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				scheme, token, _ := strings.Cut(c.Request().Header.Get("Authorization"), " ")
+				got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+				if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+					c.Response().Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+					return &engine.RequestError{Name: "unauthorized", Message: "the metrics need Authorization: Bearer <telemetry.metrics.bearer_token>", Status: http.StatusUnauthorized}
+				}
+				return next(c)
+			}
+		})
+	}
+	e.GET(path, echo.WrapHandler(opts.Metrics), mw...)
 }
 
 // NewAdmin returns a server with only the admin API and /v1/health, for
