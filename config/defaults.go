@@ -61,6 +61,12 @@ func Default() *Config {
 			Port:            DefaultPort,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 			ShutdownTimeout: DefaultShutdownTimeout,
+			RateLimits: RateLimits{
+				APIKey:         Rate{PerSecond: 1000, Burst: 2000},
+				Callback:       Rate{PerSecond: 5, Burst: 30},
+				FlowsPerUser:   30,
+				FlowsPerAPIKey: 20_000,
+			},
 		},
 		Store: Store{
 			Type:  DefaultStoreType,

@@ -47,6 +47,33 @@ type API struct {
 	// waits are answered, requests and refreshes in flight finish and
 	// refreshed tokens not yet stored are written within it. Default 30s.
 	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	// RateLimits bound what one caller can make the engine do.
+	RateLimits RateLimits `koanf:"rate_limits"`
+	// TrustedProxies lists the addresses (CIDR or single IP) of proxies
+	// whose X-Forwarded-For is believed when the engine decides a client's
+	// address for rate limits. Empty: the connection's address is used.
+	TrustedProxies []string `koanf:"trusted_proxies"`
+}
+
+// RateLimits bound requests per API key, callbacks per client address and
+// authorization flows started per user and per API key. They are counted
+// in each engine instance (N instances allow up to N times the rate); 0
+// turns a limit off. Refusals answer 429 with Retry-After.
+type RateLimits struct {
+	// APIKey limits requests per API key on /v1/auth and /v1/tools.
+	APIKey Rate `koanf:"api_key"`
+	// Callback limits /oauth/callback requests per client address.
+	Callback Rate `koanf:"callback"`
+	// FlowsPerUser and FlowsPerAPIKey bound how many authorization flows
+	// one user id, or one API key, may start per auth.flow_ttl.
+	FlowsPerUser   int `koanf:"flows_per_user"`
+	FlowsPerAPIKey int `koanf:"flows_per_api_key"`
+}
+
+// Rate is a token bucket: PerSecond tokens a second, up to Burst.
+type Rate struct {
+	PerSecond int `koanf:"per_second"`
+	Burst     int `koanf:"burst"`
 }
 
 // RedirectURI is the callback URL every provider must have registered:

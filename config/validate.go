@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"path"
 	"regexp"
@@ -96,6 +97,26 @@ func validateAPI(c *Config, r *report) {
 		r.errorf("api.max_body_bytes", "must be positive")
 	}
 	positive(r, "api.shutdown_timeout", a.ShutdownTimeout)
+	rl := a.RateLimits
+	for _, v := range []struct {
+		path string
+		n    int
+	}{
+		{"api.rate_limits.api_key.per_second", rl.APIKey.PerSecond}, {"api.rate_limits.api_key.burst", rl.APIKey.Burst},
+		{"api.rate_limits.callback.per_second", rl.Callback.PerSecond}, {"api.rate_limits.callback.burst", rl.Callback.Burst},
+		{"api.rate_limits.flows_per_user", rl.FlowsPerUser}, {"api.rate_limits.flows_per_api_key", rl.FlowsPerAPIKey},
+	} {
+		if v.n < 0 {
+			r.errorf(v.path, "must be 0 (no limit) or more, not %d", v.n)
+		}
+	}
+	for i, p := range a.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				r.errorf(fmt.Sprintf("api.trusted_proxies[%d]", i), "must be an IP address or a CIDR prefix (10.0.0.0/8), not %q", p)
+			}
+		}
+	}
 	if a.AdminListen != "" {
 		host, port, err := net.SplitHostPort(a.AdminListen)
 		n, perr := strconv.Atoi(port)

@@ -69,6 +69,9 @@ func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }
 
+// ActorOf returns the actor WithActor set, or "unknown".
+func ActorOf(ctx context.Context) string { return actorOf(ctx) }
+
 // actorOf returns the actor WithActor set, or "unknown".
 func actorOf(ctx context.Context) string {
 	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"time"
@@ -127,6 +128,9 @@ func completed(id, providerID, userID string, scopes []string, ts tokenSet) Auth
 
 // startFlow stores a new pending flow and renders its authorize URL.
 func (e *Engine) startFlow(ctx context.Context, p *authflow.Provider, req AuthorizeRequest, scopes, existing []string) (Authorization, error) {
+	if err := e.admitFlow(ctx, req.UserID); err != nil {
+		return Authorization{}, err
+	}
 	state := authflow.NewState()
 	secrets := flowSecrets{}
 	challenge := ""
@@ -168,6 +172,24 @@ func (e *Engine) startFlow(ctx context.Context, p *authflow.Provider, req Author
 		ProviderID: p.ID(),
 		UserID:     req.UserID,
 	}, nil
+}
+
+// admitFlow counts a new flow against the user's and the API key's
+// limits. Each flow is a record that lives FlowTTL, so without a bound one
+// caller could fill the store with pending flows.
+func (e *Engine) admitFlow(ctx context.Context, userID string) error {
+	now := e.now()
+	if ok, wait := e.userFlows.Allow(userID, now); !ok {
+		return &RequestError{Name: "too_many_flows", Status: http.StatusTooManyRequests, RetryAfter: wait,
+			Message: fmt.Sprintf("this user started more authorizations than the limit allows (api.rate_limits.flows_per_user per %s); try again later", e.flowTTL)}
+	}
+	if actor := actorOf(ctx); actor != "unknown" {
+		if ok, wait := e.keyFlows.Allow(actor, now); !ok {
+			return &RequestError{Name: "too_many_flows", Status: http.StatusTooManyRequests, RetryAfter: wait,
+				Message: fmt.Sprintf("this API key started more authorizations than the limit allows (api.rate_limits.flows_per_api_key per %s); try again later", e.flowTTL)}
+		}
+	}
+	return nil
 }
 
 // Status returns a flow's authorization. With wait > 0 it holds until the

@@ -15,6 +15,7 @@ import (
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/internal/netguard"
+	"github.com/authengine/authengine/internal/ratelimit"
 )
 
 // Sealer seals secrets before they reach the store and opens them after.
@@ -83,6 +84,11 @@ type Options struct {
 	Auditor Auditor
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// FlowsPerUser and FlowsPerAPIKey bound how many authorization flows
+	// one user id, or one API key (the actor WithActor names), may start
+	// per FlowTTL in this process; 0 is no limit.
+	FlowsPerUser   int
+	FlowsPerAPIKey int
 }
 
 // Engine is the authorization service. It is safe for concurrent use.
@@ -97,20 +103,22 @@ type Engine struct {
 	// runtimeClient makes the requests of runtime providers; guard checks
 	// their endpoints when they are written (nil: no check).
 	runtimeClient *http.Client
-	guard         *endpointGuard
-	timeout       time.Duration
-	flowTTL       time.Duration
-	margin        time.Duration
-	lease         time.Duration
-	saveBudget    time.Duration
-	publicURL     string
-	origins       map[string]bool
-	verifierURL   string
-	log           *slog.Logger
-	metrics       *Metrics
-	auditor       Auditor
-	now           func() time.Time
-	refreshes     flightGroup
+	// userFlows and keyFlows count flows started per user and per API key.
+	userFlows, keyFlows *ratelimit.Limiter
+	guard               *endpointGuard
+	timeout             time.Duration
+	flowTTL             time.Duration
+	margin              time.Duration
+	lease               time.Duration
+	saveBudget          time.Duration
+	publicURL           string
+	origins             map[string]bool
+	verifierURL         string
+	log                 *slog.Logger
+	metrics             *Metrics
+	auditor             Auditor
+	now                 func() time.Time
+	refreshes           flightGroup
 	// unsaved holds refreshed token sets the store did not take, by
 	// connection id, until they are stored.
 	unsavedMu sync.Mutex
@@ -205,6 +213,8 @@ func New(opts Options) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
+	e.userFlows = ratelimit.New(opts.FlowsPerUser, e.flowTTL, opts.FlowsPerUser)
+	e.keyFlows = ratelimit.New(opts.FlowsPerAPIKey, e.flowTTL, opts.FlowsPerAPIKey)
 	for _, o := range append([]string{e.publicURL}, opts.AllowedRedirectOrigins...) {
 		if o == "" {
 			continue

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Sentinel errors callers act on. engine/httpapi maps each to one status
@@ -33,6 +34,8 @@ type RequestError struct {
 	Message string
 	// Status is the HTTP status; zero means 400.
 	Status int
+	// RetryAfter, when set, is when the caller may try again (429).
+	RetryAfter time.Duration
 }
 
 func (e *RequestError) Error() string { return e.Message }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,6 +34,7 @@ import (
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/bolt"
 	redisstore "github.com/authengine/authengine/engine/store/redis"
+	"github.com/authengine/authengine/internal/ratelimit"
 )
 
 // loaded is a configuration that passed every check serve needs.
@@ -309,6 +311,8 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		VerifierURL:            verifierURL(cfg),
 		Logger:                 log,
 		Metrics:                engine.NewMetrics(reg),
+		FlowsPerUser:           cfg.API.RateLimits.FlowsPerUser,
+		FlowsPerAPIKey:         cfg.API.RateLimits.FlowsPerAPIKey,
 	})
 	if err != nil {
 		return err
@@ -325,6 +329,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		AdminKeys:    adminKeys,
 		MaxBodyBytes: cfg.API.MaxBodyBytes,
 		Logger:       log,
+		Limits:       rateLimits(cfg.API),
 	}
 	if cfg.Telemetry.Metrics.Enabled == nil || *cfg.Telemetry.Metrics.Enabled {
 		api.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
@@ -339,7 +344,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		return err
 	}
 	defer stopTools()
-	httpapi.MountTools(handler, toolService, apiKeys)
+	httpapi.MountTools(handler, toolService, apiKeys, api.Limits)
 
 	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
 	ln, err := net.Listen("tcp", addr)
@@ -414,4 +419,24 @@ func disabledProviders(cfg *config.Config) []string {
 		}
 	}
 	return ids
+}
+
+// rateLimits builds the API's per-instance limiters from api.rate_limits.
+// In development mode clients on loopback are not limited.
+func rateLimits(a config.API) httpapi.RateLimits {
+	rl := a.RateLimits
+	out := httpapi.RateLimits{
+		APIKey:         ratelimit.New(rl.APIKey.PerSecond, time.Second, rl.APIKey.Burst),
+		Callback:       ratelimit.New(rl.Callback.PerSecond, time.Second, rl.Callback.Burst),
+		ExemptLoopback: a.Development,
+	}
+	for _, p := range a.TrustedProxies {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, _ := netip.ParseAddr(p) // validated by config
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		out.TrustedProxies = append(out.TrustedProxies, prefix)
+	}
+	return out
 }

@@ -38,6 +38,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if ae.status == http.StatusServiceUnavailable {
 			c.Response().Header().Set("Retry-After", "1")
 		}
+		var re *engine.RequestError
+		if errors.As(err, &re) && re.RetryAfter > 0 {
+			c.Response().Header().Set("Retry-After", retryAfter(re.RetryAfter))
+		}
 		if werr := c.JSON(ae.status, ae); werr != nil {
 			log.Warn("write error response", "err", werr)
 		}

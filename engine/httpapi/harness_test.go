@@ -66,6 +66,11 @@ type harnessOptions struct {
 	// write-time check.
 	guardPrivate bool
 	resolver     netguard.Resolver
+	// limits, flowsPerUser, flowsPerAPIKey and apiKeys (beside apiKey)
+	// set the request limits.
+	limits                       httpapi.RateLimits
+	flowsPerUser, flowsPerAPIKey int
+	apiKeys                      []string
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -151,13 +156,15 @@ func (h *harness) start(opts harnessOptions) {
 		Resolver:               opts.resolver,
 		Logger:                 log,
 		Now:                    h.clock.Now,
+		FlowsPerUser:           opts.flowsPerUser,
+		FlowsPerAPIKey:         opts.flowsPerAPIKey,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var handler http.Handler = httpapi.New(httpapi.Options{
-		Engine: eng, APIKeys: []string{apiKey}, AdminKeys: []string{adminKey},
-		MaxBodyBytes: 64 << 10, Logger: log,
+		Engine: eng, APIKeys: append([]string{apiKey}, opts.apiKeys...), AdminKeys: []string{adminKey},
+		MaxBodyBytes: 64 << 10, Logger: log, Limits: opts.limits,
 	})
 	h.handler.Store(&handler)
 	h.store, h.engine = st, eng

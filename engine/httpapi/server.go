@@ -45,6 +45,8 @@ type Options struct {
 	// SeparateAdmin leaves the admin API (/v1/admin) out of New, to be
 	// served by NewAdmin on a listener of its own (api.admin_listen).
 	SeparateAdmin bool
+	// Limits are the per-instance request rate limits.
+	Limits RateLimits
 }
 
 // New returns the echo server with every route mounted (the admin API
@@ -54,9 +56,9 @@ func New(opts Options) *echo.Echo {
 	apps := requireKey(opts.APIKeys, "api_key")
 
 	e.GET("/v1/health", h.health)
-	e.GET("/oauth/callback", h.callback)
+	e.GET("/oauth/callback", h.callback, limit(opts.Limits.Callback, opts.Limits.ExemptLoopback, byAddress, tooManyCallbacks))
 
-	v1 := e.Group("/v1", apps)
+	v1 := e.Group("/v1", apps, limit(opts.Limits.APIKey, opts.Limits.ExemptLoopback, byActor, tooMany))
 	v1.POST("/auth/authorize", h.authorize)
 	v1.GET("/auth/status", h.status)
 	v1.POST("/auth/confirm_user", h.confirmUser)
@@ -130,6 +132,7 @@ func newServer(opts Options) (*echo.Echo, *handlers) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
+	e.IPExtractor = ipExtractor(opts.Limits.TrustedProxies)
 	e.Use(middleware.Recover())
 	e.Use(accessLog(log))
 	e.Use(middleware.BodyLimit(bytesString(opts.MaxBodyBytes)))

@@ -12,7 +12,8 @@ import (
 	"github.com/authengine/authengine/toolkit"
 )
 
-// MountTools registers the tools API on e, behind the same API-key check as
+// MountTools registers the tools API on e, behind the same API-key check
+// and per-key rate limit (limits.APIKey, the limiter New was given) as
 // the rest of /v1:
 //
 //	GET  /v1/tools             list (offset pagination, ?toolkit=)
@@ -21,16 +22,17 @@ import (
 //	POST /v1/tools/execute     run a tool (403 authorization_required when the user must connect first)
 //
 // A nil svc (no workers configured) serves an empty catalog.
-func MountTools(e *echo.Echo, svc *tools.Service, apiKeys []string) {
+func MountTools(e *echo.Echo, svc *tools.Service, apiKeys []string, limits RateLimits) {
 	if svc == nil {
 		svc = tools.New(tools.Options{})
 	}
 	h := &toolHandlers{svc: svc}
 	key := requireKey(apiKeys, "api_key")
-	e.GET("/v1/tools", h.list, key)
-	e.GET("/v1/tools/:name", h.get, key)
-	e.POST("/v1/tools/authorize", h.authorize, key)
-	e.POST("/v1/tools/execute", h.execute, key)
+	rate := limit(limits.APIKey, limits.ExemptLoopback, byActor, tooMany)
+	e.GET("/v1/tools", h.list, key, rate)
+	e.GET("/v1/tools/:name", h.get, key, rate)
+	e.POST("/v1/tools/authorize", h.authorize, key, rate)
+	e.POST("/v1/tools/execute", h.execute, key, rate)
 }
 
 type toolHandlers struct {
