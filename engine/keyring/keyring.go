@@ -179,6 +179,7 @@ func (k *Keyring) create(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("keyring: %w", err)
 	}
+	defer clear(key.Secret) // NewData and the wrapping keep no reference
 	wrapped, err := k.root.Seal(key.Secret, aad(key.ID))
 	if err != nil {
 		return fmt.Errorf("keyring: wrap data key %q: %w", key.ID, err)
