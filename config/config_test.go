@@ -256,6 +256,36 @@ func TestConfigMistakes(t *testing.T) {
 			wantMsg:  `unknown reference kind "vault"`,
 		},
 		{
+			name:     "a shell-style ${NAME} is an error naming the right syntax",
+			mutate:   func(d map[string]any) { hooli(d)["client_secret"] = "${HOOLI_CLIENT_SECRET}" },
+			wantPath: "auth.providers[hooli].client_secret",
+			wantMsg:  "${HOOLI_CLIENT_SECRET} is not expanded here and would be used literally; write $<env:HOOLI_CLIENT_SECRET>",
+		},
+		{
+			name:     "a compose-style ${NAME:-default} is an error too",
+			mutate:   func(d map[string]any) { hooli(d)["client_secret"] = "${HOOLI_CLIENT_SECRET:-x}" },
+			wantPath: "auth.providers[hooli].client_secret",
+			wantMsg:  "write $<env:HOOLI_CLIENT_SECRET>",
+		},
+		{
+			name:     "an unclosed $<env: reference is an error",
+			mutate:   func(d map[string]any) { hooli(d)["client_secret"] = "$<env:HOOLI_CLIENT_SECRET" },
+			wantPath: "auth.providers[hooli].client_secret",
+			wantMsg:  `reference $<env:... is not closed (add ">" at its end`,
+		},
+		{
+			name:     "an unclosed ${file: reference is an error",
+			mutate:   func(d map[string]any) { hooli(d)["client_secret"] = "${file:/run/secrets/x" },
+			wantPath: "auth.providers[hooli].client_secret",
+			wantMsg:  `reference ${file:... is not closed (add "}" at its end`,
+		},
+		{
+			name:     "Arcade's ${env:NAME} names a missing variable like $<env:NAME>",
+			mutate:   func(d map[string]any) { hooli(d)["client_secret"] = "${env:NOT_SET_ANYWHERE}" },
+			wantPath: "auth.providers[hooli].client_secret",
+			wantMsg:  "environment variable NOT_SET_ANYWHERE is not set",
+		},
+		{
 			name: "a duplicate provider id is an error",
 			mutate: func(d map[string]any) {
 				a := at(d, "auth")

@@ -9,8 +9,19 @@ import (
 )
 
 // refRE matches one reference: $<env:NAME> or $<file:/path> (and, to
-// report them, references of unknown kinds).
-var refRE = regexp.MustCompile(`\$<([A-Za-z_]+):([^>]*)>`)
+// report them, references of unknown kinds), or Arcade's spelling of the
+// same two, ${env:NAME} and ${file:/path}, so that an Arcade engine.yaml
+// section moves over unchanged.
+var refRE = regexp.MustCompile(`\$<([A-Za-z_]+):([^>]*)>|\$\{(env|file):([^}]*)\}`)
+
+// shellRefRE matches the shell and compose spelling ${NAME}, which this
+// file does not expand: left alone it would become the literal value.
+var shellRefRE = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-=?+][^}]*)?\}`)
+
+// openRefRE matches the start of a reference; what remains of a string
+// once every complete reference is removed must not contain one, or a
+// reference was left unclosed.
+var openRefRE = regexp.MustCompile(`\$<[A-Za-z_]+:|\$\{(env|file):`)
 
 // resolver replaces references in the raw tree.
 type resolver struct {
@@ -151,8 +162,20 @@ func (rs resolver) walk(path string, v any, sev severity, r *report) any {
 // unresolved reference becomes the empty string and is reported; the
 // report names the variable or file, never a value.
 func (rs resolver) resolve(path, s string, sev severity, r *report) string {
-	if !strings.Contains(s, "$<") {
+	if !strings.Contains(s, "$<") && !strings.Contains(s, "${") {
 		return s
+	}
+	rest := refRE.ReplaceAllString(s, "")
+	for _, m := range shellRefRE.FindAllStringSubmatch(rest, -1) {
+		r.errorf(path, "${%s} is not expanded here and would be used literally; write $<env:%s>", m[1], m[1])
+	}
+	if loc := openRefRE.FindStringIndex(rest); loc != nil {
+		open := rest[loc[0]:loc[1]]
+		closer := ">"
+		if strings.HasPrefix(open, "${") {
+			closer = "}"
+		}
+		r.errorf(path, "reference %s... is not closed (add %q at its end, as in $<env:NAME>)", open, closer)
 	}
 	problem := func(format string, args ...any) {
 		if sev == sevWarning {
@@ -164,6 +187,9 @@ func (rs resolver) resolve(path, s string, sev severity, r *report) string {
 	return refRE.ReplaceAllStringFunc(s, func(ref string) string {
 		m := refRE.FindStringSubmatch(ref)
 		kind, arg := m[1], strings.TrimSpace(m[2])
+		if m[3] != "" {
+			kind, arg = m[3], strings.TrimSpace(m[4])
+		}
 		switch kind {
 		case "env":
 			if !envNameRE.MatchString(arg) {

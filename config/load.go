@@ -102,6 +102,11 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 	}
 
 	var r report
+	// A top-level $schema names the JSON Schema editors validate the file
+	// with; it is not configuration.
+	if _, ok := doc["$schema"].(string); ok {
+		delete(doc, "$schema")
+	}
 	mergeCatalog(doc, &r)
 	doc = rs.interpolateRoot(doc, &r)
 

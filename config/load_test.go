@@ -570,3 +570,27 @@ func TestMetricsListenAndTokenAreValidated(t *testing.T) {
 		})
 	}
 }
+
+// An Arcade engine.yaml section moves over unchanged: its ${env:NAME} and
+// ${file:PATH} references resolve like $<env:NAME> and $<file:PATH>, and a
+// top-level $schema key is accepted.
+func TestArcadeReferencesAndSchemaKey(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "key")
+	writeAt(t, secretFile, "from-a-file\n")
+	c, _, err := loadString(t, `
+$schema: https://example.com/engine.schema.json
+api:
+  development: true
+  public_url: https://${env:HOST}:$<env:PORT>/auth
+  api_keys: ["${file:`+secretFile+`}"]
+`, map[string]string{"HOST": "auth.example.com", "PORT": "8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.API.PublicURL != "https://auth.example.com:8443/auth" {
+		t.Fatalf("public_url = %q", c.API.PublicURL)
+	}
+	if c.API.APIKeys[0] != "from-a-file" {
+		t.Fatalf("api key = %q", c.API.APIKeys[0])
+	}
+}
