@@ -82,6 +82,9 @@ func validateAPI(c *Config, r *report) {
 	}
 	checkKeys("api_keys", a.APIKeys)
 	checkKeys("admin_keys", a.AdminKeys)
+	if !a.Development && len(a.AdminKeys) == 0 {
+		r.warnf("api.admin_keys", "none set: the admin API (/v1/admin) refuses every request with 401")
+	}
 	if !a.Development && len(a.APIKeys) == 0 {
 		r.errorf("api.api_keys", "at least one API key is required when api.development is false")
 	}

@@ -79,6 +79,10 @@ func check(configPath, envPath string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, err := startupChecks(l.cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(err.Error()))
+		return errReported
+	}
 	redirect := l.cfg.API.RedirectURI()
 	ids := make([]string, 0, len(l.providers))
 	for id := range l.providers {
@@ -159,23 +163,43 @@ type devKeys struct {
 	AdminKey  string `json:"admin_key"`
 }
 
-// resolveKeys returns the sealer and the API and admin keys. Without
-// configured keys, development mode generates them into the data dir (mode
-// 0600) on first start and reuses them later; otherwise it is an error.
-func resolveKeys(cfg *config.Config, log *slog.Logger, stderr io.Writer) (*seal.Sealer, []string, []string, error) {
-	apiKeys, adminKeys := nonEmpty(cfg.API.APIKeys), nonEmpty(cfg.API.AdminKeys)
+// startupChecks are the checks serve makes of a loaded configuration
+// before it listens, generates a key or opens the store; check makes the
+// same ones, so the two agree on every configuration. It returns the
+// configured root keys, parsed.
+func startupChecks(cfg *config.Config) ([]seal.Key, error) {
 	var keys []seal.Key
 	for i, rk := range cfg.Security.RootKeys {
 		k, err := seal.ParseKey(rk.ID, rk.Value)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("security.root_keys[%d]: %w", i, err)
+			return nil, fmt.Errorf("security.root_keys[%d]: %w", i, err)
 		}
 		keys = append(keys, k)
 	}
-	if len(keys) == 0 || len(apiKeys) == 0 || len(adminKeys) == 0 {
-		if !cfg.API.Development {
-			return nil, nil, nil, errors.New("no root key or API key configured: set security.root_keys and api.api_keys (see README, Production setup), or set api.development: true to generate development keys")
+	if len(keys) > 0 {
+		if _, err := seal.New(keys); err != nil {
+			return nil, fmt.Errorf("security.root_keys: %w", err)
 		}
+	}
+	if !cfg.API.Development && (len(keys) == 0 || len(nonEmpty(cfg.API.APIKeys)) == 0) {
+		return nil, errors.New("no root key or API key configured: set security.root_keys and api.api_keys (see README, Production setup), or set api.development: true to generate development keys")
+	}
+	return keys, nil
+}
+
+// resolveKeys returns the sealer and the API and admin keys. Without
+// configured root or API keys, development mode generates them (and an
+// admin key) into the data dir (mode 0600) on first start and reuses them
+// later; outside development mode startupChecks has refused that already.
+// No admin key outside development mode is allowed: the admin API then
+// refuses every request, saying why.
+func resolveKeys(cfg *config.Config, log *slog.Logger, stderr io.Writer) (*seal.Sealer, []string, []string, error) {
+	apiKeys, adminKeys := nonEmpty(cfg.API.APIKeys), nonEmpty(cfg.API.AdminKeys)
+	keys, err := startupChecks(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cfg.API.Development && (len(keys) == 0 || len(apiKeys) == 0 || len(adminKeys) == 0) {
 		dk, path, err := loadDevKeys(cfg.DataDir)
 		if err != nil {
 			return nil, nil, nil, err
@@ -195,6 +219,9 @@ func resolveKeys(cfg *config.Config, log *slog.Logger, stderr io.Writer) (*seal.
 			adminKeys = []string{dk.AdminKey}
 		}
 		log.Warn("development mode: using generated keys; never run production like this", "keys_file", path)
+	}
+	if len(adminKeys) == 0 {
+		log.Warn("no api.admin_keys: the admin API (/v1/admin) refuses every request")
 	}
 	s, err := seal.New(keys)
 	if err != nil {
@@ -276,6 +303,16 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	}
 	cfg := l.cfg
 	log := newLogger(cfg.Telemetry.Log, stderr)
+	if _, err := startupChecks(cfg); err != nil {
+		return err
+	}
+	// Listen first: a port in use fails before any key or file is made.
+	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
 	root, apiKeys, adminKeys, err := resolveKeys(cfg, log, stderr)
 	if err != nil {
 		return err
@@ -346,11 +383,6 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	defer stopTools()
 	httpapi.MountTools(handler, toolService, apiKeys, api.Limits)
 
-	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

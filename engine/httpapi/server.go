@@ -167,6 +167,9 @@ func requireKey(keys []string, kind string) echo.MiddlewareFunc {
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if len(digests) == 0 {
+				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "this API is off: no api." + kind + "s are configured"}
+			}
 			got := strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization))
 			if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
 				got = strings.TrimSpace(got[7:])
