@@ -176,6 +176,9 @@ func TestConfigMistakes(t *testing.T) {
 		env      map[string]string // nil: testEnv
 		wantPath string
 		wantMsg  string
+		// only: the error is the only one reported (its follow-ons, such
+		// as "is required" for the field it left empty, are dropped).
+		only bool
 	}{
 		{
 			name: "a typo in a request key is reported with the closest valid key",
@@ -228,6 +231,7 @@ func TestConfigMistakes(t *testing.T) {
 			env:      without(testEnv, "HOOLI_CLIENT_SECRET"),
 			wantPath: "auth.providers[hooli].client_secret",
 			wantMsg:  "environment variable HOOLI_CLIENT_SECRET is not set",
+			only:     true,
 		},
 		{
 			name:     "a missing variable in the api keys names the variable",
@@ -260,6 +264,27 @@ func TestConfigMistakes(t *testing.T) {
 			mutate:   func(d map[string]any) { hooli(d)["client_secret"] = "${HOOLI_CLIENT_SECRET}" },
 			wantPath: "auth.providers[hooli].client_secret",
 			wantMsg:  "${HOOLI_CLIENT_SECRET} is not expanded here and would be used literally; write $<env:HOOLI_CLIENT_SECRET>",
+			only:     true,
+		},
+		{
+			name: "a misspelt required key is one error, without the follow-on that it is missing",
+			mutate: func(d map[string]any) {
+				hooli(d)["clent_id"] = hooli(d)["client_id"]
+				delete(hooli(d), "client_id")
+			},
+			wantPath: "auth.providers[hooli].clent_id",
+			wantMsg:  `unknown key (did you mean "client_id"?)`,
+			only:     true,
+		},
+		{
+			name: "an unknown provider_id is one error, without the blocks its template would have given",
+			mutate: func(d map[string]any) {
+				hooli(d)["provider_id"] = "githbu"
+				delete(hooli(d), "oauth2")
+			},
+			wantPath: "auth.providers[hooli].provider_id",
+			wantMsg:  `unknown built-in provider "githbu" (did you mean "github"?)`,
+			only:     true,
 		},
 		{
 			name:     "a compose-style ${NAME:-default} is an error too",
@@ -658,6 +683,9 @@ func TestConfigMistakes(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("no error at %s containing %q; got:\n%v", tt.wantPath, tt.wantMsg, err)
+			}
+			if tt.only && len(errs.Fields) != 1 {
+				t.Errorf("want this error alone, got %d:\n%v", len(errs.Fields), err)
 			}
 			assertNoSecret(t, err.Error(), warnings)
 		})

@@ -101,6 +101,9 @@ func (d *decoder) structure(path string, raw any, v reflect.Value) {
 		if !ok {
 			if s := closest(k, fieldNames(fields)); s != "" {
 				d.r.errorf(keyPath(path, k), "unknown key (did you mean %q?)", s)
+				if _, given := m[s]; !given {
+					d.r.explain(keyPath(path, s)) // "s is required" would follow
+				}
 			} else {
 				d.r.errorf(keyPath(path, k), "unknown key (valid keys: %s)", strings.Join(fieldNames(fields), ", "))
 			}

@@ -54,6 +54,39 @@ func (e *Errors) Sorted() []FieldError {
 type report struct {
 	errs     []FieldError
 	warnings []FieldError
+	// explained holds the paths whose absence an error already reported
+	// explains: a reference there that did not resolve, a misspelt key
+	// that would have set it, or an unknown provider_id whose template
+	// would have filled it. An "is required" error at such a path, or
+	// under it, is a follow-on and is dropped, so that an operator reads
+	// the one root cause.
+	explained map[string]bool
+}
+
+// explain marks path (and everything under it) as explained.
+func (r *report) explain(path string) {
+	if r.explained == nil {
+		r.explained = map[string]bool{}
+	}
+	r.explained[path] = true
+}
+
+// followOn says whether e is an "is required" error at an explained path
+// or under one.
+func (r *report) followOn(e FieldError) bool {
+	if len(r.explained) == 0 || !strings.HasPrefix(e.Message, "is required") {
+		return false
+	}
+	for p := e.Path; ; {
+		if r.explained[p] {
+			return true
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			return false
+		}
+		p = p[:i]
+	}
 }
 
 func (r *report) errorf(path, format string, args ...any) {
@@ -66,10 +99,16 @@ func (r *report) warnf(path, format string, args ...any) {
 
 // err returns the collected errors as *Errors, or nil when there are none.
 func (r *report) err() error {
-	if len(r.errs) == 0 {
+	errs := make([]FieldError, 0, len(r.errs))
+	for _, e := range r.errs {
+		if !r.followOn(e) {
+			errs = append(errs, e)
+		}
+	}
+	if len(errs) == 0 {
 		return nil
 	}
-	return &Errors{Fields: r.errs}
+	return &Errors{Fields: errs}
 }
 
 // warningLines returns the warnings as sorted, de-duplicated "path: message"

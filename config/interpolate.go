@@ -183,6 +183,7 @@ func (rs resolver) resolve(path, s string, sev severity, r *report) string {
 			return
 		}
 		r.errorf(path, format, args...)
+		r.explain(path) // the field is empty because of this
 	}
 	return refRE.ReplaceAllStringFunc(s, func(ref string) string {
 		m := refRE.FindStringSubmatch(ref)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/knadh/koanf/parsers/yaml"
@@ -94,7 +95,11 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 	// uses, so keys holding dots (params, response_map) stay whole.
 	k := koanf.New("\x00")
 	if err := k.Load(rawbytes.Provider(data), yaml.Parser()); err != nil {
-		return nil, nil, &Errors{Fields: []FieldError{{Message: "invalid YAML: " + yamlProblem(err)}}}
+		var fields []FieldError
+		for _, msg := range yamlProblems(err, data) {
+			fields = append(fields, FieldError{Message: "invalid YAML: " + msg})
+		}
+		return nil, nil, &Errors{Fields: fields}
 	}
 	doc, _ := deepCopy(k.Raw()).(map[string]any)
 	if doc == nil {
@@ -124,19 +129,31 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 }
 
 // yamlLineRE finds the line number in a YAML error.
-var yamlLineRE = regexp.MustCompile(`line \d+`)
+var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 
-// yamlProblem keeps the parser's message (it holds line numbers) but
-// trims it to one line, so that no long excerpt of the file, which may
-// hold a secret, ends up in the error.
-func yamlProblem(err error) string {
+// yamlDuplicateRE is the parser's report of a key given twice in one
+// mapping.
+var yamlDuplicateRE = regexp.MustCompile(`line (\d+): mapping key "([^"]*)" already defined at line (\d+)`)
+
+// yamlProblems turns the parser's error into one line per problem, each
+// naming the line and saying what to do. It keeps the parser's wording
+// (which holds line numbers) but never an excerpt of the file, which may
+// hold a secret: only keys (never values) are quoted.
+func yamlProblems(err error, data []byte) []string {
 	msg := err.Error()
+	if dups := yamlDuplicateRE.FindAllStringSubmatch(msg, -1); len(dups) > 0 {
+		out := make([]string, len(dups))
+		for i, m := range dups {
+			out[i] = fmt.Sprintf("key %q is given twice in one mapping, at line %s and at line %s: keep one", m[2], m[3], m[1])
+		}
+		return out
+	}
 	if strings.Contains(msg, "cannot unmarshal") {
 		where := ""
 		if m := yamlLineRE.FindString(msg); m != "" {
 			where = " (" + m + ")"
 		}
-		return "the document must be a map of keys such as api, store and auth" + where
+		return []string{"the document must be a map of keys such as api, store and auth" + where}
 	}
 	if i := strings.IndexByte(msg, '\n'); i >= 0 {
 		msg = msg[:i]
@@ -144,7 +161,30 @@ func yamlProblem(err error) string {
 	if len(msg) > 200 {
 		msg = msg[:200] + "..."
 	}
-	return msg
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		if tabIndented(data, n) {
+			return []string{msg + ": the line is indented with a tab; YAML indents with spaces only, replace the tab with spaces"}
+		}
+		return []string{msg + ": check the indentation, the colon after each key and the quotes on that line and the one before"}
+	}
+	return []string{msg}
+}
+
+// tabIndented says whether line n (1-based) of data, or the line before
+// it (the parser sometimes reports the next one), has a tab in its
+// leading whitespace.
+func tabIndented(data []byte, n int) bool {
+	lines := strings.Split(string(data), "\n")
+	for _, i := range []int{n - 1, n - 2} {
+		if i >= 0 && i < len(lines) {
+			rest := strings.TrimLeft(lines[i], " \t")
+			if strings.Contains(lines[i][:len(lines[i])-len(rest)], "\t") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // mergeCatalog prepares every provider entry of the document with

@@ -480,6 +480,12 @@ func TestInvalidDocuments(t *testing.T) {
 		{"broken YAML is reported as such", "api: [unclosed", "invalid YAML"},
 		{"a document that is a list is reported as not a map", "- a\n- b\n", "must be a map"},
 		{"a document that is a scalar is reported as not a map", secretValue + "\n", "must be a map"},
+		{"a key given twice names the key and both lines", "api:\n  port: 8080\n  development: true\n  port: 9090\n",
+			`invalid YAML: key "port" is given twice in one mapping, at line 2 and at line 4: keep one`},
+		{"a tab in the indentation says to use spaces", "api:\n\tport: 8080\n",
+			"line 2: found character that cannot start any token: the line is indented with a tab; YAML indents with spaces only"},
+		{"another syntax error names the line and what to check", "api:\n  development: true\n  api_keys: [\"" + secretValue + "\n",
+			"check the indentation, the colon after each key and the quotes on that line and the one before"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -264,6 +264,7 @@ func validateProvider(p Provider, base string, r *report) {
 	if p.ProviderID != "" {
 		if _, ok := catalog.Lookup(p.ProviderID); !ok {
 			r.errorf(keyPath(base, "provider_id"), "%s", unknownCatalogMessage(p.ProviderID))
+			r.explain(keyPath(base, "oauth2")) // the template would have given these
 		}
 	}
 	if enabled && strings.TrimSpace(p.ClientID) == "" {
