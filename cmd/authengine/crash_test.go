@@ -133,7 +133,9 @@ func newCrashRig(t *testing.T, bin, backend string) *crashRig {
 	r.logPath = filepath.Join(r.dir, "engine.log")
 	cfg := fmt.Sprintf(`
 data_dir: %s
-api: {development: false, host: 127.0.0.1, port: %d, public_url: %q, api_keys: [%s], admin_keys: [crash-admin-key-0123456789]}
+# The loop is one client storming one engine: rate limits off.
+api: {development: false, host: 127.0.0.1, port: %d, public_url: %q, api_keys: [%s], admin_keys: [crash-admin-key-0123456789],
+  rate_limits: {api_key: {per_second: 0}, callback: {per_second: 0}, flows_per_user: 0, flows_per_api_key: 0}}
 security: {root_keys: [{id: k1, value: %q}]}
 store: %s
 telemetry: {log: {level: info, format: json}}
