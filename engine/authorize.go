@@ -68,7 +68,15 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 	if err := checkRequestLimits(req.UserID, req.NextURI, req.Scopes); err != nil {
 		return Authorization{}, err
 	}
+	// A provider id longer than any provider's cannot name one; refused
+	// here, it is never echoed back in an unknown_provider message.
+	if len(req.ProviderID) > config.MaxIDLength {
+		return Authorization{}, badRequest("field_too_long", fmt.Sprintf("auth_requirement.provider_id is %d bytes; the limit is %d", len(req.ProviderID), config.MaxIDLength))
+	}
 	if req.ProviderType != "" && req.ProviderType != "oauth2" {
+		if len(req.ProviderType) > config.MaxIDLength {
+			return Authorization{}, badRequest("unsupported_provider_type", "provider_type is not supported; use \"oauth2\"")
+		}
 		return Authorization{}, badRequest("unsupported_provider_type", fmt.Sprintf("provider_type %q is not supported; use \"oauth2\"", req.ProviderType))
 	}
 	p, err := e.provider(req.ProviderID)

@@ -52,6 +52,8 @@ func TestBadInput(t *testing.T) {
 		{"a user_id over the length limit is refused (TestAttack_HugeUserIDFillsStore)", apiKey, "POST", "/v1/auth/authorize", authorizeBody(strings.Repeat("u", 257), "hooli"), 400, "field_too_long"},
 		{"a next_uri over the length limit is refused", apiKey, "POST", "/v1/auth/authorize", map[string]any{"user_id": "u", "auth_requirement": map[string]any{"provider_id": "hooli"}, "next_uri": h.srv.URL + "/" + strings.Repeat("n", 2100)}, 400, "field_too_long"},
 		{"a scope over the length limit is refused", apiKey, "POST", "/v1/auth/authorize", authorizeBody("u", "hooli", "repo:"+strings.Repeat("s", 300)), 400, "field_too_long"},
+		{"a provider id longer than any provider's is refused, not echoed (TestAttack_HugeProviderIDEchoedInError)", apiKey, "POST", "/v1/auth/authorize", authorizeBody("u", strings.Repeat("p", 60<<10)), 400, "field_too_long"},
+		{"a long unsupported provider type is refused, not echoed", apiKey, "POST", "/v1/auth/authorize", map[string]any{"user_id": "u", "auth_requirement": map[string]any{"provider_id": "hooli", "provider_type": strings.Repeat("t", 60<<10)}}, 400, "unsupported_provider_type"},
 		{"more scopes than the limit are refused", apiKey, "POST", "/v1/auth/authorize", authorizeBody("u", "hooli", manyScopes(65)...), 400, "too_many_scopes"},
 		{"a runtime provider id over the length limit is refused", adminKey, "POST", "/v1/admin/auth_providers", map[string]any{"id": strings.Repeat("p", 65), "provider_id": "github", "client_id": "c", "client_secret": "s"}, 400, "invalid_provider"},
 		{"an unknown flow id is not found", apiKey, "GET", "/v1/auth/status?id=does-not-exist", nil, 404, "flow_not_found"},
@@ -73,6 +75,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if out.Message == "" {
 				t.Error("error has no message")
+			}
+			if len(out.Message) > 1024 {
+				t.Errorf("the message is %d bytes: it echoes the input", len(out.Message))
 			}
 			if n := h.connections(); n != 0 {
 				t.Errorf("%d connections stored after a bad request, want 0", n)
