@@ -197,6 +197,13 @@ func TestConfigMistakes(t *testing.T) {
 			wantMsg:  `did you mean "telemetry"?`,
 		},
 		{
+			name:     "a public_url that already ends in the callback path is an error",
+			mutate:   func(d map[string]any) { at(d, "api")["public_url"] = "https://auth.example.com/oauth/callback/" },
+			wantPath: "api.public_url",
+			wantMsg:  "must be the engine's base URL, without /oauth/callback (the engine adds it: the redirect URI would be https://auth.example.com/oauth/callback/oauth/callback)",
+			only:     true,
+		},
+		{
 			name:     "a typo in an api key is reported with a suggestion",
 			mutate:   func(d map[string]any) { at(d, "api")["publc_url"] = "https://x.example" },
 			wantPath: "api.publc_url",
@@ -316,8 +323,9 @@ func TestConfigMistakes(t *testing.T) {
 				a := at(d, "auth")
 				a["providers"] = append(a["providers"].([]any), deepCopy(hooli(d)))
 			},
-			wantPath: "auth.providers[hooli].id",
-			wantMsg:  `duplicate provider id "hooli"`,
+			wantPath: "auth.providers[1].id",
+			wantMsg:  `duplicate provider id "hooli" (entry 0 has it too; entries count from 0)`,
+			only:     true,
 		},
 		{
 			name:     "a provider id that is not URL-safe is an error",
@@ -511,8 +519,9 @@ func TestConfigMistakes(t *testing.T) {
 				s := at(d, "security")
 				s["root_keys"] = append(s["root_keys"].([]any), map[string]any{"id": "k1", "value": rootKeyValue})
 			},
-			wantPath: "security.root_keys[k1].id",
-			wantMsg:  `duplicate root key id "k1"`,
+			wantPath: "security.root_keys[1].id",
+			wantMsg:  `duplicate root key id "k1" (entry 0 has it too; entries count from 0)`,
+			only:     true,
 		},
 		{
 			name:     "a root key without an id is an error",
@@ -586,8 +595,9 @@ func TestConfigMistakes(t *testing.T) {
 				tl := at(d, "tools")
 				tl["workers"] = append(tl["workers"].([]any), deepCopy(at(d, "tools", "workers", 0)))
 			},
-			wantPath: "tools.workers[local].id",
-			wantMsg:  `duplicate worker id "local"`,
+			wantPath: "tools.workers[1].id",
+			wantMsg:  `duplicate worker id "local" (entry 0 has it too; entries count from 0)`,
+			only:     true,
 		},
 		{
 			name:     "a worker uri that is not a URL is an error",

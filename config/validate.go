@@ -67,6 +67,10 @@ func validateAPI(c *Config, r *report) {
 			r.errorf("api.public_url", "%s", msg)
 		} else if u, _ := url.Parse(a.PublicURL); u.RawQuery != "" || u.Fragment != "" {
 			r.errorf("api.public_url", "must not have a query or fragment")
+		} else if p := strings.TrimRight(u.Path, "/"); strings.HasSuffix(p, "/oauth/callback") {
+			// The redirect URI is public_url + /oauth/callback: this
+			// would register .../oauth/callback/oauth/callback.
+			r.errorf("api.public_url", "must be the engine's base URL, without /oauth/callback (the engine adds it: the redirect URI would be %s)", strings.TrimRight(a.PublicURL, "/")+"/oauth/callback")
 		}
 	}
 	checkKeys := func(field string, keys []string) {
@@ -133,10 +137,11 @@ func validateAPI(c *Config, r *report) {
 }
 
 func validateSecurity(c *Config, r *report) {
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, k := range c.Security.RootKeys {
+		first, dup := seen[k.ID]
 		p := fmt.Sprintf("security.root_keys[%d]", i)
-		if k.ID != "" && idRE.MatchString(k.ID) {
+		if k.ID != "" && idRE.MatchString(k.ID) && !dup {
 			p = "security.root_keys[" + k.ID + "]"
 		}
 		switch {
@@ -144,10 +149,12 @@ func validateSecurity(c *Config, r *report) {
 			r.errorf(p+".id", "must not be empty")
 		case !idRE.MatchString(k.ID):
 			r.errorf(p+".id", "must contain only letters, digits, '_', '.' and '-'")
-		case seen[k.ID]:
-			r.errorf(p+".id", "duplicate root key id %q", k.ID)
+		case dup:
+			r.errorf(p+".id", "duplicate root key id %q (entry %d has it too; entries count from 0): give each key its own id", k.ID, first)
 		}
-		seen[k.ID] = true
+		if !dup {
+			seen[k.ID] = i
+		}
 		if k.Value == "" {
 			r.errorf(p+".value", "must not be empty (32 random bytes, standard base64)")
 			continue
@@ -231,14 +238,19 @@ func validateAuth(c *Config, r *report) {
 			r.errorf("auth.user_verification.verifier_url", "%s", msg)
 		}
 	}
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, p := range a.Providers {
 		base := listPath("auth.providers", p.ID, i)
 		if p.ID != "" {
-			if seen[p.ID] {
-				r.errorf(base+".id", "duplicate provider id %q", p.ID)
+			if first, dup := seen[p.ID]; dup {
+				// Both entries would print as auth.providers[<id>]: the
+				// second is named by its position, and so are its other
+				// problems.
+				base = listPath("auth.providers", "", i)
+				r.errorf(base+".id", "duplicate provider id %q (entry %d has it too; entries count from 0): give each provider its own id", p.ID, first)
+			} else {
+				seen[p.ID] = i
 			}
-			seen[p.ID] = true
 		}
 		validateProvider(p, base, r)
 	}
@@ -489,18 +501,24 @@ func checkContentType(p, got string, r *report) {
 }
 
 func validateTools(c *Config, r *report) {
-	seen := map[string]bool{}
+	seen := map[string]int{}
 	for i, w := range c.Tools.Workers {
 		base := listPath("tools.workers", w.ID, i)
+		first, dup := seen[w.ID]
+		if dup {
+			base = listPath("tools.workers", "", i)
+		}
 		switch {
 		case w.ID == "":
 			r.errorf(base+".id", "is required")
 		case !idRE.MatchString(w.ID):
 			r.errorf(base+".id", "must contain only letters, digits, '_', '.' and '-'")
-		case seen[w.ID]:
-			r.errorf(base+".id", "duplicate worker id %q", w.ID)
+		case dup:
+			r.errorf(base+".id", "duplicate worker id %q (entry %d has it too; entries count from 0): give each worker its own id", w.ID, first)
 		}
-		seen[w.ID] = true
+		if !dup {
+			seen[w.ID] = i
+		}
 		h := w.HTTP
 		switch {
 		case h.URI == "":
