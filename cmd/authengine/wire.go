@@ -376,6 +376,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	}
 	api.SeparateAdmin = cfg.API.AdminListen != ""
 	handler := httpapi.New(api)
+	mountDemo(handler, cfg, log)
 	toolService, stopTools, err := buildTools(ctx, cfg, eng, log)
 	if err != nil {
 		return err
