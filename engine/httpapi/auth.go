@@ -99,11 +99,14 @@ func (h *handlers) status(c echo.Context) error {
 	}
 	var wait time.Duration
 	if raw := c.QueryParam("wait"); raw != "" {
-		n, err := strconv.Atoi(raw)
-		if err != nil || n < 0 {
-			return &apiError{status: http.StatusBadRequest, Name: "invalid_request", Message: "query parameter wait must be a whole number of seconds between 0 and 59"}
+		// wait bounds the hold: any whole number is read clamped to
+		// 0..59 (a negative one as no wait, a larger one as 59, however
+		// large); only what is not a whole number is refused.
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
+			return &apiError{status: http.StatusBadRequest, Name: "invalid_request", Message: "query parameter wait must be a whole number of seconds (at most 59 are held)"}
 		}
-		wait = time.Duration(min(n, int(maxWait/time.Second))) * time.Second
+		wait = time.Duration(min(max(n, 0), int64(maxWait/time.Second))) * time.Second
 	}
 	a, err := h.engine.Status(c.Request().Context(), id, wait)
 	if err != nil {

@@ -125,6 +125,21 @@ func TestHugeWaitIsClamped(t *testing.T) {
 	}
 }
 
+// TestNegativeWaitIsNoWait: wait is clamped at both ends; a negative one
+// answers a pending flow at once instead of being refused.
+func TestNegativeWaitIsNoWait(t *testing.T) {
+	var idp *providertest.Provider
+	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		idp = providertest.New(t, providertest.Options{RedirectURI: redirect, ClientAuth: providertest.ClientSecretBasic})
+		return []config.Provider{idp.Config("hooli")}
+	}})
+	start := h.authorize("ada", "hooli")
+	var out struct{ Status string }
+	if code := h.do("GET", "/v1/auth/status?id="+start.ID+"&wait=-3", nil, &out); code != 200 || out.Status != "pending" {
+		t.Fatalf("negative wait on a pending flow: HTTP %d %+v, want 200 pending", code, out)
+	}
+}
+
 // TestRefreshLosesToNewAuthorization: a refresh still at the provider when
 // the user disconnects and authorizes again (the record is re-created, at
 // version 1 again) must not overwrite the new authorization.
