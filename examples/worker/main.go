@@ -12,6 +12,11 @@
 // Usage:
 //
 //	AUTHENGINE_WORKER_SECRET=... HOOLI_API_URL=https://hooli.example go run ./examples/worker [-addr 127.0.0.1:8002] [-dev]
+//	    [-user-provider hooli]
+//
+// With `-user-provider demo` and HOOLI_API_URL=http://localhost:9099/demo,
+// WhoAmI uses the engine's built-in demo provider (development mode), so
+// the worker can be tried with the engine alone.
 package main
 
 import (
@@ -54,6 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, logger 
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	addr := fs.String("addr", defaultAddr, "address to listen on")
 	dev := fs.Bool("dev", false, `development mode: use the secret "dev" when AUTHENGINE_WORKER_SECRET is unset`)
+	userProvider := fs.String("user-provider", "hooli", "the engine's provider id WhoAmI needs a user token from (demo: the engine's built-in demo provider)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,15 +75,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, logger 
 	if apiURL == "" {
 		apiURL = defaultAPIURL
 	}
-	w, err := newWorker(secret, apiURL, &http.Client{Timeout: 10 * time.Second}, logger)
+	w, err := newWorker(secret, apiURL, *userProvider, &http.Client{Timeout: 10 * time.Second}, logger)
 	if err != nil {
 		return err
 	}
 	return w.ListenAndServe(ctx, *addr)
 }
 
-// newWorker builds the worker and its tools. apiURL is Hooli's base URL.
-func newWorker(secret, apiURL string, hc *http.Client, logger *slog.Logger) (*toolkit.Worker, error) {
+// newWorker builds the worker and its tools. apiURL is Hooli's base URL;
+// userProvider the provider id WhoAmI requires.
+func newWorker(secret, apiURL, userProvider string, hc *http.Client, logger *slog.Logger) (*toolkit.Worker, error) {
 	w, err := toolkit.NewWorker(toolkit.WorkerOptions{
 		Toolkit: toolkit.ToolkitDefinition{Name: "Hooli", Description: "Tools for the Hooli API", Version: "1.0.0"},
 		Secret:  secret,
@@ -92,8 +99,9 @@ func newWorker(secret, apiURL string, hc *http.Client, logger *slog.Logger) (*to
 			Name:              "WhoAmI",
 			Description:       "Returns the Hooli profile of the current user.",
 			OutputDescription: "The user's Hooli profile",
-			// "hooli" is an auth.providers[].id in engine.yaml, an authorization_code provider.
-			RequiresAuth: &toolkit.OAuth2{ID: "hooli", Scopes: []string{"profile", "email"}},
+			// userProvider ("hooli" by default) is an auth.providers[].id in
+			// engine.yaml, an authorization_code provider.
+			RequiresAuth: &toolkit.OAuth2{ID: userProvider, Scopes: []string{"profile", "email"}},
 		}, h.whoAmI),
 		toolkit.New(toolkit.Definition{
 			Name:              "ServiceStatus",

@@ -47,7 +47,7 @@ func hooliAPI(t *testing.T) *httptest.Server {
 
 func TestTheExampleToolsCallHooliWithTheTokenTheyAreGiven(t *testing.T) {
 	api := hooliAPI(t)
-	w, err := newWorker(secret, api.URL, api.Client(), slog.New(slog.DiscardHandler))
+	w, err := newWorker(secret, api.URL, "hooli", api.Client(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
