@@ -41,6 +41,15 @@ type faultyStore struct {
 	store.Store
 	failWrites atomic.Bool
 	locks      atomic.Int64
+	// beforeUpdateProvider, when set, runs before each UpdateProvider.
+	beforeUpdateProvider atomic.Pointer[func()]
+}
+
+func (f *faultyStore) UpdateProvider(ctx context.Context, p store.ProviderRecord, old []byte) error {
+	if hook := f.beforeUpdateProvider.Load(); hook != nil {
+		(*hook)()
+	}
+	return f.Store.UpdateProvider(ctx, p, old)
 }
 
 func (f *faultyStore) UpdateConnection(ctx context.Context, id string, fn func(store.Connection, bool) (store.Connection, error)) (store.Connection, error) {
@@ -108,8 +117,10 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		RefreshLease:    o.lease,
 		SaveBudget:      o.saveBudget,
 		PublicURL:       "https://engine.example.com",
-		Logger:          slog.New(slog.DiscardHandler),
-		Now:             r.clock.Now,
+		// The stand-in listens on loopback.
+		AllowPrivateEndpoints: true,
+		Logger:                slog.New(slog.DiscardHandler),
+		Now:                   r.clock.Now,
 	}
 	if o.share != nil {
 		r.opts.Sealer = o.share.opts.Sealer

@@ -33,9 +33,6 @@ import (
 // change to the runtime providers.
 const providersChannel = "providers"
 
-// providerLockTTL bounds one admin write's hold on a provider's lock.
-const providerLockTTL = 10 * time.Second
-
 // providerResync is how often a watching engine reloads the runtime
 // providers even without a signal, as a backstop for a lost notification.
 const providerResync = time.Minute
@@ -364,7 +361,8 @@ func (e *Engine) CreateProvider(ctx context.Context, doc map[string]any) (Provid
 // CreateProvider. A patch that changes where or how the client secret
 // and tokens are sent (see secretRoutingChanges) must carry
 // client_secret. Errors: provider_read_only, provider_not_found,
-// provider_busy (another write holds the provider), *InvalidProviderError.
+// provider_busy (other writes to the provider kept winning the
+// compare-and-swap), *InvalidProviderError.
 func (e *Engine) PatchProvider(ctx context.Context, id string, patch map[string]any) (ProviderInfo, error) {
 	if e.isConfigID(id) {
 		return ProviderInfo{}, readOnlyError(id)
@@ -373,57 +371,74 @@ func (e *Engine) PatchProvider(ctx context.Context, id string, patch map[string]
 	if pid, ok := patch["id"]; ok && pid != id {
 		return ProviderInfo{}, &InvalidProviderError{Fields: []config.FieldError{{Path: "id", Message: "cannot be changed; create a provider with the new id and delete this one"}}}
 	}
-	token, err := e.store.Lock(ctx, "provider:"+id, providerLockTTL)
-	if errors.Is(err, store.ErrLockHeld) {
-		return ProviderInfo{}, &RequestError{Name: "provider_busy", Message: fmt.Sprintf("provider %q is being changed by another request; retry", id), Status: http.StatusConflict}
-	}
-	if err != nil {
-		return ProviderInfo{}, storeErr("lock runtime provider", err)
-	}
-	defer func() {
-		if err := e.store.Unlock(context.WithoutCancel(ctx), "provider:"+id, token); err != nil {
-			e.log.Warn("unlock runtime provider", "provider", id, "err", err)
+	// Compare-and-swap: a write that lands between the read and the
+	// update makes the update fail, and the patch is applied again to
+	// what that write left.
+	for attempt := 1; ; attempt++ {
+		info, before, doc, reentered, err := e.patchOnce(ctx, id, patch)
+		if errors.Is(err, store.ErrConflict) && attempt < providerPatchAttempts {
+			continue
 		}
-	}()
+		if errors.Is(err, store.ErrConflict) {
+			return ProviderInfo{}, &RequestError{Name: "provider_busy", Message: fmt.Sprintf("provider %q is being changed by other requests; retry", id), Status: http.StatusConflict}
+		}
+		if err != nil {
+			return ProviderInfo{}, err
+		}
+		e.log.Info("runtime provider changed", "provider", id)
+		e.audit(ctx, "provider.update", id, changedPaths(before, doc, ""), reentered)
+		e.announceProviders(ctx)
+		return info, nil
+	}
+}
+
+// providerPatchAttempts bounds how often a patch is re-applied after
+// losing a compare-and-swap to another write.
+const providerPatchAttempts = 5
+
+// patchOnce reads provider id, applies patch and writes the result if the
+// record did not change meanwhile (store.ErrConflict otherwise).
+func (e *Engine) patchOnce(ctx context.Context, id string, patch map[string]any) (info ProviderInfo, before, doc map[string]any, reentered bool, err error) {
 	rec, err := e.store.GetProvider(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return ProviderInfo{}, notFoundError(id)
+		return ProviderInfo{}, nil, nil, false, notFoundError(id)
 	}
 	if err != nil {
-		return ProviderInfo{}, storeErr("get runtime provider", err)
+		return ProviderInfo{}, nil, nil, false, storeErr("get runtime provider", err)
 	}
-	doc, err := e.openProvider(rec)
+	doc, err = e.openProvider(rec)
 	if err != nil {
-		return ProviderInfo{}, fmt.Errorf("patch runtime provider %q: %w", id, err)
+		return ProviderInfo{}, nil, nil, false, fmt.Errorf("patch runtime provider %q: %w", id, err)
 	}
-	before := doc
+	before = doc
 	doc = mergePatch(doc, patch).(map[string]any)
 	doc["id"] = id
 	cp, _, err := e.compileProvider(doc)
 	if err != nil {
-		return ProviderInfo{}, err
+		return ProviderInfo{}, nil, nil, false, err
 	}
 	if err := e.checkEndpoints(ctx, cp); err != nil {
-		return ProviderInfo{}, err
+		return ProviderInfo{}, nil, nil, false, err
 	}
-	_, reentered := patch["client_secret"]
+	_, reentered = patch["client_secret"]
 	if err := checkSecretReentry(before, cp, reentered); err != nil {
-		return ProviderInfo{}, err
+		return ProviderInfo{}, nil, nil, false, err
 	}
+	old := rec.Sealed
 	rec.UpdatedAt = e.now().UTC()
 	if rec.Sealed, err = e.sealProvider(id, doc); err != nil {
-		return ProviderInfo{}, err
+		return ProviderInfo{}, nil, nil, false, err
 	}
-	if err := e.store.PutProvider(ctx, rec); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return ProviderInfo{}, notFoundError(id)
+	if err := e.store.UpdateProvider(ctx, rec, old); err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return ProviderInfo{}, nil, nil, false, notFoundError(id)
+		case errors.Is(err, store.ErrConflict):
+			return ProviderInfo{}, nil, nil, false, err
 		}
-		return ProviderInfo{}, storeErr("put runtime provider", err)
+		return ProviderInfo{}, nil, nil, false, storeErr("update runtime provider", err)
 	}
-	e.log.Info("runtime provider changed", "provider", id)
-	e.audit(ctx, "provider.update", id, changedPaths(before, doc, ""), reentered)
-	e.announceProviders(ctx)
-	return infoOf(cp, SourceAdmin, rec), nil
+	return infoOf(cp, SourceAdmin, rec), before, doc, reentered, nil
 }
 
 // DeleteProvider removes the stored provider id from every engine sharing

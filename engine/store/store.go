@@ -208,6 +208,10 @@ type ProviderStore interface {
 	CreateProvider(ctx context.Context, p ProviderRecord) error
 	// PutProvider replaces an existing record; ErrNotFound when missing.
 	PutProvider(ctx context.Context, p ProviderRecord) error
+	// UpdateProvider replaces record p.ID only if its Sealed is still old
+	// (compare-and-swap): ErrConflict when another write came first,
+	// ErrNotFound when missing. CreatedAt is kept.
+	UpdateProvider(ctx context.Context, p ProviderRecord, old []byte) error
 	GetProvider(ctx context.Context, id string) (ProviderRecord, error)
 	// ListProviders returns every record ordered by ID.
 	ListProviders(ctx context.Context) ([]ProviderRecord, error)

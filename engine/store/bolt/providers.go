@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -43,6 +44,36 @@ func (s *Store) CreateProvider(ctx context.Context, p store.ProviderRecord) erro
 // when missing.
 func (s *Store) PutProvider(ctx context.Context, p store.ProviderRecord) error {
 	return s.putProvider(ctx, "put provider", p, true)
+}
+
+// UpdateProvider replaces record p.ID only if its Sealed is still old:
+// store.ErrConflict when it changed, store.ErrNotFound when missing.
+func (s *Store) UpdateProvider(ctx context.Context, p store.ProviderRecord, old []byte) error {
+	const op = "update provider"
+	return s.update(ctx, op, func(tx *bbolt.Tx) error {
+		bucket := tx.Bucket(bucketProviders)
+		v := bucket.Get([]byte(p.ID))
+		if v == nil {
+			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, store.ErrNotFound)
+		}
+		var w providerWire
+		if err := decode("provider", []byte(p.ID), v, &w); err != nil {
+			return err
+		}
+		cur := w.provider()
+		if !bytes.Equal(cur.Sealed, old) {
+			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, store.ErrConflict)
+		}
+		p.CreatedAt = cur.CreatedAt
+		b, err := encode("provider", p.ID, providerToWire(p))
+		if err != nil {
+			return err
+		}
+		if err := bucket.Put([]byte(p.ID), b); err != nil {
+			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, err)
+		}
+		return nil
+	})
 }
 
 // GetProvider returns a record, or store.ErrNotFound when missing.

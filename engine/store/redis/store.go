@@ -57,6 +57,7 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -646,6 +647,45 @@ func (s *Store) PutProvider(ctx context.Context, p store.ProviderRecord) error {
 		return s.wrap("put provider", err)
 	}
 	return nil
+}
+
+// UpdateProvider replaces record p.ID only if its Sealed is still old
+// (WATCH/MULTI/EXEC): store.ErrConflict when it changed, store.ErrNotFound
+// when missing.
+func (s *Store) UpdateProvider(ctx context.Context, p store.ProviderRecord, old []byte) error {
+	key := s.providerKey(p.ID)
+	var abortErr error
+	txf := func(tx *goredis.Tx) error {
+		raw, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, goredis.Nil) {
+			abortErr = fmt.Errorf("redis store: update provider %q: %w", p.ID, store.ErrNotFound)
+			return errAbort
+		}
+		if err != nil {
+			return err
+		}
+		cur, err := decodeProvider(raw)
+		if err != nil {
+			abortErr = err
+			return errAbort
+		}
+		if !bytes.Equal(cur.Sealed, old) {
+			abortErr = fmt.Errorf("redis store: update provider %q: %w", p.ID, store.ErrConflict)
+			return errAbort
+		}
+		p.CreatedAt = cur.CreatedAt
+		data, err := encodeProvider(p)
+		if err != nil {
+			abortErr = err
+			return errAbort
+		}
+		_, err = tx.TxPipelined(ctx, func(pl goredis.Pipeliner) error {
+			pl.Set(ctx, key, data, 0)
+			return nil
+		})
+		return err
+	}
+	return s.cas(ctx, "update provider", key, txf, &abortErr)
 }
 
 // GetProvider returns a record; store.ErrNotFound when missing.

@@ -85,6 +85,53 @@ func runProviders(t *testing.T, newStore NewStore) {
 		assertErrIs(t, "GetProvider", err, store.ErrNotFound)
 	})
 
+	t.Run("update is a compare-and-swap on the sealed record", func(t *testing.T) {
+		s, clock := fresh(t, newStore)
+		p := newProvider(clock)
+		if err := s.CreateProvider(t.Context(), p); err != nil {
+			t.Fatalf("CreateProvider: %v", err)
+		}
+		stale := p.Sealed
+		clock.Advance(time.Minute)
+		next := p
+		next.Sealed, next.UpdatedAt = randomBytes(200), clock.Now()
+		next.CreatedAt = clock.Now() // ignored: CreatedAt is kept
+		if err := s.UpdateProvider(t.Context(), next, stale); err != nil {
+			t.Fatalf("UpdateProvider: %v", err)
+		}
+		got, err := s.GetProvider(t.Context(), p.ID)
+		if err != nil {
+			t.Fatalf("GetProvider: %v", err)
+		}
+		want := next
+		want.CreatedAt = p.CreatedAt
+		assertProvider(t, got, want)
+
+		lost := p
+		lost.Sealed = randomBytes(200)
+		assertErrIs(t, "UpdateProvider from a stale record", s.UpdateProvider(t.Context(), lost, stale), store.ErrConflict)
+		if got, _ := s.GetProvider(t.Context(), p.ID); !bytes.Equal(got.Sealed, next.Sealed) {
+			t.Fatal("a losing UpdateProvider changed the record")
+		}
+		missing := newProvider(clock)
+		assertErrIs(t, "UpdateProvider of a missing provider", s.UpdateProvider(t.Context(), missing, missing.Sealed), store.ErrNotFound)
+		_, err = s.GetProvider(t.Context(), missing.ID)
+		assertErrIs(t, "GetProvider after UpdateProvider of a missing one", err, store.ErrNotFound)
+	})
+
+	t.Run("of concurrent updates from one record exactly one wins", func(t *testing.T) {
+		s, clock := fresh(t, newStore)
+		p := newProvider(clock)
+		if err := s.CreateProvider(t.Context(), p); err != nil {
+			t.Fatalf("CreateProvider: %v", err)
+		}
+		exactlyOneWins(t, "UpdateProvider", 8, store.ErrConflict, func() error {
+			next := p
+			next.Sealed = randomBytes(200)
+			return s.UpdateProvider(t.Context(), next, p.Sealed)
+		})
+	})
+
 	t.Run("getting a missing provider is ErrNotFound", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		_, err := s.GetProvider(t.Context(), uid("missing"))
