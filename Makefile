@@ -1,7 +1,7 @@
 # The two commands a new user needs: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test check vet fmt bench build crash
+.PHONY: run test check vet fmt bench build crash failover
 
 run:
 	$(GO) run ./cmd/authengine serve
@@ -29,3 +29,12 @@ bench:
 CRASH_KILLS ?= 60
 crash:
 	AUTHENGINE_CRASH_KILLS=$(CRASH_KILLS) $(GO) test -count=1 -timeout 60m -run '^TestEngineProcess$$/^kill_loop$$' -v ./cmd/authengine/
+
+# The long failover run (`make test` runs each case once): starts a real
+# Redis Cluster and a real Sentinel set, kills -9 the master holding a
+# user's connection and, separately, its refresh lock, FAILOVER_ROUNDS
+# times each, under three engine instances, and prints the figures
+# docs/production.md reports (lines "failover figures").
+FAILOVER_ROUNDS ?= 5
+failover:
+	AUTHENGINE_FAILOVER_ROUNDS=$(FAILOVER_ROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestFailover$$' -v ./engine/cluster/

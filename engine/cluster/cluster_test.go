@@ -77,6 +77,9 @@ type clusterOptions struct {
 	instances int
 	// redisURL defaults to redistest.URL(t).
 	redisURL string
+	// redis, when set, is the Redis every instance opens instead of
+	// redisURL (a Cluster's or Sentinel set's addresses).
+	redis *redisstore.Config
 	// dialers, when set for an instance, make that instance's Redis
 	// connections (commands and subscription alike) through it, so a test
 	// can refuse new connections of one instance only. Such an instance's
@@ -92,7 +95,7 @@ func newCluster(t testing.TB, opts clusterOptions) *cluster {
 	if opts.instances == 0 {
 		opts.instances = 3
 	}
-	if opts.redisURL == "" {
+	if opts.redisURL == "" && opts.redis == nil {
 		opts.redisURL = redistest.URL(t)
 	}
 	c := &cluster{
@@ -119,7 +122,7 @@ func newCluster(t testing.TB, opts clusterOptions) *cluster {
 	}
 	nodes := make([]*instance, 0, opts.instances)
 	for i := range opts.instances {
-		nodes = append(nodes, c.startInstance(i, opts.redisURL, opts.dialers[i], key, redirect))
+		nodes = append(nodes, c.startInstance(i, opts.redisURL, opts.redis, opts.dialers[i], key, redirect))
 	}
 	c.nodes.Store(&nodes)
 	return c
@@ -127,15 +130,19 @@ func newCluster(t testing.TB, opts clusterOptions) *cluster {
 
 // startInstance builds one engine exactly as cmd/authengine does, on its
 // own Redis client.
-func (c *cluster) startInstance(i int, redisURL string, dialer func(context.Context, string, string) (net.Conn, error), key seal.Key, redirect string) *instance {
+func (c *cluster) startInstance(i int, redisURL string, redisCfg *redisstore.Config, dialer func(context.Context, string, string) (net.Conn, error), key seal.Key, redirect string) *instance {
 	t := c.t
 	in := &instance{logs: &syncBuffer{}}
 	log := slog.New(slog.NewJSONHandler(in.logs, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", i)
 	storeOpts := redisstore.Options{Now: c.clock.Now, Logger: log, KeyPrefix: c.prefix}
 	var st *redisstore.Store
 	if dialer == nil {
+		cfg := redisstore.Config{URL: redisURL}
+		if redisCfg != nil {
+			cfg = *redisCfg
+		}
 		var err error
-		st, err = redisstore.Open(redisstore.Config{URL: redisURL}, storeOpts)
+		st, err = redisstore.Open(cfg, storeOpts)
 		if err != nil {
 			t.Fatalf("open redis store for instance %d: %v", i, err)
 		}

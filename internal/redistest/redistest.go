@@ -7,6 +7,11 @@
 // on first use on a free loopback port. When neither is possible the test
 // fails (it never skips) and says how to get Redis. Private always starts a
 // server of the test's own, for fault tests that stop and restart it.
+// StartCluster and StartSentinel start a real Redis Cluster (three masters,
+// three replicas) and a real Sentinel set (master, replica, three
+// Sentinels) of the test's own, for failover tests that kill -9 a master;
+// they skip when redis-server, redis-sentinel or redis-cli is missing, and
+// fail instead under CI=true.
 //
 // The shared server is the package's only state: a sync.Once and the
 // result it guards. It is stopped by Main (call it from TestMain) when the
@@ -134,6 +139,12 @@ type Server struct {
 	port       int
 	appendOnly bool
 	removeDir  bool // the shared server's dir is not a t.TempDir
+	// extra are more redis-server arguments (cluster mode, replicaof).
+	extra []string
+	// sentinelConf, when set, makes this a redis-sentinel: the
+	// configuration file's text, written before each launch, with %d for
+	// the port.
+	sentinelConf string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -196,8 +207,12 @@ func (s *Server) Start() {
 // start picks a free port and launches the server, retrying when another
 // process takes the port between the pick and the bind.
 func (s *Server) start() error {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		return fmt.Errorf("redis-server is not on PATH: %w", err)
+	bin := "redis-server"
+	if s.sentinelConf != "" {
+		bin = "redis-sentinel"
+	}
+	if _, err := exec.LookPath(bin); err != nil {
+		return fmt.Errorf("%s is not on PATH: %w", bin, err)
 	}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
@@ -228,7 +243,18 @@ func (s *Server) launch(port int) error {
 	if s.appendOnly {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
 	}
-	cmd := exec.Command("redis-server", args...)
+	args = append(args, s.extra...)
+	bin := "redis-server"
+	if s.sentinelConf != "" {
+		// Sentinel rewrites its configuration file, so it gets one of its own.
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		text := fmt.Sprintf(s.sentinelConf, port) + fmt.Sprintf("\nlogfile %q\ndir %q\n", logPath, s.dir)
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			return fmt.Errorf("write sentinel configuration: %w", err)
+		}
+		bin, args = "redis-sentinel", []string{conf}
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
@@ -263,6 +289,21 @@ func (s *Server) launch(port int) error {
 	s.port, s.cmd, s.exited = port, cmd, exited
 	s.mu.Unlock()
 	return nil
+}
+
+// Kill kills the server with SIGKILL (no flush, no goodbye to clients or
+// replicas) and waits for it to exit, as a crashed machine would. Killing
+// a stopped server does nothing.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	cmd, exited := s.cmd, s.exited
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-exited
 }
 
 func (s *Server) stop() error {

@@ -108,7 +108,11 @@ func Open(cfg Config, opts Options) (*Store, error) {
 	if strings.ContainsAny(opts.KeyPrefix, "{}") {
 		return nil, fmt.Errorf("redis store: key prefix %q must not contain '{' or '}' (hash tags)", opts.KeyPrefix)
 	}
-	s := New(goredis.NewUniversalClient(uo), opts)
+	client := goredis.NewUniversalClient(uo)
+	if cc, ok := client.(*goredis.ClusterClient); ok {
+		cc.AddHook(reloadOnFailure{cc})
+	}
+	s := New(client, opts)
 	s.ownsClient = true
 	return s, nil
 }
