@@ -16,8 +16,11 @@ test:
 check:
 	$(GO) run ./cmd/authengine check --config engine.yaml
 
+# The version and commit `authengine version` prints.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o bin/authengine ./cmd/authengine
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/authengine ./cmd/authengine
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -101,6 +101,9 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 		}
 		return nil, nil, &Errors{Fields: fields}
 	}
+	if err := loadEnvOverrides(k, rs.lookup); err != nil {
+		return nil, nil, fmt.Errorf("read AUTHENGINE_* settings from the environment: %w", err)
+	}
 	doc, _ := deepCopy(k.Raw()).(map[string]any)
 	if doc == nil {
 		doc = map[string]any{}

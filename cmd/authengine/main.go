@@ -1,31 +1,29 @@
 // Command authengine runs the auth engine.
 //
-//	authengine serve   [-c engine.yaml] [-e .env]   start the engine
-//	authengine check   [-c engine.yaml] [-e .env]   validate the configuration and exit
-//	authengine store check [-c engine.yaml]          check the store: every record opens
-//	authengine store compact [-c engine.yaml]        shrink the embedded store's file
-//	authengine keys rotate [-c engine.yaml]          rewrap data keys under the first root key
-//	authengine version                              print the version
+//	authengine serve          start the engine
+//	authengine check          validate the configuration and exit
+//	authengine store check    check the store: every record opens
+//	authengine store compact  shrink the embedded store's file
+//	authengine keys rotate    rewrap data keys under the first root key
+//	authengine version        print the version and commit
 //
-// main only parses flags, loads the configuration, builds the registries
-// and wires the packages together.
+// Every command takes --help. main only parses flags, loads the
+// configuration, builds the registries and wires the packages together;
+// the commands are listed once, in commands (commands.go).
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"slices"
 	"strings"
 	"syscall"
-)
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+	"github.com/spf13/pflag"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -34,88 +32,146 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: authengine <command> [flags]
+// envPrefix prefixes the environment variable that stands for a flag:
+// --config is AUTHENGINE_CONFIG, --allow-missing-keys is
+// AUTHENGINE_ALLOW_MISSING_KEYS. A flag given on the command line wins.
+const envPrefix = "AUTHENGINE_"
 
-commands:
-  serve         start the engine
-  check         validate the configuration (every error at once) and exit
-  store check   check the store: bbolt's consistency check (embedded; stop the engine
-                first) and that every record opens with the configured keys
-  store compact rewrite the embedded store's file without its free pages (a bbolt
-                file never shrinks on its own) and print the sizes; stop the
-                engine first
-  keys rotate   rewrap every data key under the first root key and reseal records of
-                the old format, so older root keys can be removed (resumable, online
-                on Redis)
-  version       print the version
+// flagEnv is the environment variable that stands for a flag.
+func flagEnv(name string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
 
-flags (serve, check, store check, store compact, keys rotate):
-  -c, --config FILE   configuration file (default engine.yaml)
-  -e, --env FILE      .env file read before the environment (default .env when present)
+// options holds every flag's value; each command registers the flags it
+// reads (see command.flags).
+type options struct {
+	configPath       string
+	envPath          string
+	allowMissingKeys bool
+}
 
-flags (serve):
-  --allow-missing-keys   start even when stored records are sealed with root keys
-                         that are not configured (their users authorize again)
-`
+// configFlags registers --config/-c and --env/-e, which every command
+// that reads the configuration takes.
+func configFlags(fs *pflag.FlagSet, o *options) {
+	fs.StringVarP(&o.configPath, "config", "c", "engine.yaml", "configuration file")
+	fs.StringVarP(&o.envPath, "env", "e", "", ".env file read before the environment (default .env when present)")
+}
 
-// run executes one command and returns the process exit code.
+// command is one subcommand. name may hold two words ("store check").
+type command struct {
+	name    string
+	summary string
+	// flags registers the command's flags; nil means none.
+	flags func(fs *pflag.FlagSet, o *options)
+	run   func(ctx context.Context, o *options, stdout, stderr io.Writer) error
+}
+
+// find returns the command named by the leading words of args and the
+// arguments after them.
+func find(args []string) (*command, []string) {
+	var best *command
+	var rest []string
+	for i := range commands {
+		c := &commands[i]
+		words := strings.Fields(c.name)
+		if len(args) < len(words) || strings.Join(args[:len(words)], " ") != c.name {
+			continue
+		}
+		if best == nil || len(words) > len(strings.Fields(best.name)) {
+			best, rest = c, args[len(words):]
+		}
+	}
+	return best, rest
+}
+
+// usage is the overview printed by `authengine --help`.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: authengine <command> [flags]\n\ncommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-15s %s\n", c.name, c.summary)
+	}
+	b.WriteString("\nRun 'authengine <command> --help' for the flags of a command. Every flag\n" +
+		"can also be set by an environment variable: --config is " + flagEnv("config") + ".\n")
+	return b.String()
+}
+
+// flagSet builds the flag set of c over o.
+func flagSet(c *command, o *options) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
+	fs.SortFlags = false
+	if c.flags != nil {
+		c.flags(fs, o)
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		f.Usage += " [$" + flagEnv(f.Name) + "]"
+	})
+	return fs
+}
+
+// commandUsage is the help of one command: its line and each flag once.
+func commandUsage(c *command, fs *pflag.FlagSet) string {
+	s := fmt.Sprintf("usage: authengine %s [flags]\n\n%s\n", c.name, c.summary)
+	if fs.HasFlags() {
+		s += "\nflags:\n" + fs.FlagUsages()
+	}
+	return s
+}
+
+// run executes one command and returns the process exit code: 0 on
+// success and for --help, 1 when the command failed, 2 for a usage error.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "authengine", version)
-		return 0
+	switch args[0] {
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	case "serve", "check":
-	case "store", "keys":
-		want := map[string][]string{"store": {"check", "compact"}, "keys": {"rotate"}}[cmd]
-		if len(rest) == 0 || !slices.Contains(want, rest[0]) {
-			fmt.Fprintf(stderr, "authengine %s: want %q\n\n%s", cmd, cmd+" "+strings.Join(want, "|"), usage)
-			return 2
+		if c, _ := find(args[1:]); c != nil {
+			fmt.Fprint(stdout, commandUsage(c, flagSet(c, &options{})))
+		} else {
+			fmt.Fprint(stdout, usage())
 		}
-		cmd, rest = cmd+" "+rest[0], rest[1:]
-	default:
-		fmt.Fprintf(stderr, "authengine: unknown command %q\n\n%s", cmd, usage)
+		return 0
+	case "--version", "-v":
+		args = []string{"version"}
+	}
+	c, rest := find(args)
+	if c == nil {
+		fmt.Fprintf(stderr, "authengine: unknown command %q\n\n%s", strings.Join(args[:min(len(args), 2)], " "), usage())
 		return 2
 	}
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var configPath, envPath string
-	fs.StringVar(&configPath, "c", "engine.yaml", "configuration file")
-	fs.StringVar(&configPath, "config", "engine.yaml", "configuration file")
-	fs.StringVar(&envPath, "e", "", ".env file")
-	fs.StringVar(&envPath, "env", "", ".env file")
-	var allowMissingKeys bool
-	if cmd == "serve" {
-		fs.BoolVar(&allowMissingKeys, "allow-missing-keys", false, "start even when records are sealed with root keys that are not configured")
-	}
+	var o options
+	fs := flagSet(c, &o)
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fmt.Fprint(stdout, commandUsage(c, fs))
+			return 0
+		}
+		fmt.Fprintf(stderr, "authengine %s: %v\n\n%s", c.name, err, commandUsage(c, fs))
 		return 2
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "authengine %s: unexpected argument %q\n", cmd, fs.Arg(0))
+		fmt.Fprintf(stderr, "authengine %s: unexpected argument %q\n\n%s", c.name, fs.Arg(0), commandUsage(c, fs))
 		return 2
 	}
-	var err error
-	switch cmd {
-	case "check":
-		err = check(configPath, envPath, stdout, stderr)
-	case "store check":
-		err = storeCheck(ctx, configPath, envPath, stdout, stderr)
-	case "store compact":
-		err = storeCompact(ctx, configPath, envPath, stdout, stderr)
-	case "keys rotate":
-		err = keysRotate(ctx, configPath, envPath, stdout, stderr)
-	default:
-		err = serve(ctx, configPath, envPath, allowMissingKeys, stdout, stderr)
+	var envErr error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || envErr != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(flagEnv(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %w", flagEnv(f.Name), err)
+			}
+		}
+	})
+	if envErr != nil {
+		fmt.Fprintf(stderr, "authengine %s: %v\n", c.name, envErr)
+		return 2
 	}
-	if err != nil {
+	if err := c.run(ctx, &o, stdout, stderr); err != nil {
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(stderr, "authengine:", err)
 		}

@@ -54,6 +54,13 @@ func load(configPath, envPath string, stderr io.Writer) (*loaded, error) {
 	for _, w := range warnings {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
+	if _, statErr := os.Stat(configPath); errors.Is(statErr, fs.ErrNotExist) {
+		return nil, fmt.Errorf("configuration file %s not found (name another with --config or %s)", configPath, flagEnv("config"))
+	}
+	var invalid *config.Errors
+	if err != nil && !errors.As(err, &invalid) {
+		return nil, fmt.Errorf("load configuration: %w", err)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(err.Error()))
 		return nil, errReported
@@ -391,7 +398,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		WriteTimeout:      75 * time.Second, // status waits hold up to 59 s
 		IdleTimeout:       120 * time.Second,
 	}
-	fmt.Fprintf(stdout, "authengine %s listening on http://%s\n", version, ln.Addr())
+	fmt.Fprintf(stdout, "authengine %s listening on http://%s\n", displayVersion(), ln.Addr())
 	fmt.Fprintf(stdout, "register this redirect URI with your providers: %s\n", cfg.API.RedirectURI())
 	log.Info("engine started", "addr", ln.Addr().String(), "store", cfg.Store.Type, "providers", len(l.providers))
 
