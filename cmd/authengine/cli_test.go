@@ -59,7 +59,7 @@ func TestUsageErrors(t *testing.T) {
 	}{
 		{nil, "usage: authengine"},
 		{[]string{"serv"}, `unknown command "serv"`},
-		{[]string{"store"}, `unknown command "store"`},
+		{[]string{"store"}, `want "store check|compact"`},
 		{[]string{"check", "--bogus"}, "unknown flag: --bogus"},
 		{[]string{"check", "extra"}, `unexpected argument "extra"`},
 		{[]string{"version", "-c", "x"}, "unknown shorthand flag: 'c'"},

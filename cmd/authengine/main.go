@@ -84,6 +84,18 @@ func find(args []string) (*command, []string) {
 	return best, rest
 }
 
+// subcommands lists the second words of the commands that start with
+// group ("store" gives check, compact).
+func subcommands(group string) []string {
+	var subs []string
+	for _, c := range commands {
+		if first, second, ok := strings.Cut(c.name, " "); ok && first == group {
+			subs = append(subs, second)
+		}
+	}
+	return subs
+}
+
 // usage is the overview printed by `authengine --help`.
 func usage() string {
 	var b strings.Builder
@@ -138,6 +150,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c, rest := find(args)
 	if c == nil {
+		if subs := subcommands(args[0]); len(subs) > 0 {
+			fmt.Fprintf(stderr, "authengine %s: want %q\n\n%s", args[0], args[0]+" "+strings.Join(subs, "|"), usage())
+			return 2
+		}
 		fmt.Fprintf(stderr, "authengine: unknown command %q\n\n%s", strings.Join(args[:min(len(args), 2)], " "), usage())
 		return 2
 	}
