@@ -33,7 +33,7 @@ func TestEnvOverrides(t *testing.T) {
 			for k, v := range tc.env {
 				env[k] = v
 			}
-			c, _, err := loadString(t, baseYAML, env)
+			c, _, err := loadWithOverrides(t, env)
 			if err != nil {
 				t.Fatalf("load: %v", err)
 			}
@@ -47,9 +47,29 @@ func TestEnvOverrides(t *testing.T) {
 		for k, v := range testEnv {
 			env[k] = v
 		}
-		_, _, err := loadString(t, baseYAML, env)
+		_, _, err := loadWithOverrides(t, env)
 		if err == nil || !strings.Contains(err.Error(), "api.port") {
 			t.Fatalf("AUTHENGINE_API_PORT=eighty: got %v, want an error naming api.port", err)
 		}
 	})
+}
+
+func loadWithOverrides(t *testing.T, env map[string]string) (*Config, []string, error) {
+	t.Helper()
+	path := writeFile(t, "engine.yaml", baseYAML)
+	empty := writeFile(t, "empty.env", "")
+	return Load(path, WithEnvFile(empty), WithLookupEnv(lookupIn(env)), WithEnvOverrides())
+}
+
+// TestEnvOverridesNeedTheOption checks that Load without WithEnvOverrides
+// ignores the variables.
+func TestEnvOverridesNeedTheOption(t *testing.T) {
+	env := map[string]string{"AUTHENGINE_API_PORT": "18080"}
+	for k, v := range testEnv {
+		env[k] = v
+	}
+	c, _, err := loadString(t, baseYAML, env)
+	if err != nil || c.API.Port == 18080 {
+		t.Fatalf("without WithEnvOverrides the variable was applied (err %v)", err)
+	}
 }

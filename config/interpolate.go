@@ -27,6 +27,8 @@ var openRefRE = regexp.MustCompile(`\$<[A-Za-z_]+:|\$\{(env|file):`)
 type resolver struct {
 	lookup   func(string) (string, bool)
 	readFile func(string) ([]byte, error)
+	// envOverrides merges the AUTHENGINE_* settings (EnvOverrides).
+	envOverrides bool
 	// used collects every substituted value, so that messages quoting a
 	// field's value can be scrubbed of anything that came from the
 	// environment or a file.

@@ -25,6 +25,7 @@ type loadOptions struct {
 	envFile         string
 	envFileExplicit bool
 	lookupEnv       func(string) (string, bool)
+	envOverrides    bool
 	readFile        func(string) ([]byte, error)
 }
 
@@ -33,6 +34,14 @@ type loadOptions struct {
 // .env in the working directory is read when present.
 func WithEnvFile(path string) Option {
 	return func(o *loadOptions) { o.envFile, o.envFileExplicit = path, true }
+}
+
+// WithEnvOverrides lets the variables of EnvOverrides (AUTHENGINE_API_PORT
+// and the like), from the environment or the .env file, override the
+// file's settings. Their values are settings, not secrets: a bad one is
+// quoted in the error like a value of the file.
+func WithEnvOverrides() Option {
+	return func(o *loadOptions) { o.envOverrides = true }
 }
 
 // WithLookupEnv replaces os.LookupEnv as the source of the real
@@ -66,7 +75,7 @@ func Load(path string, opts ...Option) (*Config, []string, error) {
 		v, ok := dotenv[name]
 		return v, ok
 	}
-	return parse(data, resolver{lookup: lookup, readFile: o.readFile})
+	return parse(data, resolver{lookup: lookup, readFile: o.readFile, envOverrides: o.envOverrides})
 }
 
 // readDotEnv reads the .env file named by the options; a missing default
@@ -101,8 +110,10 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 		}
 		return nil, nil, &Errors{Fields: fields}
 	}
-	if err := loadEnvOverrides(k, rs.lookup); err != nil {
-		return nil, nil, fmt.Errorf("read AUTHENGINE_* settings from the environment: %w", err)
+	if rs.envOverrides {
+		if err := loadEnvOverrides(k, rs.lookup); err != nil {
+			return nil, nil, fmt.Errorf("read AUTHENGINE_* settings from the environment: %w", err)
+		}
 	}
 	doc, _ := deepCopy(k.Raw()).(map[string]any)
 	if doc == nil {

@@ -46,7 +46,7 @@ type loaded struct {
 // load reads and validates the configuration and compiles every provider,
 // exactly as serve does: check stops after it.
 func load(configPath, envPath string, stderr io.Writer) (*loaded, error) {
-	var opts []config.Option
+	opts := []config.Option{config.WithEnvOverrides()}
 	if envPath != "" {
 		opts = append(opts, config.WithEnvFile(envPath))
 	}
