@@ -177,7 +177,8 @@ func clickAllow(t *testing.T, authorizeURL string) {
 }
 
 // TestDemoProviderOnlyInDevelopment: the demo provider's routes exist with
-// api.development: true and answer 404 with it off.
+// api.development: true and answer 404 with it off, where a provider still
+// pointing at them is named in a warning.
 func TestDemoProviderOnlyInDevelopment(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
@@ -194,7 +195,8 @@ func TestDemoProviderOnlyInDevelopment(t *testing.T) {
 			port := freePort(t)
 			cfg := filepath.Join(dir, "engine.yaml")
 			yaml := fmt.Sprintf("data_dir: %s\nstore: {type: embedded}\napi:\n  development: %t\n  port: %d\n  public_url: http://localhost:%d\n%s",
-				filepath.Join(dir, "data"), tc.development, port, port, tc.keys)
+				filepath.Join(dir, "data"), tc.development, port, port, tc.keys) +
+				strings.ReplaceAll(demoProviderYAML, "9099", fmt.Sprint(port))
 			if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -229,6 +231,30 @@ func TestDemoProviderOnlyInDevelopment(t *testing.T) {
 					t.Errorf("GET %s: HTTP %d, want %d", path, resp.StatusCode, want)
 				}
 			}
+			warned := strings.Contains(errOut.String(), "exists only with api.development: true")
+			if warned == tc.development {
+				t.Errorf("warning about the demo provider entry: %t, want %t; stderr:\n%s", warned, !tc.development, errOut.String())
+			}
 		})
 	}
 }
+
+// demoProviderYAML is the shipped engine.yaml's demo entry, trimmed.
+const demoProviderYAML = `auth:
+  user_verification: {enabled: false}
+  providers:
+    - id: demo
+      client_id: authengine-demo
+      client_secret: authengine-demo-secret
+      oauth2:
+        grant_type: authorization_code
+        allowed_scopes: [profile]
+        pkce: {enabled: true}
+        authorize_request:
+          endpoint: http://localhost:9099/demo/oauth/authorize
+          params: {response_type: code, client_id: <<client_id>>, redirect_uri: <<redirect_uri>>, scope: <<scopes>>}
+        token_request:
+          endpoint: http://localhost:9099/demo/oauth/token
+          auth_method: client_secret_basic
+          params: {grant_type: authorization_code, redirect_uri: <<redirect_uri>>}
+`
