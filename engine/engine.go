@@ -269,6 +269,11 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 		}
 		match = p
 	}
+	if match == nil && e.runtime.isPending() {
+		// The store did not answer when the engine started: the id may
+		// name a runtime provider not loaded yet.
+		return nil, fmt.Errorf("runtime providers are not loaded yet: %w", ErrStoreUnavailable)
+	}
 	if match == nil && e.disabled[id] {
 		return nil, &RequestError{Name: "provider_disabled", Message: fmt.Sprintf("provider %q is disabled in the engine's configuration", id)}
 	}

@@ -93,7 +93,11 @@ type runtimeProviders struct {
 	// earlier never installs its set after one that read it later.
 	reload sync.Mutex
 
-	mu       sync.RWMutex
+	mu sync.RWMutex
+	// pending is set while the first load has not succeeded because the
+	// store did not answer at start; unknown ids then answer
+	// store_unavailable rather than unknown_provider.
+	pending  bool
 	loaded   map[string]loadedProvider
 	yaml     []config.Provider
 	yamlSeen bool
@@ -168,15 +172,26 @@ func (e *Engine) LoadRuntimeProviders(ctx context.Context) error {
 	// Subscribe first: a change announced between the load and the
 	// subscription would otherwise be missed.
 	signals, cancel := e.store.Subscribe(providersChannel)
+	retryNow := false
 	if err := e.reloadProviders(ctx); err != nil {
-		cancel()
-		return err
+		if !errors.Is(err, ErrStoreUnavailable) || ctx.Err() != nil {
+			cancel()
+			return err
+		}
+		// A store that does not answer at start is no reason not to
+		// start: health says unhealthy, requests answer 503, and the
+		// watcher loads the providers once the store answers.
+		e.log.Warn("runtime providers not loaded: the store does not answer; retrying in the background", "err", err)
+		e.runtime.mu.Lock()
+		e.runtime.pending = true
+		e.runtime.mu.Unlock()
+		retryNow = true
 	}
 	started := e.spawnBackground(func(closing context.Context) {
 		wctx, stop := context.WithCancel(ctx)
 		defer stop()
 		context.AfterFunc(closing, stop)
-		e.watchProviders(wctx, signals, cancel)
+		e.watchProviders(wctx, signals, cancel, retryNow)
 	})
 	if !started {
 		cancel()
@@ -186,12 +201,15 @@ func (e *Engine) LoadRuntimeProviders(ctx context.Context) error {
 
 // watchProviders reloads on every signal until ctx ends; a failed reload
 // is retried after a growing pause.
-func (e *Engine) watchProviders(ctx context.Context, signals <-chan struct{}, cancel func()) {
+func (e *Engine) watchProviders(ctx context.Context, signals <-chan struct{}, cancel func(), retryNow bool) {
 	defer cancel()
 	resync := time.NewTicker(providerResync)
 	defer resync.Stop()
 	var retry <-chan time.Time
 	pause := newBackoff(100*time.Millisecond, 10*time.Second)
+	if retryNow {
+		retry = time.After(pause.pause())
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -253,8 +271,17 @@ func (e *Engine) reloadProviders(ctx context.Context) error {
 	}
 	e.runtime.mu.Lock()
 	e.runtime.loaded = next
+	e.runtime.pending = false
 	e.runtime.mu.Unlock()
 	return nil
+}
+
+// isPending reports whether the runtime providers wait for their first
+// load (the store did not answer at start).
+func (r *runtimeProviders) isPending() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.pending
 }
 
 // announceProviders reloads this engine's copy and tells the other

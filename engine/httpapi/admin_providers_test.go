@@ -646,3 +646,46 @@ func TestConfigProvidersWinOverRuntimeProviders(t *testing.T) {
 		}
 	})
 }
+
+// TestRuntimeProvidersLoadOnceTheStoreAnswers: an engine started while its
+// Redis does not answer starts anyway (LoadRuntimeProviders is no error),
+// and loads the stored runtime providers once Redis is back, without a
+// change being announced.
+func TestRuntimeProvidersLoadOnceTheStoreAnswers(t *testing.T) {
+	rs := redistest.Private(t, redistest.PrivateOptions{AppendOnly: true})
+	prefix := redistest.Prefix(t)
+	key, _, err := seal.GenerateKey("k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var handlerA, handlerB http.Handler
+	srvA := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handlerA.ServeHTTP(w, r) }))
+	t.Cleanup(srvA.Close)
+	srvB := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handlerB.ServeHTTP(w, r) }))
+	t.Cleanup(srvB.Close)
+	a := startRedisNode(t, rs.URL(), prefix, srvA.URL, key, srvA, &handlerA)
+	idp := newIdP(t, srvA.URL+"/oauth/callback", adminSecret)
+	if code, raw := adminCall(t, a.srv.URL, "POST", "/v1/admin/auth_providers", adminProvider(idp, "acme")); code != 201 {
+		t.Fatalf("create on A: HTTP %d %s", code, raw)
+	}
+
+	rs.Stop()
+	b := startRedisNode(t, rs.URL(), prefix, srvA.URL, key, srvB, &handlerB) // fails t if LoadRuntimeProviders errs
+	var e apiErr
+	if code := enginetest.Call(t, nil, b.srv.URL, apiKey, "POST", "/v1/auth/authorize", authorizeBody("ada", "acme", "read"), &e); code != 503 || e.Name != "store_unavailable" {
+		t.Fatalf("authorize for a runtime provider not loaded yet, store down: HTTP %d %+v, want 503 store_unavailable", code, e)
+	}
+	rs.Start()
+	deadline := time.Now().Add(30 * time.Second) // generous: the retry pause grows to 10 s
+	for {
+		var ok authResp
+		code := enginetest.Call(t, nil, b.srv.URL, apiKey, "POST", "/v1/auth/authorize", authorizeBody("ada", "acme", "read"), &ok)
+		if code == 200 && ok.Status == "pending" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B did not load the runtime provider after the store came back: HTTP %d", code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
