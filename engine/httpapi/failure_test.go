@@ -63,10 +63,19 @@ func TestRedisOutOfMemoryAnswers503StoreUnavailable(t *testing.T) {
 	if code := h.do("GET", "/v1/health", nil, &health); code != 503 || health["healthy"] != false {
 		t.Fatalf("health with Redis out of memory: HTTP %d %v, want 503 unhealthy", code, health)
 	}
+	if code := h.do("GET", "/v1/health/ready", nil, &health); code != 503 || health["healthy"] != false {
+		t.Fatalf("readiness with Redis out of memory: HTTP %d %v, want 503 unhealthy", code, health)
+	}
+	var live map[string]any
+	if code := h.do("GET", "/v1/health/live", nil, &live); code != 200 || live["alive"] != true {
+		t.Fatalf("liveness with Redis out of memory: HTTP %d %v, want 200: a restart does not bring the store back", code, live)
+	}
 
 	setMaxMemory("0")
-	if code := h.do("GET", "/v1/health", nil, &health); code != 200 || health["healthy"] != true {
-		t.Fatalf("health once Redis has memory again: HTTP %d %v", code, health)
+	for _, path := range []string{"/v1/health", "/v1/health/ready"} {
+		if code := h.do("GET", path, nil, &health); code != 200 || health["healthy"] != true {
+			t.Fatalf("%s once Redis has memory again: HTTP %d %v", path, code, health)
+		}
 	}
 	if got := h.authorize("ada", "hooli"); got.Status != "completed" || got.Token() == "" {
 		t.Fatalf("authorize once Redis has memory again: %+v", got)

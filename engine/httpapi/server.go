@@ -55,7 +55,7 @@ func New(opts Options) *echo.Echo {
 	e, h := newServer(opts)
 	apps := requireKey(opts.APIKeys, "api_key")
 
-	e.GET("/v1/health", h.health)
+	mountHealth(e, h)
 	e.GET("/oauth/callback", h.callback, limit(opts.Limits.Callback, opts.Limits.ExemptLoopback, byAddress, tooManyCallbacks))
 
 	v1 := e.Group("/v1", apps, limit(opts.Limits.APIKey, opts.Limits.ExemptLoopback, byActor, tooMany))
@@ -115,7 +115,7 @@ func mountMetrics(e *echo.Echo, opts Options) {
 // leaves the admin API out.
 func NewAdmin(opts Options) *echo.Echo {
 	e, h := newServer(opts)
-	e.GET("/v1/health", h.health)
+	mountHealth(e, h)
 	mountAdmin(e, h, opts.AdminKeys)
 	return e
 }
@@ -220,6 +220,19 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 func bytesString(n int64) string {
 	// echo's BodyLimit takes a size string; whole bytes with "B" is exact.
 	return strconv.FormatInt(n, 10) + "B"
+}
+
+// mountHealth mounts the probes: /v1/health/live answers 200 while the
+// process serves HTTP (a liveness probe: restart when it fails), and
+// /v1/health/ready, like /v1/health, 200 only while the store answers and
+// takes writes (a readiness probe: send no traffic while it fails, but do
+// not restart, since a restart does not bring the store back).
+func mountHealth(e *echo.Echo, h *handlers) {
+	e.GET("/v1/health", h.health)
+	e.GET("/v1/health/ready", h.health)
+	e.GET("/v1/health/live", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]any{"alive": true})
+	})
 }
 
 func (h *handlers) health(c echo.Context) error {
