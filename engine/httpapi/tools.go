@@ -169,6 +169,9 @@ func toolError(err error) error {
 	case errors.As(err, &are):
 		return &apiError{status: http.StatusForbidden, Name: "authorization_required", Message: are.Error(),
 			Authorization: toResponse(are.Authorization)}
+	case errors.Is(err, tools.ErrWorkerUnauthorized):
+		// The message names worker ids and the config key, never a secret.
+		return &apiError{status: http.StatusBadGateway, Name: "worker_unauthorized", Message: err.Error()}
 	case errors.Is(err, tools.ErrToolNotFound):
 		msg := "no configured tool worker serves that tool"
 		if errors.Is(err, tools.ErrNoWorkers) {

@@ -33,6 +33,24 @@ func TestWorkerFailures(t *testing.T) {
 		}
 	})
 
+	t.Run("a worker whose secret does not match answers 502 worker_unauthorized naming the worker, not tool_not_found", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{engineSecret: "not-the-workers-secret-but-32-bytes-long"})
+		var out execResp
+		resp := h.do("POST", "/v1/tools/execute", executeBody("ada", "Hooli.ServiceStatus", nil), &out)
+		if resp.StatusCode != http.StatusBadGateway || out.Name != "worker_unauthorized" {
+			t.Fatalf("HTTP %d name %q, want 502 worker_unauthorized", resp.StatusCode, out.Name)
+		}
+		if !strings.Contains(out.Message, "worker local refused the engine's credentials") {
+			t.Errorf("message %q does not name the worker", out.Message)
+		}
+		if strings.Contains(out.Message, workerSecret) || strings.Contains(out.Message, "not-the-workers-secret") {
+			t.Errorf("message %q holds a secret", out.Message)
+		}
+		if !strings.Contains(h.logs.String(), "worker_unauthorized") {
+			t.Errorf("no worker_unauthorized log line at the catalog read")
+		}
+	})
+
 	t.Run("a worker that does not answer in time gives a failed run with NETWORK_TRANSPORT_RUNTIME_TIMEOUT", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{workerTimeout: 200 * time.Millisecond, workerRetry: 3, tools: func(*recorder) []*toolkit.Tool {
 			return []*toolkit.Tool{toolkit.New(toolkit.Definition{Name: "Slow", Description: "Takes its time."},

@@ -1,6 +1,7 @@
 package tools_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -131,6 +132,10 @@ type harnessOptions struct {
 	workerRetry   int
 	// worker replaces the toolkit worker with another handler.
 	worker http.Handler
+	// engineSecret, when set, is the secret the engine's client signs
+	// with instead of the worker's own (a misconfigured secret); the
+	// first catalog read is then expected to fail.
+	engineSecret string
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -195,12 +200,12 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	t.Cleanup(h.worker.Close)
 	h.registry = workerclient.NewRegistry(workerclient.RegistryOptions{
 		Workers: []*workerclient.Client{workerclient.New(workerclient.Options{
-			ID: "local", URI: h.worker.URL, Secret: workerSecret,
+			ID: "local", URI: h.worker.URL, Secret: cmp.Or(opts.engineSecret, workerSecret),
 			Timeout: opts.workerTimeout, Retry: opts.workerRetry, RetryBackoff: 10 * time.Millisecond,
 		})},
 		Logger: log,
 	})
-	if err := h.registry.Refresh(context.Background()); err != nil {
+	if err := h.registry.Refresh(context.Background()); err != nil && opts.engineSecret == "" {
 		t.Fatal(err)
 	}
 	svc := tools.New(tools.Options{Engine: h.engine, Registry: h.registry, Logger: log, Now: h.clock.Now})

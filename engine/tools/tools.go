@@ -33,6 +33,10 @@ import (
 // It is workerclient.ErrToolNotFound, so either name matches with errors.Is.
 var ErrToolNotFound = workerclient.ErrToolNotFound
 
+// ErrWorkerUnauthorized means the tool was not found while a worker
+// refuses the engine's credentials; it is workerclient.ErrWorkerUnauthorized.
+var ErrWorkerUnauthorized = workerclient.ErrWorkerUnauthorized
+
 // ErrNoWorkers means the engine has no tool workers configured. It matches
 // ErrToolNotFound with errors.Is.
 var ErrNoWorkers = fmt.Errorf("%w: no tool workers are configured", ErrToolNotFound)

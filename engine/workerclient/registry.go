@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,11 @@ import (
 
 // ErrToolNotFound means no worker serves the named tool (at that version).
 var ErrToolNotFound = errors.New("tool not found")
+
+// ErrWorkerUnauthorized means a tool was not found while a worker refuses
+// the engine's credentials (HTTP 401 on its catalog): the tool may well be
+// that worker's, so "not found" would point the operator the wrong way.
+var ErrWorkerUnauthorized = errors.New("worker refused the engine's credentials")
 
 // DefaultRefreshInterval is how often Run refreshes the catalog.
 const DefaultRefreshInterval = 5 * time.Minute
@@ -47,8 +53,11 @@ type Registry struct {
 
 	mu       sync.RWMutex
 	catalogs map[string][]toolkit.ToolDefinition // by worker id: the last good list
-	lastMiss time.Time                           // when Resolve last refreshed on a miss
-	tools    []Tool                              // resolved, in worker order, duplicates dropped
+	// unauthorized holds the workers whose last catalog read answered
+	// 401 (a secret that does not match).
+	unauthorized map[string]bool
+	lastMiss     time.Time // when Resolve last refreshed on a miss
+	tools        []Tool    // resolved, in worker order, duplicates dropped
 }
 
 // NewRegistry returns a Registry with an empty catalog; call Refresh (and
@@ -66,7 +75,7 @@ func NewRegistry(opts RegistryOptions) *Registry {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Registry{opts: opts, catalogs: map[string][]toolkit.ToolDefinition{}}
+	return &Registry{opts: opts, catalogs: map[string][]toolkit.ToolDefinition{}, unauthorized: map[string]bool{}}
 }
 
 // Refresh fetches every worker's tool list. A worker that fails keeps its
@@ -93,9 +102,16 @@ func (r *Registry) Refresh(ctx context.Context) error {
 	for i, w := range r.opts.Workers {
 		if results[i].err != nil {
 			errs = append(errs, fmt.Errorf("refresh tools: %w", results[i].err))
+			var we *WorkerError
+			if errors.As(results[i].err, &we) && we.Status == http.StatusUnauthorized {
+				r.unauthorized[w.ID()] = true
+				r.opts.Logger.Error("worker_unauthorized: the worker refused the engine's credentials; its tools are unavailable until tools.workers["+w.ID()+"].http.secret matches the worker's secret", "worker", w.ID())
+				continue
+			}
 			r.opts.Logger.Warn("tool catalog refresh failed", "worker", w.ID(), "error", results[i].err.Error())
 			continue
 		}
+		delete(r.unauthorized, w.ID())
 		r.catalogs[w.ID()] = results[i].defs
 	}
 	r.rebuild()
@@ -175,11 +191,30 @@ func (r *Registry) Resolve(ctx context.Context, name, version string) (Tool, err
 		r.lastMiss = now
 	}
 	r.mu.Unlock()
-	if !due {
-		return t, err
+	if due {
+		_ = r.Refresh(ctx) // failures are logged; the last good catalogs stay
+		t, err = r.Lookup(name, version)
 	}
-	_ = r.Refresh(ctx) // failures are logged; the last good catalogs stay
-	return r.Lookup(name, version)
+	if errors.Is(err, ErrToolNotFound) {
+		if ids := r.unauthorizedWorkers(); len(ids) > 0 {
+			return Tool{}, fmt.Errorf("%w: tool not found, and worker %s refused the engine's credentials (check tools.workers[].http.secret)", ErrWorkerUnauthorized, strings.Join(ids, ", "))
+		}
+	}
+	return t, err
+}
+
+// unauthorizedWorkers lists, in worker order, the workers whose last
+// catalog read answered 401.
+func (r *Registry) unauthorizedWorkers() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var ids []string
+	for _, w := range r.opts.Workers {
+		if r.unauthorized[w.ID()] {
+			ids = append(ids, w.ID())
+		}
+	}
+	return ids
 }
 
 // Lookup resolves name, which may be a fully qualified name
