@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,8 +73,8 @@ func TestCloseGivesUpWhenItsContextEnds(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	err := r.eng.Close(ctx)
-	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Close with the store down: %v, want an error wrapping context.DeadlineExceeded", err)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 refreshed token(s) kept in memory") {
+		t.Fatalf("Close with the store down: %v, want an error saying one kept token was not stored", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("Close took %v with a 700ms context", d)
@@ -141,4 +142,29 @@ func TestFlightGroup(t *testing.T) {
 			t.Fatalf("got %v and %v, want 1 and 2", v1, v2)
 		}
 	})
+}
+
+func TestBackoff(t *testing.T) {
+	b := newBackoff(100*time.Millisecond, 400*time.Millisecond)
+	// Each pause is drawn from the upper half of a span that doubles up
+	// to max.
+	for i, span := range []time.Duration{100, 200, 400, 400, 400} {
+		span *= time.Millisecond
+		for range 50 {
+			c := *b
+			if d := c.pause(); d < span/2 || d > span {
+				t.Fatalf("pause %d = %v, want within [%v, %v]", i, d, span/2, span)
+			}
+		}
+		b.pause()
+	}
+	b.reset(100 * time.Millisecond)
+	if d := b.pause(); d < 50*time.Millisecond || d > 100*time.Millisecond {
+		t.Fatalf("pause after reset = %v, want within [50ms, 100ms]", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := newBackoff(time.Hour, time.Hour).wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("wait on an ended context = %v, want context.Canceled", err)
+	}
 }
