@@ -2,6 +2,8 @@ package main
 
 import (
 	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
 	"regexp"
 	"strings"
 	"testing"
@@ -115,5 +117,26 @@ func TestVersion(t *testing.T) {
 	version, commit = "v1.2.3", "0123abcd"
 	if _, out, _ := runCmd(t, "--version"); !strings.HasPrefix(out, "authengine v1.2.3 commit 0123abcd ") {
 		t.Errorf("--version with -ldflags values: %q", out)
+	}
+}
+
+// TestBuildInfoMetric checks authengine_build_info carries the version
+// and commit version prints, with the value 1.
+func TestBuildInfoMetric(t *testing.T) {
+	defer func(v, c string) { version, commit = v, c }(version, commit)
+	version, commit = "v1.2.3", "0123abcd"
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(buildInfoCollector())
+	families, err := reg.Gather()
+	if err != nil || len(families) != 1 || families[0].GetName() != "authengine_build_info" {
+		t.Fatalf("gather: %v %v", families, err)
+	}
+	m := families[0].GetMetric()[0]
+	labels := map[string]string{}
+	for _, l := range m.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
+	}
+	if m.GetGauge().GetValue() != 1 || labels["version"] != "v1.2.3" || labels["commit"] != "0123abcd" || !strings.HasPrefix(labels["goversion"], "go1.") {
+		t.Errorf("authengine_build_info = %v %v", m.GetGauge().GetValue(), labels)
 	}
 }

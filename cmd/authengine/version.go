@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // version and commit may be set at build time (make build does):
@@ -62,4 +64,20 @@ func versionString() string {
 func displayVersion() string {
 	ver, _, _ := buildVersion()
 	return ver
+}
+
+// buildInfoCollector is authengine_build_info{version,commit,goversion} 1,
+// so that dashboards can tell which build each instance runs.
+func buildInfoCollector() prometheus.Collector {
+	ver, rev, _ := buildVersion()
+	goVersion := "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		goVersion = info.GoVersion
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "authengine_build_info",
+		Help: "Always 1; the labels name the version, commit and Go version of this binary.",
+	}, []string{"version", "commit", "goversion"})
+	g.WithLabelValues(ver, rev, goVersion).Set(1)
+	return g
 }

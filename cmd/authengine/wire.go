@@ -341,6 +341,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	reg.MustRegister(storeCollectors(st)...)
+	reg.MustRegister(buildInfoCollector())
 	eng, err := engine.New(engine.Options{
 		Providers:              l.providers,
 		DisabledProviders:      disabledProviders(cfg),
