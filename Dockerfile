@@ -13,5 +13,7 @@ COPY engine.yaml /etc/authengine/engine.yaml
 WORKDIR /var/lib/authengine
 USER nonroot:nonroot
 EXPOSE 9099
+# No shell in this image: the binary asks its own readiness probe.
+HEALTHCHECK --interval=30s --timeout=6s CMD ["/usr/local/bin/authengine", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/authengine"]
 CMD ["serve", "--config", "/etc/authengine/engine.yaml"]

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -138,5 +140,30 @@ func TestBuildInfoMetric(t *testing.T) {
 	}
 	if m.GetGauge().GetValue() != 1 || labels["version"] != "v1.2.3" || labels["commit"] != "0123abcd" || !strings.HasPrefix(labels["goversion"], "go1.") {
 		t.Errorf("authengine_build_info = %v %v", m.GetGauge().GetValue(), labels)
+	}
+}
+
+// TestHealthcheck checks healthcheck exits 0 only on a 200 answer.
+func TestHealthcheck(t *testing.T) {
+	status := http.StatusOK
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/health/ready" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(status)
+	}))
+	url := srv.URL + "/v1/health/ready"
+	if code, out, errOut := runCmd(t, "healthcheck", "--url", url); code != 0 || !strings.Contains(out, "ok") {
+		t.Errorf("ready engine: exit %d\n%s%s", code, out, errOut)
+	}
+	status = http.StatusServiceUnavailable
+	if code, _, errOut := runCmd(t, "healthcheck", "--url", url); code != 1 || !strings.Contains(errOut, "HTTP 503") {
+		t.Errorf("unready engine: exit %d, want 1 naming HTTP 503:\n%s", code, errOut)
+	}
+	srv.Close()
+	t.Setenv("AUTHENGINE_URL", url)
+	if code, _, errOut := runCmd(t, "healthcheck"); code != 1 || !strings.Contains(errOut, url) {
+		t.Errorf("no engine (URL from AUTHENGINE_URL): exit %d, want 1 naming the URL:\n%s", code, errOut)
 	}
 }

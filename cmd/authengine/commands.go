@@ -55,6 +55,16 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "healthcheck",
+		summary: "exit 0 when the engine at --url answers its readiness probe with 200 (a container HEALTHCHECK without a shell)",
+		flags: func(fs *pflag.FlagSet, o *options) {
+			fs.StringVar(&o.url, "url", "http://127.0.0.1:9099/v1/health/ready", "the probe to ask")
+		},
+		run: func(ctx context.Context, o *options, stdout, _ io.Writer) error {
+			return healthcheck(ctx, o.url, stdout)
+		},
+	},
+	{
 		name:    "version",
 		summary: "print the module version, the commit and the Go version",
 		run: func(_ context.Context, _ *options, stdout, _ io.Writer) error {

@@ -48,6 +48,7 @@ type options struct {
 	configPath       string
 	envPath          string
 	allowMissingKeys bool
+	url              string
 }
 
 // configFlags registers --config/-c and --env/-e, which every command
