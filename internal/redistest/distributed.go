@@ -107,8 +107,26 @@ func (c *Cluster) Addrs() []string {
 
 // MasterOf returns the node that serves key now and the replica that
 // would take over from it.
+// Replicas attach to their masters some time after the cluster is
+// created (longer on a loaded machine), so it waits up to 30 s for the
+// key's slot to show a master and a replica.
 func (c *Cluster) MasterOf(key string) (master, replica *Server) {
 	c.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m, r := c.masterOf(key); m != nil && r != nil {
+			return m, r
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("redistest: no live node knows a master and a replica for %q after 30 s", key)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// masterOf asks the live nodes once; nil when none knows a master with a
+// replica for key.
+func (c *Cluster) masterOf(key string) (master, replica *Server) {
 	ctx := context.Background()
 	for _, n := range c.Nodes {
 		if !n.running() {
@@ -130,7 +148,6 @@ func (c *Cluster) MasterOf(key string) (master, replica *Server) {
 			}
 		}
 	}
-	c.t.Fatalf("redistest: no live node knows which node serves %q", key)
 	return nil, nil
 }
 
