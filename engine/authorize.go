@@ -212,7 +212,7 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 	read := e.store.GetFlow
 	if wait > 0 {
 		var cancel func()
-		signals, cancel = e.store.Subscribe(id)
+		signals, cancel = e.store.Subscribe(ctx, id)
 		defer cancel()
 		read = e.readOffStack
 	}

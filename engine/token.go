@@ -148,7 +148,7 @@ func (e *Engine) satisfied(conn store.Connection, scopes []string, seen uint64) 
 }
 
 func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64) (tokenSet, error) {
-	signals, cancel := e.store.Subscribe("conn:" + id)
+	signals, cancel := e.store.Subscribe(ctx, "conn:"+id)
 	defer cancel()
 	lockName := "refresh:" + id
 

@@ -244,8 +244,11 @@ type Notifier interface {
 	// Subscribe returns a channel that receives a value (non-blocking,
 	// buffered 1) whenever flowID may have changed, including after the
 	// backend recovers a lost subscription (the subscriber must then
-	// re-read the flow). cancel releases the subscription.
-	Subscribe(flowID string) (signals <-chan struct{}, cancel func())
+	// re-read the flow). cancel releases the subscription. A backend that
+	// must confirm a subscription before it can promise delivery waits for
+	// the confirmation at most until ctx ends (the subscription is still
+	// made and delivers once confirmed).
+	Subscribe(ctx context.Context, flowID string) (signals <-chan struct{}, cancel func())
 }
 
 // DataKey is a data key of envelope encryption (engine/keyring): records

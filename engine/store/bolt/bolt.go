@@ -347,7 +347,8 @@ func (s *Store) Notify(ctx context.Context, flowID string) error {
 // Subscribe returns a channel (buffered 1) that receives a value whenever
 // flowID may have changed. cancel, safe to call more than once, ends the
 // subscription; the channel is not closed.
-func (s *Store) Subscribe(flowID string) (<-chan struct{}, func()) {
+// It never blocks, so ctx is not used.
+func (s *Store) Subscribe(_ context.Context, flowID string) (<-chan struct{}, func()) {
 	sub := &subscriber{ch: make(chan struct{}, 1)}
 	s.subs.mu.Lock()
 	set := s.subs.subs[flowID]

@@ -8,9 +8,10 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 )
 
-// subscribeTimeout bounds the first SUBSCRIBE; when it fails, go-redis
-// keeps the channel and subscribes on its next reconnect.
-const subscribeTimeout = 5 * time.Second
+// DefaultSubscribeTimeout bounds the first SUBSCRIBE (Options.SubscribeTimeout);
+// when it fails, go-redis keeps the channel and subscribes on its next
+// reconnect.
+const DefaultSubscribeTimeout = 5 * time.Second
 
 // Notify signals every subscriber of flowID: this instance's directly, and
 // every instance's (this one's again) through PUBLISH on <prefix>flows.
@@ -29,12 +30,12 @@ func (s *Store) Notify(ctx context.Context, flowID string) error {
 // it was down.
 //
 // The first Subscribe of a Store opens that subscription and waits (at
-// most subscribeTimeout) until Redis confirms it, so that a caller that
+// most the subscribe timeout, and never past ctx) until Redis confirms it, so that a caller that
 // subscribes and then reads its flow cannot miss a change published in
 // between. If the wait times out, every subscriber is signalled once the
 // subscription is confirmed, and no later call waits. Calls after the
 // confirmation never wait. cancel is idempotent.
-func (s *Store) Subscribe(flowID string) (<-chan struct{}, func()) {
+func (s *Store) Subscribe(ctx context.Context, flowID string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()
 	if s.closed {
@@ -59,9 +60,12 @@ func (s *Store) Subscribe(flowID string) (<-chan struct{}, func()) {
 			// everyone when the subscription is confirmed.
 			break
 		}
-		timer := time.NewTimer(subscribeTimeout)
+		timer := time.NewTimer(s.subscribeTimeout)
 		select {
 		case <-ready:
+		case <-ctx.Done():
+			// This caller stops waiting; the subscription stays and
+			// signals once it is confirmed.
 		case <-timer.C:
 			s.mu.Lock()
 			s.gaveUpWaiting = true
@@ -103,7 +107,7 @@ func (s *Store) startLocked() {
 func (s *Store) receive(ps *goredis.PubSub, done chan<- struct{}) {
 	defer close(done)
 	defer s.releaseWaiters()
-	ctx, cancel := context.WithTimeout(context.Background(), subscribeTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.subscribeTimeout)
 	if err := ps.Subscribe(ctx, s.flowChannel()); err != nil {
 		s.log.Warn("redis store: subscribe to flow notifications failed; retrying in the background", "error", err)
 	}

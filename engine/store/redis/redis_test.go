@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"strconv"
 	"sync"
@@ -160,7 +161,7 @@ func TestTwoStoresShareNotificationsAndLocks(t *testing.T) {
 	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
 
 	t.Run("a notify on one instance wakes a subscriber on the other", func(t *testing.T) {
-		signals, cancel := b.Subscribe("flow-1")
+		signals, cancel := b.Subscribe(t.Context(), "flow-1")
 		defer cancel()
 		drain(signals)
 		if err := a.Notify(ctx, "flow-1"); err != nil {
@@ -192,7 +193,7 @@ func TestTwoStoresShareNotificationsAndLocks(t *testing.T) {
 	t.Run("stores with different prefixes do not hear each other", func(t *testing.T) {
 		other := redis.New(newClient(t, url), redis.Options{KeyPrefix: redistest.Prefix(t)})
 		defer other.Close()
-		signals, cancel := other.Subscribe("flow-2")
+		signals, cancel := other.Subscribe(t.Context(), "flow-2")
 		defer cancel()
 		drain(signals)
 		if err := a.Notify(ctx, "flow-2"); err != nil {
@@ -411,9 +412,9 @@ func TestLostSubscriptionWakesEverySubscriber(t *testing.T) {
 			srv := redistest.Private(t, redistest.PrivateOptions{})
 			s := redis.New(newClient(t, srv.URL()), redis.Options{})
 			t.Cleanup(func() { _ = s.Close() })
-			a, cancelA := s.Subscribe("flow-a")
+			a, cancelA := s.Subscribe(t.Context(), "flow-a")
 			defer cancelA()
-			b, cancelB := s.Subscribe("flow-b")
+			b, cancelB := s.Subscribe(t.Context(), "flow-b")
 			defer cancelB()
 			drain(a)
 			drain(b)
@@ -439,14 +440,14 @@ func TestCloseLeaksNoGoroutine(t *testing.T) {
 	url := redistest.URL(t)
 	// Warm up anything process-wide (timers, the race detector) first.
 	warm := redis.New(newClient(t, url), redis.Options{KeyPrefix: redistest.Prefix(t)})
-	warm.Subscribe("warm")
+	warm.Subscribe(t.Context(), "warm")
 	_ = warm.Close()
 
 	before := runtime.NumGoroutine()
 	for range 3 {
 		client := newClient(t, url)
 		s := redis.New(client, redis.Options{KeyPrefix: redistest.Prefix(t)})
-		signals, _ := s.Subscribe("flow")
+		signals, _ := s.Subscribe(t.Context(), "flow")
 		if err := s.Notify(t.Context(), "flow"); err != nil {
 			t.Fatalf("Notify: %v", err)
 		}
@@ -472,7 +473,7 @@ func TestCloseLeaksNoGoroutine(t *testing.T) {
 func TestSubscribeAfterCloseIsInert(t *testing.T) {
 	s, _, _ := newStore(t, time.Now)
 	_ = s.Close()
-	signals, cancel := s.Subscribe("flow")
+	signals, cancel := s.Subscribe(t.Context(), "flow")
 	cancel()
 	select {
 	case <-signals:
@@ -488,13 +489,13 @@ func TestSubscribersFromBeforeRedisCameUpAreWoken(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 
 	begin := time.Now()
-	first, cancelFirst := s.Subscribe("flow-a")
+	first, cancelFirst := s.Subscribe(t.Context(), "flow-a")
 	defer cancelFirst()
 	if d := time.Since(begin); d < 4*time.Second {
 		t.Fatalf("the first Subscribe returned after %v without a confirmed subscription, want a bounded wait", d)
 	}
 	begin = time.Now()
-	second, cancelSecond := s.Subscribe("flow-b")
+	second, cancelSecond := s.Subscribe(t.Context(), "flow-b")
 	defer cancelSecond()
 	if d := time.Since(begin); d > time.Second {
 		t.Fatalf("a Subscribe after a timed-out one waited %v, want no wait", d)
@@ -503,4 +504,42 @@ func TestSubscribersFromBeforeRedisCameUpAreWoken(t *testing.T) {
 	srv.Start()
 	expectSignal(t, "first subscriber once Redis is up", first, 10*time.Second)
 	expectSignal(t, "second subscriber once Redis is up", second, 10*time.Second)
+}
+
+// TestSubscribeHonoursItsContext: with Redis not answering, the first
+// Subscribe would wait for a confirmation that cannot come. It returns when
+// its caller's context ends, or after Options.SubscribeTimeout, whichever
+// is first; it never holds a caller up for the full default timeout.
+func TestSubscribeHonoursItsContext(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "redis://" + ln.Addr().String() + "/0"
+	ln.Close() // nothing listens there now
+
+	t.Run("the caller's context ends the wait", func(t *testing.T) {
+		client := newClient(t, dead)
+		s := redis.New(client, redis.Options{KeyPrefix: redistest.Prefix(t), SubscribeTimeout: time.Minute})
+		t.Cleanup(func() { _ = s.Close() })
+		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, unsubscribe := s.Subscribe(ctx, "flow")
+		defer unsubscribe()
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("Subscribe returned after %s, want about 200ms (its context)", d)
+		}
+	})
+	t.Run("the subscribe timeout is an option", func(t *testing.T) {
+		client := newClient(t, dead)
+		s := redis.New(client, redis.Options{KeyPrefix: redistest.Prefix(t), SubscribeTimeout: 200 * time.Millisecond})
+		t.Cleanup(func() { _ = s.Close() })
+		start := time.Now()
+		_, unsubscribe := s.Subscribe(context.Background(), "flow")
+		defer unsubscribe()
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("Subscribe returned after %s, want about 200ms (SubscribeTimeout)", d)
+		}
+	})
 }

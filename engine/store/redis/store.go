@@ -58,6 +58,7 @@ package redis
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -109,6 +110,10 @@ type Options struct {
 	// KeyPrefix starts every key and the notification channel;
 	// DefaultKeyPrefix when empty. Open takes it from Config.KeyPrefix.
 	KeyPrefix string
+	// SubscribeTimeout bounds how long the first Subscribe waits for Redis
+	// to confirm the notification subscription; DefaultSubscribeTimeout
+	// when zero.
+	SubscribeTimeout time.Duration
 }
 
 // Store is a store.Store on Redis. It is safe for concurrent use; create it
@@ -123,6 +128,7 @@ type Store struct {
 	// compareAndExpire runs compareAndExpireLua.
 	compareAndExpire *goredis.Script
 	log              *slog.Logger
+	subscribeTimeout time.Duration
 
 	mu     sync.Mutex
 	subs   map[string]map[*chan struct{}]struct{}
@@ -148,6 +154,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 		prefix:           opts.KeyPrefix,
 		now:              opts.Now,
 		log:              opts.Logger,
+		subscribeTimeout: cmp.Or(opts.SubscribeTimeout, DefaultSubscribeTimeout),
 		subs:             make(map[string]map[*chan struct{}]struct{}),
 	}
 	if s.prefix == "" {

@@ -52,7 +52,7 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("a subscriber receives a signal after notify", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
-		signals, cancel := s.Subscribe(id)
+		signals, cancel := s.Subscribe(t.Context(), id)
 		defer cancel()
 		mustNotify(t, s, id)
 		expectSignal(t, "after Notify", signals)
@@ -63,9 +63,9 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("every subscriber of a flow receives the signal", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
-		a, cancelA := s.Subscribe(id)
+		a, cancelA := s.Subscribe(t.Context(), id)
 		defer cancelA()
-		b, cancelB := s.Subscribe(id)
+		b, cancelB := s.Subscribe(t.Context(), id)
 		defer cancelB()
 		mustNotify(t, s, id)
 		expectSignal(t, "first subscriber", a)
@@ -80,7 +80,7 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("signals for other flows do not arrive", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		watched := uid("flow")
-		signals, cancel := s.Subscribe(watched)
+		signals, cancel := s.Subscribe(t.Context(), watched)
 		defer cancel()
 		mustNotify(t, s, uid("flow"))
 		expectQuiet(t, "notify of another flow", signals)
@@ -89,8 +89,8 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("a cancelled subscription receives nothing and cancelling twice is harmless", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
-		signals, cancel := s.Subscribe(id)
-		other, cancelOther := s.Subscribe(id)
+		signals, cancel := s.Subscribe(t.Context(), id)
+		other, cancelOther := s.Subscribe(t.Context(), id)
 		defer cancelOther()
 		cancel()
 		cancel()
@@ -103,7 +103,7 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("notifying a subscriber that does not read never blocks", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
-		signals, cancel := s.Subscribe(id)
+		signals, cancel := s.Subscribe(t.Context(), id)
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
