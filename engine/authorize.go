@@ -232,8 +232,11 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		// retry re-reads the flow after the store failed to answer: a wait
-		// outlives a short store outage instead of failing the client.
+		// outlives a short store outage instead of failing the client. The
+		// pauses grow (250 ms to 2 s, jittered), so thousands of held waits
+		// do not retry a recovering store in step.
 		var retry <-chan time.Time
+		pauses := newBackoff(250*time.Millisecond, 2*time.Second)
 	loop:
 		for isOpen(f.Status) {
 			select {
@@ -254,12 +257,13 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 				return Authorization{}, ErrFlowNotFound
 			case errors.Is(err, store.ErrUnavailable):
 				e.log.WarnContext(ctx, "store unavailable while waiting; retrying", "flow_id", id, "err", err)
-				retry = time.After(250 * time.Millisecond)
+				retry = time.After(pauses.pause())
 				continue
 			case err != nil:
 				return Authorization{}, storeErr("read flow", err)
 			}
 			f = next
+			pauses.reset(250 * time.Millisecond)
 		}
 	}
 	return e.flowAuthorization(ctx, f)
