@@ -2,16 +2,12 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/engine/store"
@@ -23,16 +19,7 @@ import (
 
 // TestMain fails the package when the tests leave a goroutine running:
 // the engine must stop everything it starts (Close).
-func TestMain(m *testing.M) {
-	code := redistest.Run(m)
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintln(os.Stderr, "goleak:", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { redistest.MainNoLeaks(m) }
 
 // faultyStore is a real store whose connection writes can be made to fail
 // as an unreachable store does (store.ErrUnavailable, nothing written),

@@ -406,14 +406,17 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	errc := make(chan error, 3)
 	stopAdmin := func(context.Context) {}
 	if api.SeparateAdmin {
-		if stopAdmin, err = startAdmin(cfg.API.AdminListen, api, log, stdout, errc); err != nil {
+		admin := sideListener{setting: "api.admin_listen", what: "admin API", addr: cfg.API.AdminListen, handler: httpapi.NewAdmin(api)}
+		if stopAdmin, err = admin.start(log, stdout, errc); err != nil {
 			ln.Close()
 			return err
 		}
 	}
 	stopMetrics := func(context.Context) {}
 	if api.SeparateMetrics {
-		if stopMetrics, err = startMetrics(cfg.Telemetry.Metrics.Listen, api, log, stdout, errc); err != nil {
+		metrics := sideListener{setting: "telemetry.metrics.listen", what: "metrics", addr: cfg.Telemetry.Metrics.Listen,
+			handler: httpapi.NewMetrics(api), path: api.MetricsPath}
+		if stopMetrics, err = metrics.start(log, stdout, errc); err != nil {
 			ln.Close()
 			stopAdmin(context.Background())
 			return err

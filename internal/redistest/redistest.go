@@ -37,6 +37,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // EnvURL is the environment variable that points tests at an existing
@@ -89,11 +91,26 @@ func URL(t testing.TB) string {
 // URL may have started. Call it from TestMain:
 //
 //	func TestMain(m *testing.M) { redistest.Main(m) }
-func Main(m *testing.M) { os.Exit(Run(m)) }
+func Main(m *testing.M) { os.Exit(run(m)) }
 
-// Run is Main without the exit, for a TestMain that checks more once the
-// tests and the shared server are done (goroutine leaks).
-func Run(m *testing.M) int {
+// MainNoLeaks is Main for a package that must stop every goroutine it
+// starts: once the tests passed and the shared server stopped, a goroutine
+// still running fails the package (goleak).
+//
+//	func TestMain(m *testing.M) { redistest.MainNoLeaks(m) }
+func MainNoLeaks(m *testing.M) {
+	code := run(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// run runs the tests, then stops the shared server.
+func run(m *testing.M) int {
 	code := m.Run()
 	if shared.srv != nil {
 		_ = shared.srv.stop()
