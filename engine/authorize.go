@@ -188,16 +188,20 @@ func (e *Engine) startFlow(ctx context.Context, p *authflow.Provider, req Author
 func (e *Engine) admitFlow(ctx context.Context, userID string) error {
 	now := e.now()
 	if ok, wait := e.userFlows.Allow(userID, now); !ok {
-		return &RequestError{Name: "too_many_flows", Status: http.StatusTooManyRequests, RetryAfter: wait,
-			Message: fmt.Sprintf("this user started more authorizations than the limit allows (api.rate_limits.flows_per_user per %s); try again later", e.flowTTL)}
+		return e.tooManyFlows("this user", "flows_per_user", wait)
 	}
 	if actor := actorOf(ctx); actor != "unknown" {
 		if ok, wait := e.keyFlows.Allow(actor, now); !ok {
-			return &RequestError{Name: "too_many_flows", Status: http.StatusTooManyRequests, RetryAfter: wait,
-				Message: fmt.Sprintf("this API key started more authorizations than the limit allows (api.rate_limits.flows_per_api_key per %s); try again later", e.flowTTL)}
+			return e.tooManyFlows("this API key", "flows_per_api_key", wait)
 		}
 	}
 	return nil
+}
+
+// tooManyFlows is the 429 answer of admitFlow, naming who hit which limit.
+func (e *Engine) tooManyFlows(who, setting string, wait time.Duration) error {
+	return &RequestError{Name: "too_many_flows", Status: http.StatusTooManyRequests, RetryAfter: wait,
+		Message: fmt.Sprintf("%s started more authorizations than the limit allows (api.rate_limits.%s per %s); try again later", who, setting, e.flowTTL)}
 }
 
 // Status returns a flow's authorization. With wait > 0 it holds until the
