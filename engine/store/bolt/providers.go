@@ -23,14 +23,7 @@ func (s *Store) putProvider(ctx context.Context, op string, p store.ProviderReco
 		case !exists && mustExist:
 			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, store.ErrNotFound)
 		}
-		b, err := encode("provider", p.ID, providerToWire(p))
-		if err != nil {
-			return err
-		}
-		if err := bucket.Put([]byte(p.ID), b); err != nil {
-			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, err)
-		}
-		return nil
+		return putProvider(bucket, op, p)
 	})
 }
 
@@ -65,14 +58,7 @@ func (s *Store) UpdateProvider(ctx context.Context, p store.ProviderRecord, old 
 			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, store.ErrConflict)
 		}
 		p.CreatedAt = cur.CreatedAt
-		b, err := encode("provider", p.ID, providerToWire(p))
-		if err != nil {
-			return err
-		}
-		if err := bucket.Put([]byte(p.ID), b); err != nil {
-			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, err)
-		}
-		return nil
+		return putProvider(bucket, op, p)
 	})
 }
 
@@ -126,4 +112,16 @@ func (s *Store) DeleteProvider(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+}
+
+// putProvider encodes p and writes it into bucket under its id.
+func putProvider(bucket *bbolt.Bucket, op string, p store.ProviderRecord) error {
+	b, err := encode("provider", p.ID, providerToWire(p))
+	if err != nil {
+		return err
+	}
+	if err := bucket.Put([]byte(p.ID), b); err != nil {
+		return fmt.Errorf("bolt: %s %q: %w", op, p.ID, err)
+	}
+	return nil
 }
