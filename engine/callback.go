@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/engine/events"
 	"github.com/authengine/authengine/engine/store"
 )
 
@@ -150,7 +151,10 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 // its waiters.
 func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flow, scopes []string, ts tokenSet) error {
 	id := store.ConnectionID(p.ID(), f.UserID)
-	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, nil); err != nil {
+	created := e.newEvent(events.ConnectionCreated, id, events.Data{
+		ProviderID: p.ID(), UserID: f.UserID, ConnectionID: id, FlowID: f.ID, Status: string(store.ConnectionConnected),
+	})
+	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, nil, created...); err != nil {
 		return err
 	}
 	// The connection is stored: the flow must now read completed, even if
@@ -183,7 +187,10 @@ func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flo
 // and wakes its waiters.
 func (e *Engine) failFlow(ctx context.Context, f store.Flow, kind, reason string) error {
 	now := e.now()
-	_, err := e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
+	evs := e.newEvent(events.FlowFailed, f.ID, events.Data{
+		ProviderID: f.ProviderID, UserID: f.UserID, FlowID: f.ID, Status: string(store.FlowFailed), Reason: reason, Kind: kind,
+	})
+	_, err := e.store.UpdateFlowEvents(ctx, f.ID, evs, func(cur store.Flow) (store.Flow, error) {
 		if cur.Status == store.FlowCompleted {
 			return cur, errFlowEnded
 		}
@@ -319,7 +326,18 @@ func (e *Engine) Connections(ctx context.Context, userID, providerID string, off
 
 // Disconnect drops a connection's tokens; the provider stays configured.
 func (e *Engine) Disconnect(ctx context.Context, id string) error {
-	err := e.store.DeleteConnection(ctx, id)
+	var evs []store.Event
+	if e.eventTypes[events.ConnectionDeleted] {
+		c, err := e.store.GetConnection(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrConnectionNotFound
+		}
+		if err != nil {
+			return storeErr("read connection", err)
+		}
+		evs = e.connEvent(events.ConnectionDeleted, c, "deleted", "the connection was deleted through the admin API", "")
+	}
+	err := e.store.DeleteConnectionEvents(ctx, id, evs)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrConnectionNotFound
 	}

@@ -89,6 +89,10 @@ type Options struct {
 	// per FlowTTL in this process; 0 is no limit.
 	FlowsPerUser   int
 	FlowsPerAPIKey int
+	// EventTypes are the lifecycle event types (engine/events) recorded in
+	// the store's outbox, with the state change each reports: the types
+	// some webhook wants. None when empty.
+	EventTypes []string
 }
 
 // Engine is the authorization service. It is safe for concurrent use.
@@ -128,6 +132,8 @@ type Engine struct {
 	runtime runtimeProviders
 	// life tracks the engine's goroutines for Close (lifecycle.go).
 	life lifecycle
+	// eventTypes are the lifecycle events recorded (lifecycle_events.go).
+	eventTypes map[string]bool
 }
 
 // New validates opts and returns an Engine.
@@ -156,6 +162,7 @@ func New(opts Options) (*Engine, error) {
 		metrics:     opts.Metrics,
 		auditor:     opts.Auditor,
 		now:         opts.Now,
+		eventTypes:  eventTypeSet(opts.EventTypes),
 	}
 	if opts.Now != nil {
 		clocked := make(map[string]*authflow.Provider, len(e.providers))

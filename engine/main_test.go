@@ -46,6 +46,13 @@ func (f *faultyStore) UpdateConnection(ctx context.Context, id string, fn func(s
 	return f.Store.UpdateConnection(ctx, id, fn)
 }
 
+func (f *faultyStore) UpdateConnectionEvents(ctx context.Context, id string, evs []store.Event, fn func(store.Connection, bool) (store.Connection, error)) (store.Connection, error) {
+	if f.failWrites.Load() {
+		return store.Connection{}, store.ErrUnavailable
+	}
+	return f.Store.UpdateConnectionEvents(ctx, id, evs, fn)
+}
+
 func (f *faultyStore) Lock(ctx context.Context, name string, ttl time.Duration) (string, error) {
 	f.locks.Add(1)
 	return f.Store.Lock(ctx, name, ttl)
@@ -69,6 +76,8 @@ type rigOptions struct {
 	// share makes the rig use another rig's store, clock and provider (a
 	// second instance).
 	share *rig
+	// events are the lifecycle event types the engine records.
+	events []string
 }
 
 const redirect = "https://engine.example.com/oauth/callback"
@@ -108,6 +117,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		AllowPrivateEndpoints: true,
 		Logger:                slog.New(slog.DiscardHandler),
 		Now:                   r.clock.Now,
+		EventTypes:            o.events,
 	}
 	if o.share != nil {
 		r.opts.Sealer = o.share.opts.Sealer

@@ -12,6 +12,7 @@ import (
 
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/engine/events"
 	"github.com/authengine/authengine/engine/store"
 )
 
@@ -536,10 +537,12 @@ func (e *Engine) refreshFailed(ctx context.Context, p *authflow.Provider, conn s
 	case authflow.IsRetryable(err):
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "retryable_error").Inc()
 		e.log.WarnContext(ctx, "refresh failed; will retry on the next request", "provider", p.ID(), "connection_id", conn.ID, "err", err)
+		e.appendEvents(ctx, e.connEvent(events.ConnectionRefreshFailed, conn, conn.Status, "the provider could not be reached or answered with a server error; the refresh is retried on the next request", "retryable_error"))
 		return fmt.Errorf("refresh token for provider %q: %w: %w", p.ID(), ErrProviderUnavailable, err)
 	default:
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "provider_error").Inc()
 		e.log.WarnContext(ctx, "refresh refused by provider", "provider", p.ID(), "connection_id", conn.ID, "err", err)
+		e.appendEvents(ctx, e.connEvent(events.ConnectionRefreshFailed, conn, conn.Status, "the provider refused the refresh: "+providerReason(err), "provider_error"))
 		return &ProviderFailedError{ProviderID: p.ID(), Reason: providerReason(err)}
 	}
 }
@@ -547,7 +550,8 @@ func (e *Engine) refreshFailed(ctx context.Context, p *authflow.Provider, conn s
 // markNeedsReauth drops a connection's tokens and marks it needs_reauth,
 // unless the record changed since it was read (a new authorization wins).
 func (e *Engine) markNeedsReauth(ctx context.Context, conn store.Connection) error {
-	_, err := e.store.UpdateConnection(ctx, conn.ID, func(c store.Connection, exists bool) (store.Connection, error) {
+	evs := e.connEvent(events.ConnectionNeedsReauth, conn, store.ConnectionNeedsReauth, "the provider refused the refresh token; the user must authorize again", "invalid_grant")
+	_, err := e.store.UpdateConnectionEvents(ctx, conn.ID, evs, func(c store.Connection, exists bool) (store.Connection, error) {
 		if !exists || !sameRecord(c, conn) {
 			return c, errConnChanged
 		}
@@ -579,7 +583,7 @@ func sameRecord(c, base store.Connection) bool {
 // runs on a context no caller can cancel and is retried briefly while the
 // store is unavailable: a refreshed token that is not stored is a token
 // chain lost.
-func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID string, scopes []string, ts tokenSet, base *store.Connection) (store.Connection, error) {
+func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID string, scopes []string, ts tokenSet, base *store.Connection, evs ...store.Event) (store.Connection, error) {
 	sealed, err := e.sealJSON(ts, connAAD(id))
 	if err != nil {
 		return store.Connection{}, err
@@ -605,7 +609,7 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 	}
 	var saved store.Connection
 	err = e.retryStore(ctx, func(sctx context.Context) (err error) {
-		saved, err = e.store.UpdateConnection(sctx, id, write)
+		saved, err = e.store.UpdateConnectionEvents(sctx, id, evs, write)
 		return err
 	})
 	switch {

@@ -15,9 +15,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -287,6 +289,7 @@ type Store interface {
 	Locker
 	Notifier
 	Scanner
+	Outbox
 	// Ping reports whether the backend answers; ErrUnavailable otherwise.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -320,4 +323,102 @@ type SealedRecord struct {
 // Err set, and the scan goes on.
 type Scanner interface {
 	Scan(ctx context.Context, fn func(SealedRecord) error) error
+}
+
+// --- outbox ---
+
+// EventStatus is the delivery state of an outbox event.
+type EventStatus string
+
+// Event statuses. An event is pending until it is delivered (then it is
+// deleted) or its attempts run out (then it is failed and kept until an
+// operator replays it, which makes it pending again).
+const (
+	EventPending EventStatus = "pending"
+	EventFailed  EventStatus = "failed"
+)
+
+// Event is one lifecycle event in the durable outbox (engine/events owns
+// its types and payloads, and delivers it). It holds no secret: Payload is
+// the JSON document sent to webhooks.
+type Event struct {
+	// ID is unique and sortable by creation (NewEventID).
+	ID string
+	// Key is the id of the record the event is about (a connection or a
+	// flow). A backend may keep the event beside that record, so it can be
+	// written in the same transaction as the record's change.
+	Key     string
+	Type    string
+	Payload []byte
+	Status  EventStatus
+	// Attempts counts delivery attempts so far.
+	Attempts int
+	// NextAttemptAt is when a pending event is next due.
+	NextAttemptAt time.Time
+	// LastError is the client-safe reason of the last failed attempt.
+	LastError string
+	// Done names the destinations that already took the event (the
+	// deliverer names them), so a retry skips them.
+	Done      []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Outbox keeps lifecycle events until they are delivered. The engine
+// writes an event in the same transaction as the state change it reports
+// (UpdateConnectionEvents, DeleteConnectionEvents, UpdateFlowEvents), so a
+// crash can never keep one without the other; engine/events reads the due
+// events and records each attempt's outcome.
+type Outbox interface {
+	// AppendEvents stores events that report no state change of their own
+	// (a refresh that failed and changed nothing). ErrConflict if an ID
+	// is taken.
+	AppendEvents(ctx context.Context, events ...Event) error
+	// UpdateConnectionEvents is UpdateConnection that also stores events,
+	// atomically with the connection's write: both or neither (an error
+	// from fn stores neither).
+	UpdateConnectionEvents(ctx context.Context, id string, events []Event, fn func(c Connection, exists bool) (Connection, error)) (Connection, error)
+	// DeleteConnectionEvents is DeleteConnection that also stores events,
+	// atomically with the delete; a missing connection is ErrNotFound and
+	// stores nothing.
+	DeleteConnectionEvents(ctx context.Context, id string, events []Event) error
+	// UpdateFlowEvents is UpdateFlow that also stores events, atomically
+	// with the flow's write.
+	UpdateFlowEvents(ctx context.Context, id string, events []Event, fn func(Flow) (Flow, error)) (Flow, error)
+	// DueEvents returns up to limit pending events whose NextAttemptAt is
+	// not after now, oldest ID first.
+	DueEvents(ctx context.Context, now time.Time, limit int) ([]Event, error)
+	// GetEvent returns an event; ErrNotFound when missing.
+	GetEvent(ctx context.Context, id string) (Event, error)
+	// UpdateEvent is compare-and-swap on an event (as UpdateFlow): fn's
+	// result is written only if the event did not change meanwhile. ID,
+	// Key, Type and Payload cannot change. ErrNotFound when missing.
+	UpdateEvent(ctx context.Context, id string, fn func(Event) (Event, error)) (Event, error)
+	// DeleteEvent removes a delivered event; ErrNotFound when missing.
+	DeleteEvent(ctx context.Context, id string) error
+	// ListEvents returns the events with the given status (every status
+	// when empty) ordered by ID, the page [offset, offset+limit) and the
+	// number of matches.
+	ListEvents(ctx context.Context, status EventStatus, offset, limit int) ([]Event, int, error)
+}
+
+// NewEventID returns a fresh event id that sorts by creation time:
+// "evt_", 16 hex digits of t in nanoseconds, and 16 random hex digits.
+func NewEventID(t time.Time) string {
+	var r [8]byte
+	_, _ = rand.Read(r[:]) // crypto/rand.Read never fails
+	return fmt.Sprintf("evt_%016x%s", uint64(t.UnixNano()), hex.EncodeToString(r[:]))
+}
+
+// CheckEvent reports what is wrong with an event about to be stored.
+func CheckEvent(ev Event) error {
+	switch {
+	case ev.ID == "" || ev.Key == "" || ev.Type == "":
+		return errors.New("store: event: ID, Key and Type are required")
+	case strings.ContainsAny(ev.ID+ev.Key, "{}\x00/"):
+		return errors.New("store: event: ID and Key must not contain '{', '}', '/' or NUL")
+	case ev.Status != EventPending && ev.Status != EventFailed:
+		return fmt.Errorf("store: event %s: unknown status %q", ev.ID, ev.Status)
+	}
+	return nil
 }

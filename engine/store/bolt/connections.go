@@ -38,6 +38,12 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 // record; now on create). A result whose ID is not id, or fails
 // store.ValidID, is refused.
 func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store.Connection, exists bool) (store.Connection, error)) (store.Connection, error) {
+	return s.UpdateConnectionEvents(ctx, id, nil, fn)
+}
+
+// UpdateConnectionEvents is UpdateConnection that also stores events in
+// the same transaction.
+func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []store.Event, fn func(c store.Connection, exists bool) (store.Connection, error)) (store.Connection, error) {
 	var out store.Connection
 	err := s.update(ctx, "update connection", func(tx *bbolt.Tx) error {
 		bucket := tx.Bucket(bucketConnections)
@@ -76,6 +82,9 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 		if err := bucket.Put([]byte(id), b); err != nil {
 			return fmt.Errorf("bolt: write connection %q: %w", id, err)
 		}
+		if err := putEvents(tx, events, now); err != nil {
+			return err
+		}
 		out = next
 		return nil
 	})
@@ -88,6 +97,12 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 // DeleteConnection removes a connection, or returns store.ErrNotFound when
 // missing.
 func (s *Store) DeleteConnection(ctx context.Context, id string) error {
+	return s.DeleteConnectionEvents(ctx, id, nil)
+}
+
+// DeleteConnectionEvents is DeleteConnection that also stores events in
+// the same transaction.
+func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []store.Event) error {
 	return s.update(ctx, "delete connection", func(tx *bbolt.Tx) error {
 		bucket := tx.Bucket(bucketConnections)
 		if bucket.Get([]byte(id)) == nil {
@@ -96,7 +111,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 		if err := bucket.Delete([]byte(id)); err != nil {
 			return fmt.Errorf("bolt: delete connection %q: %w", id, err)
 		}
-		return nil
+		return putEvents(tx, events, s.now())
 	})
 }
 

@@ -119,6 +119,12 @@ func (s *Store) ConsumeState(ctx context.Context, stateHash string) (store.Flow,
 // writer lock: it must be fast and do no I/O. An error from fn aborts and
 // is returned unchanged; a result with another ID or StateHash is refused.
 func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (store.Flow, error)) (store.Flow, error) {
+	return s.UpdateFlowEvents(ctx, id, nil, fn)
+}
+
+// UpdateFlowEvents is UpdateFlow that also stores events in the same
+// transaction.
+func (s *Store) UpdateFlowEvents(ctx context.Context, id string, events []store.Event, fn func(store.Flow) (store.Flow, error)) (store.Flow, error) {
 	var out store.Flow
 	err := s.update(ctx, "update flow", func(tx *bbolt.Tx) error {
 		w, live, err := s.liveFlow(tx, id)
@@ -136,6 +142,9 @@ func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (
 			return fmt.Errorf("bolt: update flow %q: the id and state hash of a flow cannot change", id)
 		}
 		out = next
+		if err := putEvents(tx, events, s.now()); err != nil {
+			return err
+		}
 		return putFlow(tx, flowToWire(next))
 	})
 	if err != nil {

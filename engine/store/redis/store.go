@@ -337,7 +337,17 @@ var errNeedIndex = errors.New("redis store: connection id not indexed yet")
 // UpdateFlow is compare-and-swap on the flow key (WATCH/MULTI/EXEC). The
 // flow's Redis TTL follows the new ExpiresAt.
 func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (store.Flow, error)) (store.Flow, error) {
+	return s.UpdateFlowEvents(ctx, id, nil, fn)
+}
+
+// UpdateFlowEvents is UpdateFlow that also writes events in the same
+// MULTI (see outbox.go).
+func (s *Store) UpdateFlowEvents(ctx context.Context, id string, events []store.Event, fn func(store.Flow) (store.Flow, error)) (store.Flow, error) {
 	key := s.flowKey(id)
+	evs, err := s.prepareEvents(ctx, id, events)
+	if err != nil {
+		return store.Flow{}, err
+	}
 	var out store.Flow
 	var abortErr error
 	txf := func(tx *goredis.Tx) error {
@@ -371,6 +381,7 @@ func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (
 		ttl := s.flowTTL(next.ExpiresAt)
 		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, data, ttl)
+			evs.queue(ctx, p)
 			return nil
 		})
 		err = queuedErr(cmds, err)
@@ -378,6 +389,7 @@ func (s *Store) UpdateFlow(ctx context.Context, id string, fn func(store.Flow) (
 		return err
 	}
 	if err := s.cas(ctx, "update flow", key, txf, &abortErr); err != nil {
+		s.dropEvents(ctx, evs)
 		return store.Flow{}, err
 	}
 	return out, nil
@@ -427,7 +439,17 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 // key (WATCH/MULTI/EXEC). A create adds the id to the connection index
 // before and after the record is written (see DeleteConnection for why).
 func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store.Connection, exists bool) (store.Connection, error)) (store.Connection, error) {
+	return s.UpdateConnectionEvents(ctx, id, nil, fn)
+}
+
+// UpdateConnectionEvents is UpdateConnection that also writes events in
+// the same MULTI (see outbox.go).
+func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []store.Event, fn func(c store.Connection, exists bool) (store.Connection, error)) (store.Connection, error) {
 	key := s.connKey(id)
+	evs, err := s.prepareEvents(ctx, id, events)
+	if err != nil {
+		return store.Connection{}, err
+	}
 	var out store.Connection
 	var created, indexed bool
 	var abortErr error
@@ -479,13 +501,14 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 		}
 		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, data, 0)
+			evs.queue(ctx, p)
 			return nil
 		})
 		err = queuedErr(cmds, err)
 		out, created = next, !exists
 		return err
 	}
-	err := s.cas(ctx, "update connection", key, txf, &abortErr)
+	err = s.cas(ctx, "update connection", key, txf, &abortErr)
 	if errors.Is(err, errNeedIndex) {
 		if err := s.client.ZAdd(ctx, s.connIndex(), goredis.Z{Member: id}).Err(); err != nil {
 			return store.Connection{}, s.wrap("update connection: index", err)
@@ -494,6 +517,7 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 		err = s.cas(ctx, "update connection", key, txf, &abortErr)
 	}
 	if err != nil {
+		s.dropEvents(ctx, evs)
 		return store.Connection{}, err
 	}
 	if created {
@@ -511,7 +535,13 @@ func (s *Store) UpdateConnection(ctx context.Context, id string, fn func(c store
 // its record meanwhile, the entry is put back, so the index never misses a
 // record (the create indexes after writing too).
 func (s *Store) DeleteConnection(ctx context.Context, id string) error {
-	n, err := s.client.Del(ctx, s.connKey(id)).Result()
+	return s.DeleteConnectionEvents(ctx, id, nil)
+}
+
+// DeleteConnectionEvents is DeleteConnection that also writes events in
+// the same MULTI (see outbox.go).
+func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []store.Event) error {
+	n, err := s.deleteWithEvents(ctx, s.connKey(id), id, events)
 	if err != nil {
 		return s.wrap("delete connection", err)
 	}
