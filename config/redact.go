@@ -178,3 +178,13 @@ func (c *Config) Redact(s string) string {
 	}
 	return c.references.Replace(s)
 }
+
+// String prints the webhook without its secret.
+func (w Webhook) String() string {
+	return fmt.Sprintf("{URL:%s Secret:%s Events:%v}", w.URL, mask(w.Secret), w.Events)
+}
+
+// LogValue logs the webhook without its secret.
+func (w Webhook) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", w.URL), slog.String("secret", mask(w.Secret)), slog.Any("events", w.Events))
+}

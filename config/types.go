@@ -18,6 +18,8 @@ type Config struct {
 	Auth      Auth      `koanf:"auth"`
 	Tools     Tools     `koanf:"tools"`
 	Telemetry Telemetry `koanf:"telemetry"`
+	// Webhooks receive the engine's lifecycle events (docs/webhooks.md).
+	Webhooks []Webhook `koanf:"webhooks"`
 
 	// references replaces every value that came from $<env:> or $<file:>
 	// with "[redacted]" (see DisplayProviders); nil when none did.
@@ -247,4 +249,17 @@ type Metrics struct {
 	// BearerToken, when set, is required as "Authorization: Bearer
 	// <token>" on every metrics request.
 	BearerToken string `koanf:"bearer_token"`
+}
+
+// Webhook is one endpoint that receives lifecycle events, signed per the
+// Standard Webhooks specification.
+type Webhook struct {
+	// URL receives a POST per event (http or https).
+	URL string `koanf:"url"`
+	// Secret signs the events: whsec_ followed by 24 to 64 bytes in
+	// base64. It may be a $<env:> or $<file:> reference.
+	Secret string `koanf:"secret"`
+	// Events are the event types sent (connection.created, ...); empty
+	// means every type.
+	Events []string `koanf:"events"`
 }

@@ -52,6 +52,7 @@ func validate(c *Config, r *report) {
 	validateAuth(c, r)
 	validateTools(c, r)
 	validateTelemetry(c, r)
+	validateWebhooks(c, r)
 }
 
 func validateAPI(c *Config, r *report) {

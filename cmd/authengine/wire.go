@@ -358,8 +358,12 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		Metrics:                engine.NewMetrics(reg),
 		FlowsPerUser:           cfg.API.RateLimits.FlowsPerUser,
 		FlowsPerAPIKey:         cfg.API.RateLimits.FlowsPerAPIKey,
+		EventTypes:             webhookEventTypes(cfg),
 	})
 	if err != nil {
+		return err
+	}
+	if err := startWebhooks(cfg, st, eng, log); err != nil {
 		return err
 	}
 	// The admin API shows YAML providers (read-only) beside the ones added

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine/events"
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/bolt"
@@ -294,5 +296,11 @@ func TestThreeInstancesOnRedisDeliverEachEventOnce(t *testing.T) {
 	}
 	if n := rcv.total(); n != len(ids) {
 		t.Errorf("receiver accepted %d deliveries, want %d", n, len(ids))
+	}
+}
+
+func TestConfigKnowsEveryEventType(t *testing.T) {
+	if !slices.Equal(config.WebhookEventTypes, events.Types) {
+		t.Errorf("config.WebhookEventTypes = %v, events.Types = %v: keep them the same", config.WebhookEventTypes, events.Types)
 	}
 }

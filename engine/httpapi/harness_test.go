@@ -71,6 +71,8 @@ type harnessOptions struct {
 	limits                       httpapi.RateLimits
 	flowsPerUser, flowsPerAPIKey int
 	apiKeys                      []string
+	// eventTypes are the lifecycle events the engine records.
+	eventTypes []string
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -158,6 +160,7 @@ func (h *harness) start(opts harnessOptions) {
 		Now:                    h.clock.Now,
 		FlowsPerUser:           opts.flowsPerUser,
 		FlowsPerAPIKey:         opts.flowsPerAPIKey,
+		EventTypes:             opts.eventTypes,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -145,6 +145,7 @@ func mountAdmin(e *echo.Echo, h *handlers, adminKeys []string) {
 	admin.GET("/user_connections", h.listConnections)
 	admin.DELETE("/user_connections/:id", h.deleteConnection)
 	mountAdminProviders(admin, h)
+	mountAdminWebhookEvents(admin, h)
 }
 
 type handlers struct {
