@@ -1,0 +1,90 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/engine/events"
+	"github.com/authengine/authengine/internal/providertest"
+)
+
+// BenchmarkCallbackOutbox measures what the outbox adds to the callback
+// path: two engines side by side, each on its own bbolt store in front of
+// its own stand-in, one recording every lifecycle event (webhooks
+// configured: connection.created is written in the callback's store
+// transaction) and one recording none. Each iteration completes one
+// authorization on both, alternating which goes first, and times only
+// the browser's GET /oauth/callback (state, code exchange at the
+// stand-in, sealing, the store writes, the redirect page). It reports
+// both means and their ratio (with-outbox / without); the target is a
+// ratio under 1.10.
+func BenchmarkCallbackOutbox(b *testing.B) {
+	type side struct {
+		h     *harness
+		idp   *providertest.Provider
+		total time.Duration
+	}
+	newSide := func(types []string) *side {
+		s := &side{}
+		s.h = newHarness(b, harnessOptions{eventTypes: types, providers: func(h *harness, redirect string) []config.Provider {
+			s.idp = providertest.New(b, providertest.Options{ClientAuth: providertest.ClientSecretBasic, RequirePKCE: true,
+				RedirectURI: redirect, AccessTokenTTL: time.Hour})
+			return []config.Provider{s.idp.Config("hooli")}
+		}})
+		return s
+	}
+	without, with := newSide(nil), newSide(events.Types)
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	ctx := context.Background()
+	callback := func(s *side, user string) {
+		start := s.h.authorize(user, "hooli", "read")
+		cb, err := s.idp.Consent(ctx, start.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		resp, err := browser.Get(cb)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		s.total += time.Since(t0)
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("callback: HTTP %d", resp.StatusCode)
+		}
+	}
+	// Warm both (connections, pages, first bbolt growth).
+	for i := range 20 {
+		callback(without, "warm-"+strconv.Itoa(i))
+		callback(with, "warm-"+strconv.Itoa(i))
+	}
+	without.total, with.total = 0, 0
+	b.ResetTimer()
+	for i := range b.N {
+		user := "user-" + strconv.Itoa(i)
+		if i%2 == 0 {
+			callback(without, user)
+			callback(with, user)
+		} else {
+			callback(with, user)
+			callback(without, user)
+		}
+	}
+	b.StopTimer()
+	n := float64(b.N)
+	b.ReportMetric(float64(without.total.Nanoseconds())/n, "without-ns/op")
+	b.ReportMetric(float64(with.total.Nanoseconds())/n, "with-outbox-ns/op")
+	b.ReportMetric(float64(with.total)/float64(without.total), "ratio")
+	var list struct {
+		TotalCount int `json:"total_count"`
+	}
+	if code := with.h.doKey(adminKey, "GET", "/v1/admin/webhook_events?limit=1", nil, &list); code != 200 || list.TotalCount < b.N {
+		b.Fatalf("outbox holds %d events (HTTP %d), want at least %d", list.TotalCount, code, b.N)
+	}
+}
