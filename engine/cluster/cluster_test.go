@@ -23,6 +23,7 @@ import (
 
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/engine"
+	"github.com/authengine/authengine/engine/events"
 	"github.com/authengine/authengine/engine/httpapi"
 	"github.com/authengine/authengine/engine/seal"
 	redisstore "github.com/authengine/authengine/engine/store/redis"
@@ -71,6 +72,9 @@ type cluster struct {
 	// can drop idle connections for goroutine counts.
 	api      *http.Client
 	upstream *http.Client
+	// eventTypes are the lifecycle events the engines record (every type
+	// when clusterOptions.webhooks is set).
+	eventTypes []string
 }
 
 type clusterOptions struct {
@@ -88,6 +92,9 @@ type clusterOptions struct {
 	dialers map[int]func(ctx context.Context, network, addr string) (net.Conn, error)
 	// idp configures the stand-in; RedirectURI and Now are set here.
 	idp providertest.Options
+	// webhooks, when set, make every instance record every lifecycle
+	// event and run a deliverer to these endpoints, as serve does.
+	webhooks []events.Endpoint
 }
 
 func newCluster(t testing.TB, opts clusterOptions) *cluster {
@@ -120,9 +127,15 @@ func newCluster(t testing.TB, opts clusterOptions) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if opts.webhooks != nil {
+		c.eventTypes = events.Types
+	}
 	nodes := make([]*instance, 0, opts.instances)
 	for i := range opts.instances {
 		nodes = append(nodes, c.startInstance(i, opts.redisURL, opts.redis, opts.dialers[i], key, redirect))
+		if opts.webhooks != nil {
+			c.startWebhooks(nodes[i], opts.webhooks)
+		}
 	}
 	c.nodes.Store(&nodes)
 	return c
@@ -181,6 +194,7 @@ func (c *cluster) startInstance(i int, redisURL string, redisCfg *redisstore.Con
 		Logger:        log,
 		Metrics:       in.metrics,
 		Now:           c.clock.Now,
+		EventTypes:    c.eventTypes,
 	})
 	if err != nil {
 		t.Fatal(err)
