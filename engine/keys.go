@@ -10,7 +10,8 @@ import (
 )
 
 // RecordAAD is the additional data that binds a record's sealed part to
-// the record: kind is store.KindFlow, KindConnection or KindProvider.
+// the record: kind is store.KindFlow, KindConnection, KindProvider or
+// KindSession (a console session, sealed by engine/console).
 func RecordAAD(kind, id string) []byte {
 	switch kind {
 	case store.KindFlow:
@@ -19,6 +20,8 @@ func RecordAAD(kind, id string) []byte {
 		return connAAD(id)
 	case store.KindProvider:
 		return providerAAD(id)
+	case store.KindSession:
+		return sessionAAD(id)
 	}
 	return []byte(kind + ":" + id)
 }
@@ -39,9 +42,9 @@ type ResealResult struct {
 // errSkipReseal: the record changed since the scan and needs no reseal.
 var errSkipReseal = errors.New("no longer needs resealing")
 
-// Reseal rewrites the connections and runtime providers sealed in the
-// format before envelope encryption (directly by a root key) with the
-// engine's sealer, so the root key that sealed them can be removed. A
+// Reseal rewrites the connections, runtime providers and console sessions
+// sealed in the format before envelope encryption (directly by a root key)
+// with the engine's sealer, so the root key that sealed them can be removed. A
 // connection is resealed under its refresh lock, so a refresh in flight on
 // any instance never loses its write; a connection whose lock is held is
 // counted Busy and left for the next run. Records rewritten meanwhile are
@@ -65,9 +68,12 @@ func (e *Engine) Reseal(ctx context.Context, progress func(done, total int)) (Re
 	res := ResealResult{Found: len(todo)}
 	for i, r := range todo {
 		var err error
-		if r.kind == store.KindConnection {
+		switch r.kind {
+		case store.KindConnection:
 			err = e.resealConnection(ctx, r.id)
-		} else {
+		case store.KindSession:
+			err = e.resealSession(ctx, r.id)
+		default:
 			err = e.resealProvider(ctx, r.id)
 		}
 		switch {
@@ -148,4 +154,20 @@ func (e *Engine) resealProvider(ctx context.Context, id string) error {
 		return err
 	}
 	return e.store.PutProvider(ctx, rec)
+}
+
+// resealSession rewrites a console session; one deleted meanwhile (signed
+// out) stays deleted (ReplaceSession never creates).
+func (e *Engine) resealSession(ctx context.Context, id string) error {
+	sess, err := e.store.GetSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !needsReseal(sess.Sealed) {
+		return errSkipReseal
+	}
+	if sess.Sealed, err = e.reseal(sess.Sealed, sessionAAD(id)); err != nil {
+		return err
+	}
+	return e.store.ReplaceSession(ctx, sess)
 }

@@ -90,3 +90,48 @@ func mustGet(t *testing.T, st store.Store, id string) store.Connection {
 	}
 	return c
 }
+
+// TestResealCoversConsoleSessions: a console session sealed directly by a
+// root key is resealed under the keyring, keeps its expiry and still opens.
+func TestResealCoversConsoleSessions(t *testing.T) {
+	st := enginetest.BoltStore(t, nil)
+	root := enginetest.Sealer(t)
+	now := time.Now()
+	put := func(id string) store.Session {
+		sealed, err := root.Seal([]byte(`{"csrf":"c"}`), engine.RecordAAD(store.KindSession, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess := store.Session{ID: id, Sealed: sealed, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := st.CreateSession(t.Context(), sess); err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	kept := put("s1")
+	kr, err := keyring.Open(t.Context(), root, st, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{Store: st, Sealer: kr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := eng.Reseal(t.Context(), nil)
+	if err != nil || res.Found != 1 || res.Resealed != 1 || len(res.Problems) != 0 {
+		t.Fatalf("Reseal = %+v, %v; want the one session resealed", res, err)
+	}
+	got, err := st.GetSession(t.Context(), kept.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _, _ := seal.Header(got.Sealed); f != seal.FormatData {
+		t.Errorf("the session's format after Reseal is %d, want the keyring's", f)
+	}
+	if plain, err := kr.Open(got.Sealed, engine.RecordAAD(store.KindSession, kept.ID)); err != nil || string(plain) != `{"csrf":"c"}` {
+		t.Errorf("the resealed session opens to %q, %v", plain, err)
+	}
+	if !got.ExpiresAt.Equal(kept.ExpiresAt) {
+		t.Errorf("Reseal changed the session's expiry: %v, want %v", got.ExpiresAt, kept.ExpiresAt)
+	}
+}

@@ -67,6 +67,7 @@ func (f flowSecrets) LogValue() slog.Value { return slog.StringValue("[REDACTED 
 func connAAD(id string) []byte     { return []byte("conn:" + id) }
 func flowAAD(id string) []byte     { return []byte("flow:" + id) }
 func providerAAD(id string) []byte { return []byte("provider:" + id) }
+func sessionAAD(id string) []byte  { return []byte("session:" + id) }
 
 func (e *Engine) sealJSON(v any, aad []byte) ([]byte, error) {
 	plain, err := json.Marshal(v)

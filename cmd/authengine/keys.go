@@ -73,7 +73,7 @@ func describeCount(c keyring.KeyCount) string {
 		name = fmt.Sprintf("data keys %s, missing from the store,", strings.Join(c.DataKeys, ", "))
 	}
 	var parts []string
-	for _, kind := range []string{store.KindConnection, store.KindProvider, store.KindFlow} {
+	for _, kind := range []string{store.KindConnection, store.KindProvider, store.KindFlow, store.KindSession} {
 		if n := c.Records[kind] + c.Direct[kind]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, plural(kind, n)))
 		}
@@ -159,8 +159,8 @@ func storeCheck(ctx context.Context, configPath, envPath string, stdout, stderr 
 		if err != nil {
 			return fmt.Errorf("scan the %s store: %w", l.cfg.Store.Type, err)
 		}
-		fmt.Fprintf(stdout, "%s store: %d records (%d connections, %d providers, %d flows), %d cannot be opened\n",
-			l.cfg.Store.Type, total, counts[store.KindConnection], counts[store.KindProvider], counts[store.KindFlow], bad)
+		fmt.Fprintf(stdout, "%s store: %d records (%d connections, %d providers, %d flows, %d console sessions), %d cannot be opened\n",
+			l.cfg.Store.Type, total, counts[store.KindConnection], counts[store.KindProvider], counts[store.KindFlow], counts[store.KindSession], bad)
 		if bad > 0 {
 			return errReported
 		}

@@ -290,6 +290,7 @@ type Store interface {
 	Notifier
 	Scanner
 	Outbox
+	SessionStore
 	// Ping reports whether the backend answers; ErrUnavailable otherwise.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -301,12 +302,13 @@ const (
 	KindFlow       = "flow"
 	KindConnection = "connection"
 	KindProvider   = "provider"
+	KindSession    = "session"
 )
 
 // SealedRecord is one stored record as Scan yields it: what it is and its
 // sealed part, or why it could not be decoded.
 type SealedRecord struct {
-	// Kind is KindFlow, KindConnection or KindProvider.
+	// Kind is KindFlow, KindConnection, KindProvider or KindSession.
 	Kind string
 	ID   string
 	// Sealed is the record's sealed part (see Flow.Sealed and the others).
@@ -317,7 +319,8 @@ type SealedRecord struct {
 }
 
 // Scanner walks every stored record: flows that have not expired,
-// connections and runtime providers. The key inventory taken at start and
+// connections, runtime providers and console sessions that have not
+// expired. The key inventory taken at start and
 // `authengine store check` use it. fn's error stops the scan and is
 // returned unchanged; a record that cannot be decoded is passed to fn with
 // Err set, and the scan goes on.
@@ -421,4 +424,37 @@ func CheckEvent(ev Event) error {
 		return fmt.Errorf("store: event %s: unknown status %q", ev.ID, ev.Status)
 	}
 	return nil
+}
+
+// --- console sessions ---
+
+// Session is one signed-in session of the operator console
+// (engine/console). It is found by the hash of its cookie: the cookie's
+// value is never stored, so a copy of the store gives no usable session.
+type Session struct {
+	// ID is the hex SHA-256 of the session cookie's value (HashState).
+	ID string
+	// Sealed holds the session's secrets (its CSRF token, who signed in,
+	// its absolute expiry), sealed.
+	Sealed    []byte
+	CreatedAt time.Time
+	// ExpiresAt is when the session ends unless it is used again (the
+	// earlier of its idle and its absolute deadline). Expiry is logical:
+	// a session past it reads as ErrNotFound.
+	ExpiresAt time.Time
+}
+
+// SessionStore keeps console sessions, so that a session outlives an
+// engine restart and works on every instance sharing the store.
+type SessionStore interface {
+	// CreateSession stores a new session; ErrConflict if the ID exists.
+	CreateSession(ctx context.Context, s Session) error
+	// ReplaceSession rewrites an existing session (a new ExpiresAt, a
+	// resealed Sealed); ErrNotFound when it is missing, so a session
+	// deleted meanwhile (signed out) is never written back.
+	ReplaceSession(ctx context.Context, s Session) error
+	// GetSession returns a session; ErrNotFound when missing or expired.
+	GetSession(ctx context.Context, id string) (Session, error)
+	// DeleteSession removes a session; ErrNotFound when missing.
+	DeleteSession(ctx context.Context, id string) error
 }

@@ -430,7 +430,8 @@ func (s *Store) sweep() (int, error) {
 			}
 		}
 		n = len(dead)
-		return nil
+		_, err = s.sweepSessions(tx)
+		return err
 	})
 	return n, err
 }

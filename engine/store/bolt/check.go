@@ -288,9 +288,20 @@ func scanTx(tx *bbolt.Tx, expired func(at time.Time) bool, fn func(store.SealedR
 			err := decode("provider", k, v, &w)
 			return store.SealedRecord{Sealed: w.Sealed}, err
 		}},
+		{bucketSessions, store.KindSession, func(k, v []byte) (store.SealedRecord, error) {
+			var w sessionWire
+			err := decode("session", k, v, &w)
+			if err == nil && expired != nil && expired(w.ExpiresAt) {
+				return store.SealedRecord{}, errSkip
+			}
+			return store.SealedRecord{Sealed: w.Sealed}, err
+		}},
 	}
 	for _, b := range buckets {
 		bucket := tx.Bucket(b.name)
+		if bucket == nil && b.kind == store.KindSession {
+			continue // created by the first session written: none yet
+		}
 		if bucket == nil {
 			return fn(store.SealedRecord{Kind: b.kind, Err: fmt.Errorf("bolt: bucket %s is missing", b.name)})
 		}

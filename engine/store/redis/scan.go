@@ -12,8 +12,8 @@ import (
 )
 
 // Scan calls fn with every connection and runtime provider (read through
-// their indexes) and every unexpired flow (found with SCAN on every
-// master, as flows have no index). A record that cannot be decoded is
+// their indexes) and every unexpired flow and console session (found with
+// SCAN on every master, as they have no index). A record that cannot be decoded is
 // passed with Err set; a Redis failure ends the scan with
 // store.ErrUnavailable.
 func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) error {
@@ -39,20 +39,32 @@ func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) err
 	if err != nil {
 		return err
 	}
-	flows, err := s.flowIDs(ctx)
+	flows, err := s.keyIDs(ctx, "flow")
 	if err != nil {
 		return err
 	}
-	return s.scanEach(ctx, store.KindFlow, flows, s.flowKey, func(raw []byte) ([]byte, bool, error) {
+	err = s.scanEach(ctx, store.KindFlow, flows, s.flowKey, func(raw []byte) ([]byte, bool, error) {
 		f, err := decodeFlow(raw)
 		return f.Sealed, err != nil || !s.expired(f.ExpiresAt), err
 	}, fn)
+	if err != nil {
+		return err
+	}
+	sessions, err := s.keyIDs(ctx, "session")
+	if err != nil {
+		return err
+	}
+	return s.scanEach(ctx, store.KindSession, sessions, s.sessionKey, func(raw []byte) ([]byte, bool, error) {
+		sess, err := decodeSession(raw)
+		return sess.Sealed, err != nil || !s.expired(sess.ExpiresAt), err
+	}, fn)
 }
 
-// flowIDs lists the ids of the flow records, with SCAN on every master of
-// a cluster.
-func (s *Store) flowIDs(ctx context.Context) ([]string, error) {
-	pattern := s.prefix + "flow:{*}"
+// keyIDs lists the ids of the records of one unindexed kind (flow,
+// session: keys prefix+kind+":{<id>}"), with SCAN on every master of a
+// cluster.
+func (s *Store) keyIDs(ctx context.Context, kind string) ([]string, error) {
+	pattern := s.prefix + kind + ":{*}"
 	var ids []string
 	scan := func(ctx context.Context, c goredis.Cmdable) error {
 		var cursor uint64
@@ -62,7 +74,7 @@ func (s *Store) flowIDs(ctx context.Context) ([]string, error) {
 				return err
 			}
 			for _, k := range keys {
-				ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(k, s.prefix+"flow:{"), "}"))
+				ids = append(ids, strings.TrimSuffix(strings.TrimPrefix(k, s.prefix+kind+":{"), "}"))
 			}
 			if cursor = next; cursor == 0 {
 				return nil
@@ -83,7 +95,7 @@ func (s *Store) flowIDs(ctx context.Context) ([]string, error) {
 		err = scan(ctx, s.client)
 	}
 	if err != nil {
-		return nil, s.wrap("scan flows", err)
+		return nil, s.wrap("scan "+kind+"s", err)
 	}
 	return ids, nil
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/authengine/authengine/engine/store"
 )
 
-// runScan checks that Scan yields every connection, provider and unexpired
-// flow with its sealed bytes, once, and skips expired flows.
+// runScan checks that Scan yields every connection, provider, unexpired
+// flow and unexpired session with its sealed bytes, once, and skips
+// expired flows and sessions.
 func runScan(t *testing.T, newStore NewStore) {
-	t.Run("yields every record once with its sealed bytes and skips expired flows", func(t *testing.T) {
+	t.Run("yields every record once with its sealed bytes and skips expired flows and sessions", func(t *testing.T) {
 		s, clock := fresh(t, newStore)
 		want := map[string][]byte{}
 		for range 3 {
@@ -29,6 +30,14 @@ func runScan(t *testing.T, newStore NewStore) {
 		mustCreateFlow(t, s, live)
 		want[store.KindFlow+"/"+live.ID] = live.Sealed
 		mustCreateFlow(t, s, newFlow(clock)) // expires in 10 minutes
+		liveSession := store.Session{ID: uid("sess"), Sealed: randomBytes(40), CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)}
+		deadSession := store.Session{ID: uid("sess"), Sealed: randomBytes(40), CreatedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Minute)}
+		for _, sess := range []store.Session{liveSession, deadSession} {
+			if err := s.CreateSession(t.Context(), sess); err != nil {
+				t.Fatalf("CreateSession: %v", err)
+			}
+		}
+		want[store.KindSession+"/"+liveSession.ID] = liveSession.Sealed
 		clock.Advance(30 * time.Minute)
 
 		got := map[string][]byte{}
