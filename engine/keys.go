@@ -11,7 +11,8 @@ import (
 
 // RecordAAD is the additional data that binds a record's sealed part to
 // the record: kind is store.KindFlow, KindConnection, KindProvider or
-// KindSession (a console session, sealed by engine/console).
+// KindSession (a console session, sealed by engine/console) or
+// KindDiscovery ("discovery:"+id).
 func RecordAAD(kind, id string) []byte {
 	switch kind {
 	case store.KindFlow:
@@ -42,9 +43,9 @@ type ResealResult struct {
 // errSkipReseal: the record changed since the scan and needs no reseal.
 var errSkipReseal = errors.New("no longer needs resealing")
 
-// Reseal rewrites the connections, runtime providers and console sessions
-// sealed in the format before envelope encryption (directly by a root key)
-// with the engine's sealer, so the root key that sealed them can be removed. A
+// Reseal rewrites the connections, runtime providers, console sessions and
+// discovery records sealed in the format before envelope encryption
+// (directly by a root key) with the engine's sealer, so the root key that sealed them can be removed. A
 // connection is resealed under its refresh lock, so a refresh in flight on
 // any instance never loses its write; a connection whose lock is held is
 // counted Busy and left for the next run. Records rewritten meanwhile are
@@ -73,6 +74,8 @@ func (e *Engine) Reseal(ctx context.Context, progress func(done, total int)) (Re
 			err = e.resealConnection(ctx, r.id)
 		case store.KindSession:
 			err = e.resealSession(ctx, r.id)
+		case store.KindDiscovery:
+			err = e.resealDiscovery(ctx, r.id)
 		default:
 			err = e.resealProvider(ctx, r.id)
 		}

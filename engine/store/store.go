@@ -286,6 +286,7 @@ type Store interface {
 	ConnectionStore
 	ProviderStore
 	DataKeyStore
+	DiscoveryStore
 	Locker
 	Notifier
 	Scanner
@@ -303,12 +304,14 @@ const (
 	KindConnection = "connection"
 	KindProvider   = "provider"
 	KindSession    = "session"
+	KindDiscovery  = "discovery"
 )
 
 // SealedRecord is one stored record as Scan yields it: what it is and its
 // sealed part, or why it could not be decoded.
 type SealedRecord struct {
-	// Kind is KindFlow, KindConnection, KindProvider or KindSession.
+	// Kind is KindFlow, KindConnection, KindProvider, KindSession or
+	// KindDiscovery.
 	Kind string
 	ID   string
 	// Sealed is the record's sealed part (see Flow.Sealed and the others).
@@ -319,8 +322,8 @@ type SealedRecord struct {
 }
 
 // Scanner walks every stored record: flows that have not expired,
-// connections, runtime providers and console sessions that have not
-// expired. The key inventory taken at start and
+// connections, runtime providers, discovery records and console sessions
+// that have not expired. The key inventory taken at start and
 // `authengine store check` use it. fn's error stops the scan and is
 // returned unchanged; a record that cannot be decoded is passed to fn with
 // Err set, and the scan goes on.
@@ -457,4 +460,28 @@ type SessionStore interface {
 	GetSession(ctx context.Context, id string) (Session, error)
 	// DeleteSession removes a session; ErrNotFound when missing.
 	DeleteSession(ctx context.Context, id string) error
+}
+
+// --- discovery ---
+
+// DiscoveryRecord is what the engine learnt from a remote server and keeps
+// across restarts: an authorization server's metadata document, an MCP
+// server's protected-resource metadata, or a client registration made with
+// an authorization server (whose client secret makes sealing necessary).
+// Its content is sealed whatever it holds.
+type DiscoveryRecord struct {
+	// ID names what the record holds ("issuer:<hash>", "mcp:<provider id>").
+	ID        string
+	Sealed    []byte
+	UpdatedAt time.Time
+}
+
+// DiscoveryStore keeps discovery records.
+type DiscoveryStore interface {
+	// PutDiscovery creates or replaces record r.ID.
+	PutDiscovery(ctx context.Context, r DiscoveryRecord) error
+	// GetDiscovery returns a record; ErrNotFound when missing.
+	GetDiscovery(ctx context.Context, id string) (DiscoveryRecord, error)
+	// DeleteDiscovery removes a record; ErrNotFound when missing.
+	DeleteDiscovery(ctx context.Context, id string) error
 }

@@ -133,7 +133,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketFlows, bucketStates, bucketConnections, bucketProviders, bucketDataKeys} {
+		for _, name := range [][]byte{bucketFlows, bucketStates, bucketConnections, bucketProviders, bucketDataKeys, bucketDiscovery} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -254,8 +254,8 @@ func Check(ctx context.Context, path string) ([]string, error) {
 	return problems, nil
 }
 
-// Scan calls fn with every connection, runtime provider and unexpired flow,
-// in one read transaction.
+// Scan calls fn with every connection, runtime provider, discovery record
+// and unexpired flow, in one read transaction.
 func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) error {
 	return s.view(ctx, "scan", func(tx *bbolt.Tx) error {
 		return scanTx(tx, s.expired, fn)
@@ -296,11 +296,19 @@ func scanTx(tx *bbolt.Tx, expired func(at time.Time) bool, fn func(store.SealedR
 			}
 			return store.SealedRecord{Sealed: w.Sealed}, err
 		}},
+		{bucketDiscovery, store.KindDiscovery, func(k, v []byte) (store.SealedRecord, error) {
+			var w discoveryWire
+			err := decode("discovery record", k, v, &w)
+			return store.SealedRecord{Sealed: w.Sealed}, err
+		}},
 	}
 	for _, b := range buckets {
 		bucket := tx.Bucket(b.name)
 		if bucket == nil && b.kind == store.KindSession {
 			continue // created by the first session written: none yet
+		}
+		if bucket == nil && b.kind == store.KindDiscovery {
+			continue // files written before discovery records have none
 		}
 		if bucket == nil {
 			return fn(store.SealedRecord{Kind: b.kind, Err: fmt.Errorf("bolt: bucket %s is missing", b.name)})

@@ -11,9 +11,10 @@ import (
 	"github.com/authengine/authengine/engine/store"
 )
 
-// Scan calls fn with every connection and runtime provider (read through
-// their indexes) and every unexpired flow and console session (found with
-// SCAN on every master, as they have no index). A record that cannot be decoded is
+// Scan calls fn with every connection, runtime provider and discovery
+// record (read through their indexes) and every unexpired flow and
+// console session (found with SCAN on every master, as they have no
+// index). A record that cannot be decoded is
 // passed with Err set; a Redis failure ends the scan with
 // store.ErrUnavailable.
 func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) error {
@@ -37,6 +38,9 @@ func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) err
 		return p.Sealed, true, err
 	}, fn)
 	if err != nil {
+		return err
+	}
+	if err := s.scanDiscovery(ctx, fn); err != nil {
 		return err
 	}
 	flows, err := s.keyIDs(ctx, "flow")

@@ -19,6 +19,8 @@
 //	<prefix>conns                     sorted set of connection ids (score 0)
 //	<prefix>provider:{<provider id>}  runtime provider record (JSON)
 //	<prefix>providers                 set of provider ids
+//	<prefix>discovery:{<id>}          discovery record (JSON, sealed part)
+//	<prefix>discoveries               set of discovery record ids
 //	<prefix>lock:{<name>}             lease owner token, PX = ttl
 //	<prefix>flows                     pub/sub channel; payload = flow id
 //	<prefix>health                    Ping's write probe ("ok"), PX = 1m
@@ -26,7 +28,7 @@
 // The prefix must not contain '{' or '}' (it would put every key in one
 // slot).
 //
-// The two index keys live in their own slots, so they are kept outside the
+// The index keys live in their own slots, so they are kept outside the
 // record transactions: they are supersets of the records (an id is added
 // before its record is created and removed after it is deleted), and the
 // readers skip ids whose record is missing. ListConnections reads the whole

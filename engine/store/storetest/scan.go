@@ -9,9 +9,9 @@ import (
 	"github.com/authengine/authengine/engine/store"
 )
 
-// runScan checks that Scan yields every connection, provider, unexpired
-// flow and unexpired session with its sealed bytes, once, and skips
-// expired flows and sessions.
+// runScan checks that Scan yields every connection, provider, discovery
+// record, unexpired flow and unexpired session with its sealed bytes,
+// once, and skips expired flows and sessions.
 func runScan(t *testing.T, newStore NewStore) {
 	t.Run("yields every record once with its sealed bytes and skips expired flows and sessions", func(t *testing.T) {
 		s, clock := fresh(t, newStore)
@@ -25,6 +25,11 @@ func runScan(t *testing.T, newStore NewStore) {
 			t.Fatalf("CreateProvider: %v", err)
 		}
 		want[store.KindProvider+"/"+p.ID] = p.Sealed
+		d := store.DiscoveryRecord{ID: uid("mcp:"), Sealed: randomBytes(48), UpdatedAt: clock.Now()}
+		if err := s.PutDiscovery(t.Context(), d); err != nil {
+			t.Fatalf("PutDiscovery: %v", err)
+		}
+		want[store.KindDiscovery+"/"+d.ID] = d.Sealed
 		live := newFlow(clock)
 		live.ExpiresAt = clock.Now().Add(time.Hour)
 		mustCreateFlow(t, s, live)

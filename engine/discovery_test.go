@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/authengine/authengine/engine/keyring"
+	"github.com/authengine/authengine/engine/seal"
+	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/enginetest"
+)
+
+// TestDiscoveryRecordsAreSealedScannedAndResealed: a discovery record
+// (a client registration holding a secret) reaches the store only sealed,
+// reads back through the cache, is yielded by Scan, and one sealed in the
+// format before envelope encryption is resealed by Reseal, on both
+// backends.
+func TestDiscoveryRecordsAreSealedScannedAndResealed(t *testing.T) {
+	for _, s := range stores {
+		t.Run(s.name, func(t *testing.T) {
+			var st store.Store
+			if s.open != nil {
+				st = s.open(t, time.Now)
+			} else {
+				st = enginetest.BoltStore(t, nil)
+			}
+			root := enginetest.Sealer(t)
+			kr, err := keyring.Open(t.Context(), root, st, keyring.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cache := DiscoveryCache{Store: st, Sealer: kr}
+			secret := []byte(`{"client_id":"c1","client_secret":"registration-secret-value"}`)
+			if err := cache.Save(t.Context(), "mcp:files", secret); err != nil {
+				t.Fatal(err)
+			}
+			rec, err := st.GetDiscovery(t.Context(), "mcp:files")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(rec.Sealed, []byte("registration-secret-value")) {
+				t.Fatal("the registration's secret reached the store in the clear")
+			}
+			got, err := cache.Load(t.Context(), "mcp:files")
+			if err != nil || !bytes.Equal(got, secret) {
+				t.Fatalf("Load = %q, %v; want what was saved", got, err)
+			}
+			if _, err := cache.Load(t.Context(), "issuer:none"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Load(missing) = %v, want ErrNotFound", err)
+			}
+
+			// A record sealed directly by the root key, as before envelopes.
+			old, err := root.Seal([]byte(`{"issuer":"https://as.example.com"}`), RecordAAD(store.KindDiscovery, "issuer:x"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.PutDiscovery(t.Context(), store.DiscoveryRecord{ID: "issuer:x", Sealed: old, UpdatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			kinds := map[string]bool{}
+			if err := st.Scan(t.Context(), func(r store.SealedRecord) error {
+				kinds[r.Kind+"/"+r.ID] = true
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !kinds["discovery/mcp:files"] || !kinds["discovery/issuer:x"] {
+				t.Fatalf("Scan yielded %v, want both discovery records", kinds)
+			}
+			eng, err := New(Options{Store: st, Sealer: kr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := eng.Reseal(t.Context(), nil)
+			if err != nil || res.Found != 1 || res.Resealed != 1 || len(res.Problems) != 0 {
+				t.Fatalf("Reseal = %+v, %v; want the root-sealed discovery record resealed", res, err)
+			}
+			rec, _ = st.GetDiscovery(t.Context(), "issuer:x")
+			if f, _, _ := seal.Header(rec.Sealed); f != seal.FormatData {
+				t.Fatalf("discovery record format after Reseal = %d, want the keyring's", f)
+			}
+			if plain, err := cache.Load(t.Context(), "issuer:x"); err != nil || string(plain) != `{"issuer":"https://as.example.com"}` {
+				t.Fatalf("Load after Reseal = %q, %v", plain, err)
+			}
+		})
+	}
+}
