@@ -32,6 +32,9 @@ func (p *Provider) Exchange(ctx context.Context, c *http.Client, code, codeVerif
 	}
 	extra = p.token.withDefault(extra, "grant_type", config.GrantAuthorizationCode)
 	t, err := p.tokenRequest(ctx, c, p.token, &v, extra)
+	if err == nil {
+		err = p.verifyIDToken(ctx, t)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("exchange code for provider %q: %w", p.id, err)
 	}
@@ -58,6 +61,9 @@ func (p *Provider) Refresh(ctx context.Context, c *http.Client, t *Token) (*Toke
 		extra = p.refresh.withDefault(extra, "refresh_token", t.RefreshToken)
 	}
 	nt, err := p.tokenRequest(ctx, c, p.refresh, &v, extra)
+	if err == nil {
+		err = p.verifyIDToken(ctx, nt)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("refresh token for provider %q: %w", p.id, err)
 	}

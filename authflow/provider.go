@@ -38,6 +38,8 @@ type Provider struct {
 
 	// now is the clock that turns expires_in into an expiry.
 	now func() time.Time
+	// idTokens verifies returned id_tokens; nil: they are not verified.
+	idTokens IDTokenVerifier
 }
 
 // ScopeError reports a requested scope outside the provider's allowed
@@ -154,14 +156,16 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 }
 
 // CompileAll compiles every enabled provider of cfg with the redirect URI
-// <public_url>/oauth/callback. The errors of all providers are returned
-// in one *CompileError.
+// <public_url>/oauth/callback, except those that need discovery
+// (config.Provider.NeedsDiscovery: an oauth2.issuer or type mcp), which
+// package authflow/discovery completes from their metadata and compiles.
+// The errors of all providers are returned in one *CompileError.
 func CompileAll(cfg *config.Config) (map[string]*Provider, error) {
 	redirectURI := cfg.API.RedirectURI()
 	out := make(map[string]*Provider, len(cfg.Auth.Providers))
 	var ps problems
 	for _, cp := range cfg.Auth.Providers {
-		if !cp.IsEnabled() {
+		if !cp.IsEnabled() || cp.NeedsDiscovery() {
 			continue
 		}
 		if _, dup := out[cp.ID]; dup {

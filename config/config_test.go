@@ -642,6 +642,18 @@ func TestConfigMistakes(t *testing.T) {
 			wantMsg:  "must not have a query or fragment",
 		},
 		{
+			name:     "an issuer that is not an absolute http(s) URL is an error",
+			mutate:   func(d map[string]any) { hooliOAuth(d)["issuer"] = "id.example.com" },
+			wantPath: "auth.providers[hooli].oauth2.issuer",
+			wantMsg:  "must be an absolute http:// or https:// URL",
+		},
+		{
+			name:     "an issuer with a query is an error",
+			mutate:   func(d map[string]any) { hooliOAuth(d)["issuer"] = "https://id.example.com/?tenant=a" },
+			wantPath: "auth.providers[hooli].oauth2.issuer",
+			wantMsg:  "must not have a query or fragment",
+		},
+		{
 			name:     "a provider type other than oauth2 is an error",
 			mutate:   func(d map[string]any) { hooli(d)["type"] = "saml" },
 			wantPath: "auth.providers[hooli].type",

@@ -52,3 +52,12 @@ func parseProvider(raw map[string]any, path string, r *report) Provider {
 	validateProvider(p, path, r)
 	return p
 }
+
+// Complete fills the defaults of p that depend on its other fields, as
+// Load does for each provider (each request's method, auth method and
+// content types, the PKCE method, enabled), and returns it. Package
+// authflow/discovery uses it on a provider it completed from metadata.
+func Complete(p Provider) Provider {
+	providerDefaults(&p)
+	return p
+}

@@ -292,3 +292,19 @@ func TestParseProviderTakesReferencesLiterally(t *testing.T) {
 		t.Fatalf("references were resolved: client_id=%q", p.ClientID)
 	}
 }
+
+// TestIssuerReplacesTheRequestBlocks: a provider giving oauth2.issuer
+// needs no request blocks (discovery fills them in at start) and says it
+// needs discovery; without the issuer the same entry lacks them.
+func TestIssuerReplacesTheRequestBlocks(t *testing.T) {
+	raw := map[string]any{"id": "hooli", "client_id": "c", "client_secret": "s", "oauth2": map[string]any{"issuer": "https://id.example.com/realms/a"}}
+	p, _, err := ParseProvider(raw, "")
+	if err != nil || !p.NeedsDiscovery() {
+		t.Fatalf("ParseProvider = %v, needs discovery %v; want a valid provider that needs discovery", err, p.NeedsDiscovery())
+	}
+	delete(raw["oauth2"].(map[string]any), "issuer")
+	_, _, err = ParseProvider(raw, "")
+	if err == nil || !strings.Contains(err.Error(), "oauth2.authorize_request: is required") {
+		t.Fatalf("ParseProvider without issuer = %v, want authorize_request required", err)
+	}
+}

@@ -155,6 +155,13 @@ type Provider struct {
 	OAuth2       OAuth2 `koanf:"oauth2"`
 }
 
+// NeedsDiscovery reports whether the provider's endpoints come from
+// metadata fetched at start (an oauth2.issuer) rather than from the
+// configuration alone; package authflow/discovery completes it.
+func (p Provider) NeedsDiscovery() bool {
+	return p.OAuth2.Issuer != ""
+}
+
 // IsEnabled reports whether the provider is enabled (default true).
 func (p Provider) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
 
@@ -173,6 +180,10 @@ type OAuth2 struct {
 	// into RefreshTokenRequest (giving both is an error) and clears it.
 	RefreshRequest  *Request `koanf:"refresh_request"`
 	UserInfoRequest *Request `koanf:"user_info_request"`
+	// Issuer, when set, is the provider's OpenID Connect or RFC 8414
+	// issuer: its metadata fills in every request block and field left
+	// out (explicit ones win), and id_tokens are verified against its keys.
+	Issuer string `koanf:"issuer"`
 }
 
 // PKCE configures RFC 7636 proof keys.

@@ -274,6 +274,10 @@ func validateProvider(p Provider, base string, r *report) {
 	if p.Type != "" && p.Type != ProviderTypeOAuth2 {
 		r.errorf(keyPath(base, "type"), "must be oauth2, not %q", p.Type)
 	}
+	// Discovered providers get their endpoints from metadata at start;
+	// what is given here overrides it.
+	discovered := p.NeedsDiscovery()
+	validateDiscovery(p, base, r)
 	if p.ProviderID != "" {
 		if _, ok := catalog.Lookup(p.ProviderID); !ok {
 			r.errorf(keyPath(base, "provider_id"), "%s", unknownCatalogMessage(p.ProviderID))
@@ -290,14 +294,14 @@ func validateProvider(p Provider, base string, r *report) {
 	switch grant {
 	case "", GrantAuthorizationCode:
 		grant = GrantAuthorizationCode
-		if enabled && o.AuthorizeRequest == nil {
-			r.errorf(ob+".authorize_request", "is required for grant_type authorization_code")
+		if enabled && o.AuthorizeRequest == nil && !discovered {
+			r.errorf(ob+".authorize_request", "is required for grant_type authorization_code (or give oauth2.issuer)")
 		}
-		if enabled && o.TokenRequest == nil {
-			r.errorf(ob+".token_request", "is required for grant_type authorization_code")
+		if enabled && o.TokenRequest == nil && !discovered {
+			r.errorf(ob+".token_request", "is required for grant_type authorization_code (or give oauth2.issuer)")
 		}
 	case GrantClientCredentials:
-		if o.TokenRequest == nil {
+		if o.TokenRequest == nil && !discovered {
 			r.errorf(ob+".token_request", "is required for grant_type client_credentials")
 		}
 		if o.PKCE.Enabled {
@@ -365,7 +369,7 @@ func validateProvider(p Provider, base string, r *report) {
 		if k.kind == kindAuthorize && grant == GrantClientCredentials {
 			continue
 		}
-		validateRequest(*k.req, ob+"."+k.name, k.kind, enabled, r)
+		validateRequest(*k.req, ob+"."+k.name, k.kind, enabled && !discovered, r)
 		am := k.req.AuthMethod
 		if am == "" && (k.kind == kindToken || k.kind == kindRefresh) {
 			am = tokenAuth
@@ -389,10 +393,12 @@ const (
 	kindUserInfo
 )
 
-func validateRequest(q Request, p string, kind requestKind, enabled bool, r *report) {
+// validateRequest checks one request block; needEndpoint makes an empty
+// endpoint an error (discovered providers may leave it to the metadata).
+func validateRequest(q Request, p string, kind requestKind, needEndpoint bool, r *report) {
 	switch {
 	case strings.TrimSpace(q.Endpoint) == "":
-		if enabled {
+		if needEndpoint {
 			r.errorf(p+".endpoint", "is required")
 		}
 	default:
@@ -645,4 +651,16 @@ func unknownCatalogMessage(id string) string {
 		return fmt.Sprintf("unknown built-in provider %q (did you mean %q?)", id, s)
 	}
 	return fmt.Sprintf("unknown built-in provider %q (built-in: %s)", id, strings.Join(ids, ", "))
+}
+
+// validateDiscovery checks oauth2.issuer.
+func validateDiscovery(p Provider, base string, r *report) {
+	if iss := p.OAuth2.Issuer; iss != "" {
+		ip := keyPath(base, "oauth2.issuer")
+		if msg := checkHTTPURL(iss); msg != "" {
+			r.errorf(ip, "%s", msg)
+		} else if u, _ := url.Parse(iss); u.RawQuery != "" || u.Fragment != "" {
+			r.errorf(ip, "must not have a query or fragment (an issuer is scheme, host and optional path)")
+		}
+	}
 }

@@ -93,6 +93,11 @@ type Options struct {
 	// the store's outbox, with the state change each reports: the types
 	// some webhook wants. None when empty.
 	EventTypes []string
+	// GuardedProviders are engine.yaml providers whose endpoints came
+	// partly from remote metadata (authflow/discovery): their requests use
+	// the runtime client, which refuses private addresses unless
+	// AllowPrivateEndpoints is set.
+	GuardedProviders []string
 }
 
 // Engine is the authorization service. It is safe for concurrent use.
@@ -101,9 +106,11 @@ type Engine struct {
 	// change after New.
 	providers map[string]*authflow.Provider
 	disabled  map[string]bool
-	store     store.Store
-	sealer    Sealer
-	client    *http.Client
+	// guarded are engine.yaml providers that use the runtime client.
+	guarded map[string]bool
+	store   store.Store
+	sealer  Sealer
+	client  *http.Client
 	// runtimeClient makes the requests of runtime providers; guard checks
 	// their endpoints when they are written (nil: no check).
 	runtimeClient *http.Client
@@ -173,6 +180,10 @@ func New(opts Options) (*Engine, error) {
 	}
 	for _, id := range opts.DisabledProviders {
 		e.disabled[id] = true
+	}
+	e.guarded = map[string]bool{}
+	for _, id := range opts.GuardedProviders {
+		e.guarded[id] = true
 	}
 	if e.providers == nil {
 		e.providers = map[string]*authflow.Provider{}
@@ -291,9 +302,10 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 }
 
 // clientFor returns the HTTP client for p's requests: engine.yaml
-// providers use HTTPClient, every other provider the runtime client.
+// providers use HTTPClient, every other provider (and those named by
+// Options.GuardedProviders) the runtime client.
 func (e *Engine) clientFor(p *authflow.Provider) *http.Client {
-	if q, ok := e.providers[p.ID()]; ok && q == p {
+	if q, ok := e.providers[p.ID()]; ok && q == p && !e.guarded[p.ID()] {
 		return e.client
 	}
 	return e.runtimeClient

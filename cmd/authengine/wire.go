@@ -90,6 +90,12 @@ func check(configPath, envPath string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(err.Error()))
 		return errReported
 	}
+	// Discovered providers are fetched and compiled as serve does, without
+	// the store's kept copies.
+	if _, err := resolveProviders(context.Background(), l.cfg, l.providers, nil, slog.New(slog.DiscardHandler)); err != nil {
+		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(l.cfg.Redact(err.Error())))
+		return errReported
+	}
 	redirect := l.cfg.API.RedirectURI()
 	ids := make([]string, 0, len(l.providers))
 	for id := range l.providers {
@@ -337,6 +343,13 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	if err := keyInventory(ctx, sealer, st, allowMissingKeys, log); err != nil {
 		return err
 	}
+	// Providers given by an issuer or an MCP server URL are completed from
+	// their metadata now; what is fetched is kept sealed in the store, so
+	// a later start while a server is unreachable uses the kept copy.
+	guarded, err := resolveProviders(ctx, cfg, l.providers, engine.DiscoveryCache{Store: st, Sealer: sealer}, log)
+	if err != nil {
+		return fmt.Errorf("%s", cfg.Redact(err.Error()))
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -359,6 +372,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		FlowsPerUser:           cfg.API.RateLimits.FlowsPerUser,
 		FlowsPerAPIKey:         cfg.API.RateLimits.FlowsPerAPIKey,
 		EventTypes:             webhookEventTypes(cfg),
+		GuardedProviders:       guarded,
 	})
 	if err != nil {
 		return err

@@ -104,6 +104,9 @@ type Options struct {
 	Quirks Quirks
 	// Now is the stand-in's clock for code and token expiry. Default time.Now.
 	Now func() time.Time
+	// OIDC, when set, makes the stand-in an OpenID Connect provider
+	// (metadata, JWKS, signed id_tokens; see oidc.go).
+	OIDC *OIDC
 }
 
 // Quirks reproduce real providers' deviations from RFC 6749.
@@ -160,6 +163,8 @@ type Provider struct {
 	// refusedScopes are answered invalid_scope by the client-credentials
 	// grant (see RefuseScopes).
 	refusedScopes map[string]bool
+	// oidc is the OpenID Connect signing key; nil unless Options.OIDC.
+	oidc *oidcState
 }
 
 type codeGrant struct {
@@ -232,6 +237,7 @@ func New(t testing.TB, opts Options) *Provider {
 	mux.HandleFunc("/authorize", p.handleAuthorize)
 	mux.HandleFunc("/token", p.handleToken)
 	mux.HandleFunc("/userinfo", p.handleUserInfo)
+	p.setupOIDC(mux)
 	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
 	return p
@@ -840,6 +846,9 @@ func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []strin
 		rt := randomToken("rt")
 		p.refresh[rt] = &refreshToken{family: family, scopes: scopes}
 		fields["refresh_token"] = rt
+	}
+	if idt := p.idTokenLocked(scopes); idt != "" {
+		fields["id_token"] = idt
 	}
 	if len(scopes) > 0 {
 		if p.opts.Quirks.ArrayScopes {

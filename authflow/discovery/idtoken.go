@@ -1,0 +1,68 @@
+package discovery
+
+import (
+	"context"
+	"net/http"
+	"slices"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+)
+
+// idTokenVerifier checks id_tokens with go-oidc against the issuer's
+// JWKS, which go-oidc fetches on first use and again when a token names
+// an unknown key.
+type idTokenVerifier struct {
+	v *oidc.IDTokenVerifier
+}
+
+// VerifyIDToken checks the signature, issuer, audience (the client id)
+// and expiry. The error names the failed check, never the token.
+func (v idTokenVerifier) VerifyIDToken(ctx context.Context, raw string) error {
+	_, err := v.v.Verify(ctx, raw)
+	return err
+}
+
+// signingAlgs are the algorithms go-oidc verifies.
+var signingAlgs = []string{
+	oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512,
+	oidc.PS256, oidc.PS384, oidc.PS512, oidc.EdDSA,
+}
+
+// verifier builds the id_token verifier of an issuer's metadata; its keys
+// are fetched with c, bounded in time and size.
+func (r *Resolver) verifier(m *Metadata, clientID string, c *http.Client) idTokenVerifier {
+	var algs []string
+	for _, a := range m.IDTokenSigningAlgValuesSupported {
+		if slices.Contains(signingAlgs, a) {
+			algs = append(algs, a)
+		}
+	}
+	kc := *noRedirects(c)
+	kc.Transport = cappedTransport{base: kc.Transport}
+	if kc.Timeout == 0 || kc.Timeout > DefaultTimeout {
+		kc.Timeout = DefaultTimeout
+	}
+	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), &kc), m.JWKSURI)
+	return idTokenVerifier{v: oidc.NewVerifier(m.Issuer, keys, &oidc.Config{
+		ClientID:             clientID,
+		SupportedSigningAlgs: algs,
+		Now:                  r.now,
+	})}
+}
+
+// cappedTransport caps response bodies at maxDocumentBytes (go-oidc reads
+// a JWKS whole).
+type cappedTransport struct{ base http.RoundTripper }
+
+func (t cappedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := t.base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &capped{ReadCloser: resp.Body, left: maxDocumentBytes + 1}
+	return resp, nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authengine/authengine/internal/enginetest"
+	"github.com/authengine/authengine/internal/providertest"
+)
+
+// TestServeWithAnIssuerOnly: a provider given only its issuer and client
+// credentials completes a real authorization through the engine's API;
+// a later start while the issuer does not answer uses the metadata kept
+// sealed in the store, while check (which has no store) names the field.
+func TestServeWithAnIssuerOnly(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	var down atomic.Bool
+	var target atomic.Pointer[url.URL]
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(target.Load()).ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	idp := providertest.New(t, providertest.Options{RedirectURI: base + "/oauth/callback", RequirePKCE: true,
+		OIDC: &providertest.OIDC{Issuer: front.URL}, UserInfo: map[string]any{"sub": "ada-at-hooli"}})
+	u, _ := url.Parse(idp.URL())
+	target.Store(u)
+
+	cfg := filepath.Join(dir, "engine.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+data_dir: %s
+api: {development: true, port: %d, public_url: %q}
+security: {allow_private_endpoints: true}
+auth:
+  providers:
+    - id: hooli
+      client_id: %s
+      client_secret: %s
+      oauth2: {issuer: %q}
+`, filepath.Join(dir, "data"), port, base, idp.ClientID(), idp.ClientSecret(), front.URL)), 0o600)
+
+	serve := func(use func(key string)) string {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out, errOut syncWriter
+		done := make(chan int)
+		go func() { done <- run(ctx, []string{"serve", "-c", cfg}, &out, &errOut) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(base + "/v1/health")
+			if err == nil {
+				resp.Body.Close()
+				break
+			}
+			select {
+			case code := <-done:
+				cancel()
+				t.Fatalf("serve exited %d: %s", code, errOut.String())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("serve did not come up: %s", errOut.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(errOut.String())
+		if key == nil {
+			t.Fatalf("no development API key printed: %s", errOut.String())
+		}
+		use(key[1])
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("serve exit %d: %s", code, errOut.String())
+		}
+		return errOut.String()
+	}
+
+	serve(func(key string) {
+		var a enginetest.AuthResponse
+		if code := enginetest.Call(t, nil, base, key, "POST", "/v1/auth/authorize", enginetest.AuthorizeBody("ada", "hooli"), &a); code != 200 || a.URL == "" {
+			t.Fatalf("authorize: HTTP %d %+v", code, a)
+		}
+		if !strings.HasPrefix(a.URL, idp.AuthorizeEndpoint()+"?") {
+			t.Fatalf("authorization URL %s, want the discovered endpoint %s", a.URL, idp.AuthorizeEndpoint())
+		}
+		callback, err := idp.Consent(t.Context(), a.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, _, _ := enginetest.Browse(t, callback); code >= 400 {
+			t.Fatalf("callback: HTTP %d", code)
+		}
+		var done enginetest.AuthResponse
+		enginetest.Call(t, nil, base, key, "GET", "/v1/auth/status?id="+url.QueryEscape(a.ID)+"&wait=5", nil, &done)
+		if done.Status != "completed" || done.Token() == "" || done.Context.UserInfo["sub"] != "ada-at-hooli" {
+			t.Fatalf("status = %+v, want completed with a token and the user info", done)
+		}
+	})
+
+	down.Store(true)
+	logs := serve(func(key string) {
+		var a enginetest.AuthResponse
+		if code := enginetest.Call(t, nil, base, key, "POST", "/v1/auth/authorize", enginetest.AuthorizeBody("bob", "hooli"), &a); code != 200 || !strings.HasPrefix(a.URL, idp.AuthorizeEndpoint()+"?") {
+			t.Fatalf("authorize with the issuer down: HTTP %d %+v", code, a)
+		}
+	})
+	if !strings.Contains(logs, "using the metadata kept at an earlier start") {
+		t.Errorf("the start with the issuer down did not say it used the kept metadata:\n%s", logs)
+	}
+	code, _, errOut := runCmd(t, "check", "-c", cfg)
+	if code == 0 || !strings.Contains(errOut, "auth.providers[hooli].oauth2.issuer") || !strings.Contains(errOut, "could not be fetched") {
+		t.Fatalf("check with the issuer down: exit %d, want a failure naming auth.providers[hooli].oauth2.issuer:\n%s", code, errOut)
+	}
+	if idp.Counts().CodeExchanges != 1 || len(idp.Violations()) > 0 {
+		t.Fatalf("stand-in: %+v, violations %v", idp.Counts(), idp.Violations())
+	}
+}
