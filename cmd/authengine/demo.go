@@ -21,8 +21,13 @@ func mountDemo(e *echo.Echo, cfg *config.Config, log *slog.Logger) {
 		}
 		return
 	}
-	p := demo.New(demo.Options{RedirectURI: cfg.API.RedirectURI(), Logger: log})
-	e.Any(demo.Prefix+"/*", echo.WrapHandler(p.Handler()))
+	h := echo.WrapHandler(demo.New(demo.Options{RedirectURI: cfg.API.RedirectURI(), Logger: log}).Handler())
+	// The routes the demo's handler serves, each named, so the server's
+	// route table (and docs/openapi.yaml) lists them.
+	e.GET(demo.Prefix+"/authorize", h)
+	e.POST(demo.Prefix+"/authorize", h)
+	e.POST(demo.Prefix+"/token", h)
+	e.GET(demo.Prefix+"/userinfo", h)
 }
 
 // providersOnDemo lists the enabled providers whose authorize endpoint is

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -309,46 +310,64 @@ func providerClient() *http.Client {
 	}
 }
 
-func serve(ctx context.Context, configPath, envPath string, allowMissingKeys bool, stdout, stderr io.Writer) error {
-	l, err := load(configPath, envPath, stderr)
-	if err != nil {
-		return err
+// instance is an engine assembled from a loaded configuration: its store,
+// the engine, and the HTTP handlers serve runs on its listeners.
+type instance struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	store  store.Store
+	engine *engine.Engine
+	api    httpapi.Options
+	// handler serves the main listener; admin and metrics serve
+	// api.admin_listen and telemetry.metrics.listen (nil when those are
+	// not set and their routes are on handler).
+	handler, admin, metrics *echo.Echo
+	// stops run in reverse order by close.
+	stops []func()
+}
+
+// close stops what assemble started (the tool catalog refresh) and closes
+// the store; the engine is closed by serve's drain first.
+func (i *instance) close() {
+	for j := len(i.stops) - 1; j >= 0; j-- {
+		i.stops[j]()
 	}
+	i.stops = nil
+}
+
+// assemble opens the store and the keyring, builds the engine and mounts
+// every HTTP route serve serves: a route mounted anywhere but here is not
+// served (and not checked against docs/openapi.yaml).
+func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys bool, stderr io.Writer) (_ *instance, err error) {
 	cfg := l.cfg
-	log := newLogger(cfg.Telemetry.Log, stderr)
-	if _, err := startupChecks(cfg); err != nil {
-		return err
-	}
-	// Listen first: a port in use fails before any key or file is made.
-	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	defer ln.Close()
 	root, apiKeys, adminKeys, err := resolveKeys(cfg, log, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	st, err := openStore(cfg, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer st.Close()
+	inst := &instance{cfg: cfg, log: log, store: st, stops: []func(){func() { st.Close() }}}
+	defer func() {
+		if err != nil {
+			inst.close()
+		}
+	}()
 	// Records are sealed with data keys the root keys wrap (engine/keyring).
 	sealer, err := keyring.Open(ctx, root, st, keyring.Options{Logger: log, Lazy: true})
 	if err != nil {
-		return fmt.Errorf("open the keyring: %w", err)
+		return nil, fmt.Errorf("open the keyring: %w", err)
 	}
-	if err := keyInventory(ctx, sealer, st, allowMissingKeys, log); err != nil {
-		return err
+	if err = keyInventory(ctx, sealer, st, allowMissingKeys, log); err != nil {
+		return nil, err
 	}
 	// Providers given by an issuer or an MCP server URL are completed from
 	// their metadata now; what is fetched is kept sealed in the store, so
 	// a later start while a server is unreachable uses the kept copy.
 	guarded, err := resolveProviders(ctx, cfg, l.providers, engine.DiscoveryCache{Store: st, Sealer: sealer}, log)
 	if err != nil {
-		return fmt.Errorf("%s", cfg.Redact(err.Error()))
+		return nil, fmt.Errorf("%s", cfg.Redact(err.Error()))
 	}
 
 	reg := prometheus.NewRegistry()
@@ -375,7 +394,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		GuardedProviders:       guarded,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := startWebhooks(cfg, st, eng, log); err != nil {
 		return err
@@ -383,8 +402,8 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	// The admin API shows YAML providers (read-only) beside the ones added
 	// at run time, which are loaded now and kept current until shutdown.
 	eng.SetConfigProviders(cfg.DisplayProviders())
-	if err := eng.LoadRuntimeProviders(ctx); err != nil {
-		return fmt.Errorf("load runtime providers: %w", err)
+	if err = eng.LoadRuntimeProviders(ctx); err != nil {
+		return nil, fmt.Errorf("load runtime providers: %w", err)
 	}
 	api := httpapi.Options{
 		Engine:       eng,
@@ -405,13 +424,47 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	mountDemo(handler, cfg, log)
 	toolService, stopTools, err := buildTools(ctx, cfg, eng, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stopTools()
+	inst.stops = append(inst.stops, stopTools)
 	httpapi.MountTools(handler, toolService, apiKeys, api.Limits)
 
+	inst.engine, inst.api, inst.handler = eng, api, handler
+	if api.SeparateAdmin {
+		inst.admin = httpapi.NewAdmin(api)
+	}
+	if api.SeparateMetrics {
+		inst.metrics = httpapi.NewMetrics(api)
+	}
+	return inst, nil
+}
+
+func serve(ctx context.Context, configPath, envPath string, allowMissingKeys bool, stdout, stderr io.Writer) error {
+	l, err := load(configPath, envPath, stderr)
+	if err != nil {
+		return err
+	}
+	cfg := l.cfg
+	log := newLogger(cfg.Telemetry.Log, stderr)
+	if _, err := startupChecks(cfg); err != nil {
+		return err
+	}
+	// Listen first: a port in use fails before any key or file is made.
+	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	defer ln.Close()
+	inst, err := assemble(ctx, l, log, allowMissingKeys, stderr)
+	if err != nil {
+		return err
+	}
+	defer inst.close()
+	eng, api := inst.engine, inst.api
+
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           inst.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      75 * time.Second, // status waits hold up to 59 s
@@ -424,7 +477,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	errc := make(chan error, 3)
 	stopAdmin := func(context.Context) {}
 	if api.SeparateAdmin {
-		admin := sideListener{setting: "api.admin_listen", what: "admin API", addr: cfg.API.AdminListen, handler: httpapi.NewAdmin(api)}
+		admin := sideListener{setting: "api.admin_listen", what: "admin API", addr: cfg.API.AdminListen, handler: inst.admin}
 		if stopAdmin, err = admin.start(log, stdout, errc); err != nil {
 			ln.Close()
 			return err
@@ -433,7 +486,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	stopMetrics := func(context.Context) {}
 	if api.SeparateMetrics {
 		metrics := sideListener{setting: "telemetry.metrics.listen", what: "metrics", addr: cfg.Telemetry.Metrics.Listen,
-			handler: httpapi.NewMetrics(api), path: api.MetricsPath}
+			handler: inst.metrics, path: api.MetricsPath}
 		if stopMetrics, err = metrics.start(log, stdout, errc); err != nil {
 			ln.Close()
 			stopAdmin(context.Background())
