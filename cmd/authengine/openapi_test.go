@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/authengine/authengine/engine/demo"
 	"github.com/authengine/authengine/engine/seal"
+	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/internal/providertest"
 	"github.com/authengine/authengine/toolkit"
 )
@@ -110,6 +112,10 @@ func newOpenAPIRig(t *testing.T) *openAPIRig {
 	go worker.Serve(wln)
 	t.Cleanup(func() { worker.Close() })
 
+	// A webhook receiver that refuses: events stay in the outbox.
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	t.Cleanup(hook.Close)
+
 	_, rootKey, err := seal.GenerateKey("k1")
 	if err != nil {
 		t.Fatal(err)
@@ -128,13 +134,14 @@ security: {root_keys: [{id: k1, value: %q}], allow_private_endpoints: true}
 store: {type: embedded}
 telemetry: {log: {level: debug, format: json}, metrics: {bearer_token: %s}}
 tools: {workers: [{id: util, http: {uri: %q, secret: %q}}]}
+webhooks: [{url: %q, secret: %q, events: [connection.created]}]
 auth:
   user_verification: {enabled: true, verifier_url: "http://app.example/verify"}
   providers:
     - %s
     - %s
 `, filepath.Join(dir, "data"), port, r.base, oasAPIKey, oasAdminKey, rootKey, oasMetricsToken,
-		"http://"+wln.Addr().String(), oasWorkerSecret, providerYAML(t, r.idp.Config("hooli")), demoProvider)
+		"http://"+wln.Addr().String(), oasWorkerSecret, hook.URL, "whsec_"+base64.StdEncoding.EncodeToString([]byte("openapi-webhook-key-0123456789")), providerYAML(t, r.idp.Config("hooli")), demoProvider)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -453,6 +460,31 @@ func (r *openAPIRig) scenario() {
 	r.want(code, 200, "delete a provider", body)
 	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/auth_providers/acme", nil)
 	r.want(code, 404, "get a deleted provider", body)
+	// Webhook events: ada's connection.created waits in the outbox; its
+	// attempts are made to run out, as a receiver that keeps refusing
+	// would, and it is replayed.
+	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/webhook_events?status=pending", nil)
+	r.want(code, 200, "list pending webhook events", body)
+	events, _ := body["items"].([]any)
+	if len(events) == 0 {
+		t.Fatalf("no pending webhook event listed: %v", body)
+	}
+	eventID, _ := events[0].(map[string]any)["id"].(string)
+	if _, err := r.inst.store.UpdateEvent(context.Background(), eventID, func(ev store.Event) (store.Event, error) {
+		ev.Status, ev.LastError = store.EventFailed, "HTTP 503"
+		return ev, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	code, body, _ = r.call(oasAdminKey, "POST", "/v1/admin/webhook_events/"+url.PathEscape(eventID)+"/replay", nil)
+	r.want(code, 200, "replay a failed webhook event", body)
+	code, body, _ = r.call(oasAdminKey, "POST", "/v1/admin/webhook_events/"+url.PathEscape(eventID)+"/replay", nil)
+	r.want(code, 409, "replay it again while pending", body)
+	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/webhook_events?status=bogus", nil)
+	if code != 200 && code != 400 {
+		t.Fatalf("list webhook events with an unknown status: HTTP %d %v", code, body)
+	}
+
 	code, body, _ = r.call(oasAdminKey, "DELETE", "/v1/admin/user_connections/"+url.PathEscape(connID), nil)
 	r.want(code, 200, "delete a connection", body)
 	code, body, _ = r.call(oasAdminKey, "DELETE", "/v1/admin/user_connections/"+url.PathEscape(connID), nil)

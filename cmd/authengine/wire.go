@@ -397,7 +397,7 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 		return nil, err
 	}
 	if err := startWebhooks(cfg, st, eng, log); err != nil {
-		return err
+		return nil, err
 	}
 	// The admin API shows YAML providers (read-only) beside the ones added
 	// at run time, which are loaded now and kept current until shutdown.
