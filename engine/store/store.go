@@ -76,16 +76,37 @@ type Flow struct {
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	ExpiresAt time.Time
+	// ErrorKind names why a failed flow failed, from a fixed set
+	// (scope_not_granted, access_denied, token_exchange, ...).
+	ErrorKind string
+	// MissingScopes are the requested scopes the provider did not grant
+	// (ErrorKind scope_not_granted).
+	MissingScopes []string
+	// Account is the label of the user's account at the provider the flow
+	// connects; empty for the user's default account.
+	Account string
 }
 
 // ConnectionStatus is the state of a user's connection to a provider.
 type ConnectionStatus string
 
-// Connection statuses.
+// Connection statuses. Only a connected connection holds a usable token;
+// the others hold none and need a new authorization (docs/lifecycle.md).
 const (
-	ConnectionConnected   ConnectionStatus = "connected"
+	// ConnectionConnected: the token is usable (refreshed when needed).
+	ConnectionConnected ConnectionStatus = "connected"
+	// ConnectionNeedsReauth: the provider refused the refresh token
+	// (invalid_grant, unauthorized_client).
 	ConnectionNeedsReauth ConnectionStatus = "needs_reauth"
+	// ConnectionExpired: the access token expired and there is no way to
+	// refresh it (no refresh token, or the provider has no refresh).
+	ConnectionExpired ConnectionStatus = "expired"
+	// ConnectionRevoked: the provider said the grant was revoked.
+	ConnectionRevoked ConnectionStatus = "revoked"
 )
+
+// ConnectionStatuses lists every connection status.
+var ConnectionStatuses = []ConnectionStatus{ConnectionConnected, ConnectionNeedsReauth, ConnectionExpired, ConnectionRevoked}
 
 // Connection is the token state of one (user, provider) pair. A
 // client-credentials provider's service token is a Connection with an empty
@@ -109,6 +130,13 @@ type Connection struct {
 	// Version is set by the store: 1 on create, +1 on each update. Callers
 	// never set it.
 	Version uint64
+	// DeclinedScopes are scopes an authorization asked for and the
+	// provider did not grant (the user unticked them); a later
+	// authorization asking for them again says so.
+	DeclinedScopes []string
+	// Account labels one of several accounts a user holds at one provider;
+	// empty is the user's default account (see AccountConnectionID).
+	Account string
 }
 
 // ProviderRecord is an auth provider added at run time through the admin
@@ -124,13 +152,38 @@ type ProviderRecord struct {
 type ConnectionFilter struct {
 	UserID     string
 	ProviderID string
+	// Status matches connections in that status.
+	Status ConnectionStatus
+	// Account matches connections of that account label.
+	Account string
 }
+
+// Match reports whether c passes the filter.
+func (f ConnectionFilter) Match(c Connection) bool {
+	return (f.UserID == "" || c.UserID == f.UserID) &&
+		(f.ProviderID == "" || c.ProviderID == f.ProviderID) &&
+		(f.Status == "" || c.Status == f.Status) &&
+		(f.Account == "" || c.Account == f.Account)
+}
+
+// Empty reports whether the filter matches every connection.
+func (f ConnectionFilter) Empty() bool { return f == ConnectionFilter{} }
 
 // ConnectionID derives the stable id of a (provider, user) connection. It
 // is deterministic so that lookups need no secondary index.
 func ConnectionID(providerID, userID string) string {
 	sum := sha256.Sum256([]byte(providerID + "\x00" + userID))
 	return hex.EncodeToString(sum[:16])
+}
+
+// AccountConnectionID derives the id of one of a user's accounts at a
+// provider. The default account (empty label) has ConnectionID's id, so
+// connections stored before accounts existed keep theirs.
+func AccountConnectionID(providerID, userID, account string) string {
+	if account == "" {
+		return ConnectionID(providerID, userID)
+	}
+	return ConnectionID(providerID, userID+"\x00account\x00"+account)
 }
 
 // ServiceConnectionID derives the id of a client-credentials provider's
@@ -142,14 +195,14 @@ func ServiceConnectionID(providerID string, scopes []string) string {
 	return ConnectionID(providerID, "\x00service\x00"+strings.Join(set, " "))
 }
 
-// IDOf returns the id a connection record must have: ConnectionID for a
-// user's connection, ServiceConnectionID of its scopes for a service token
+// IDOf returns the id a connection record must have: AccountConnectionID
+// for a user's connection, ServiceConnectionID of its scopes for a service token
 // (empty UserID).
 func IDOf(c Connection) string {
 	if c.UserID == "" {
 		return ServiceConnectionID(c.ProviderID, c.Scopes)
 	}
-	return ConnectionID(c.ProviderID, c.UserID)
+	return AccountConnectionID(c.ProviderID, c.UserID, c.Account)
 }
 
 // ValidID reports whether c carries the id IDOf(c) gives it, or, for a

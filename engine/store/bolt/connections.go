@@ -122,7 +122,7 @@ func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []
 func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
 	offset = max(offset, 0)
 	inPage := func(i int) bool { return i >= offset && (limit <= 0 || i < offset+limit) }
-	unfiltered := filter.UserID == "" && filter.ProviderID == ""
+	unfiltered := filter.Empty()
 	var (
 		list  []store.Connection
 		total int
@@ -138,12 +138,12 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 			if err := decode("connection", k, v, &w); err != nil {
 				return err
 			}
-			if filter.UserID != "" && w.UserID != filter.UserID ||
-				filter.ProviderID != "" && w.ProviderID != filter.ProviderID {
+			c := w.connection()
+			if !filter.Match(c) {
 				continue
 			}
 			if inPage(total) {
-				list = append(list, w.connection())
+				list = append(list, c)
 			}
 			total++
 		}

@@ -14,20 +14,23 @@ const wireVersion = 1
 
 // flowWire is a store.Flow as written to the file.
 type flowWire struct {
-	V            int       `json:"v"`
-	ID           string    `json:"id"`
-	StateHash    string    `json:"state_hash"`
-	UserID       string    `json:"user_id,omitempty"`
-	ProviderID   string    `json:"provider_id,omitempty"`
-	Scopes       []string  `json:"scopes,omitempty"`
-	NextURI      string    `json:"next_uri,omitempty"`
-	Status       string    `json:"status"`
-	Error        string    `json:"error,omitempty"`
-	ConnectionID string    `json:"connection_id,omitempty"`
-	Sealed       []byte    `json:"sealed,omitempty"`
-	CreatedAt    time.Time `json:"created_at,omitzero"`
-	UpdatedAt    time.Time `json:"updated_at,omitzero"`
-	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	V             int       `json:"v"`
+	ID            string    `json:"id"`
+	StateHash     string    `json:"state_hash"`
+	UserID        string    `json:"user_id,omitempty"`
+	ProviderID    string    `json:"provider_id,omitempty"`
+	Scopes        []string  `json:"scopes,omitempty"`
+	NextURI       string    `json:"next_uri,omitempty"`
+	Status        string    `json:"status"`
+	Error         string    `json:"error,omitempty"`
+	ConnectionID  string    `json:"connection_id,omitempty"`
+	Sealed        []byte    `json:"sealed,omitempty"`
+	CreatedAt     time.Time `json:"created_at,omitzero"`
+	UpdatedAt     time.Time `json:"updated_at,omitzero"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	ErrorKind     string    `json:"error_kind,omitempty"`
+	MissingScopes []string  `json:"missing_scopes,omitempty"`
+	Account       string    `json:"account,omitempty"`
 }
 
 func flowToWire(f store.Flow) flowWire {
@@ -36,6 +39,7 @@ func flowToWire(f store.Flow) flowWire {
 		Scopes: f.Scopes, NextURI: f.NextURI, Status: string(f.Status), Error: f.Error,
 		ConnectionID: f.ConnectionID, Sealed: f.Sealed,
 		CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, ExpiresAt: f.ExpiresAt,
+		ErrorKind: f.ErrorKind, MissingScopes: f.MissingScopes, Account: f.Account,
 	}
 }
 
@@ -45,22 +49,25 @@ func (w flowWire) flow() store.Flow {
 		Scopes: w.Scopes, NextURI: w.NextURI, Status: store.FlowStatus(w.Status), Error: w.Error,
 		ConnectionID: w.ConnectionID, Sealed: w.Sealed,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, ExpiresAt: w.ExpiresAt,
+		ErrorKind: w.ErrorKind, MissingScopes: w.MissingScopes, Account: w.Account,
 	}
 }
 
 // connectionWire is a store.Connection as written to the file.
 type connectionWire struct {
-	V          int       `json:"v"`
-	ID         string    `json:"id"`
-	UserID     string    `json:"user_id,omitempty"`
-	ProviderID string    `json:"provider_id"`
-	Status     string    `json:"status"`
-	Scopes     []string  `json:"scopes,omitempty"`
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`
-	Sealed     []byte    `json:"sealed,omitempty"`
-	CreatedAt  time.Time `json:"created_at,omitzero"`
-	UpdatedAt  time.Time `json:"updated_at,omitzero"`
-	Version    uint64    `json:"version"`
+	V              int       `json:"v"`
+	ID             string    `json:"id"`
+	UserID         string    `json:"user_id,omitempty"`
+	ProviderID     string    `json:"provider_id"`
+	Status         string    `json:"status"`
+	Scopes         []string  `json:"scopes,omitempty"`
+	ExpiresAt      time.Time `json:"expires_at,omitzero"`
+	Sealed         []byte    `json:"sealed,omitempty"`
+	CreatedAt      time.Time `json:"created_at,omitzero"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
+	Version        uint64    `json:"version"`
+	DeclinedScopes []string  `json:"declined_scopes,omitempty"`
+	Account        string    `json:"account,omitempty"`
 }
 
 func connectionToWire(c store.Connection) connectionWire {
@@ -68,6 +75,7 @@ func connectionToWire(c store.Connection) connectionWire {
 		V: wireVersion, ID: c.ID, UserID: c.UserID, ProviderID: c.ProviderID, Status: string(c.Status),
 		Scopes: c.Scopes, ExpiresAt: c.ExpiresAt, Sealed: c.Sealed,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
+		DeclinedScopes: c.DeclinedScopes, Account: c.Account,
 	}
 }
 
@@ -76,6 +84,7 @@ func (w connectionWire) connection() store.Connection {
 		ID: w.ID, UserID: w.UserID, ProviderID: w.ProviderID, Status: store.ConnectionStatus(w.Status),
 		Scopes: w.Scopes, ExpiresAt: w.ExpiresAt, Sealed: w.Sealed,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version,
+		DeclinedScopes: w.DeclinedScopes, Account: w.Account,
 	}
 }
 

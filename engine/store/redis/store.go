@@ -34,8 +34,9 @@
 // readers skip ids whose record is missing. ListConnections reads the whole
 // index and every record in it (pipelined, 256 per round trip) and filters
 // and pages in Go: O(connections) per call, fine for an admin listing of
-// tens of thousands of connections, not for a hot path. A filter naming
-// both the user and the provider is one GET.
+// tens of thousands of connections, not for a hot path. (A user holds
+// several accounts at one provider under different ids, so no filter
+// maps to a single key.)
 //
 // # Consistency
 //
@@ -586,23 +587,17 @@ func (s *Store) unindex(ctx context.Context, index, recordKey, id string, sorted
 // indexed ids, filtered in Go — except when the filter names both user and
 // provider, which is one GET.
 func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
-	var ids []string
-	if filter.UserID != "" && filter.ProviderID != "" {
-		ids = []string{store.ConnectionID(filter.ProviderID, filter.UserID)}
-	} else {
-		var err error
-		ids, err = s.client.ZRange(ctx, s.connIndex(), 0, -1).Result()
-		if err != nil {
-			return nil, 0, s.wrap("list connections", err)
-		}
+	ids, err := s.client.ZRange(ctx, s.connIndex(), 0, -1).Result()
+	if err != nil {
+		return nil, 0, s.wrap("list connections", err)
 	}
 	var matches []store.Connection
-	err := s.readEach(ctx, "list connections", ids, s.connKey, func(_ string, raw []byte) error {
+	err = s.readEach(ctx, "list connections", ids, s.connKey, func(_ string, raw []byte) error {
 		c, err := decodeConnection(raw)
 		if err != nil {
 			return err
 		}
-		if (filter.UserID == "" || c.UserID == filter.UserID) && (filter.ProviderID == "" || c.ProviderID == filter.ProviderID) {
+		if filter.Match(c) {
 			matches = append(matches, c)
 		}
 		return nil

@@ -13,32 +13,37 @@ import (
 // Times are stored in UTC; Sealed is base64.
 
 type flowWire struct {
-	ID           string    `json:"id"`
-	StateHash    string    `json:"state_hash"`
-	UserID       string    `json:"user_id,omitempty"`
-	ProviderID   string    `json:"provider_id,omitempty"`
-	Scopes       []string  `json:"scopes,omitempty"`
-	NextURI      string    `json:"next_uri,omitempty"`
-	Status       string    `json:"status"`
-	Error        string    `json:"error,omitempty"`
-	ConnectionID string    `json:"connection_id,omitempty"`
-	Sealed       []byte    `json:"sealed,omitempty"`
-	CreatedAt    time.Time `json:"created_at,omitzero"`
-	UpdatedAt    time.Time `json:"updated_at,omitzero"`
-	ExpiresAt    time.Time `json:"expires_at,omitzero"`
+	ID            string    `json:"id"`
+	StateHash     string    `json:"state_hash"`
+	UserID        string    `json:"user_id,omitempty"`
+	ProviderID    string    `json:"provider_id,omitempty"`
+	Scopes        []string  `json:"scopes,omitempty"`
+	NextURI       string    `json:"next_uri,omitempty"`
+	Status        string    `json:"status"`
+	Error         string    `json:"error,omitempty"`
+	ConnectionID  string    `json:"connection_id,omitempty"`
+	Sealed        []byte    `json:"sealed,omitempty"`
+	CreatedAt     time.Time `json:"created_at,omitzero"`
+	UpdatedAt     time.Time `json:"updated_at,omitzero"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+	ErrorKind     string    `json:"error_kind,omitempty"`
+	MissingScopes []string  `json:"missing_scopes,omitempty"`
+	Account       string    `json:"account,omitempty"`
 }
 
 type connectionWire struct {
-	ID         string    `json:"id"`
-	UserID     string    `json:"user_id,omitempty"`
-	ProviderID string    `json:"provider_id"`
-	Status     string    `json:"status"`
-	Scopes     []string  `json:"scopes,omitempty"`
-	ExpiresAt  time.Time `json:"expires_at,omitzero"`
-	Sealed     []byte    `json:"sealed,omitempty"`
-	CreatedAt  time.Time `json:"created_at,omitzero"`
-	UpdatedAt  time.Time `json:"updated_at,omitzero"`
-	Version    uint64    `json:"version"`
+	ID             string    `json:"id"`
+	UserID         string    `json:"user_id,omitempty"`
+	ProviderID     string    `json:"provider_id"`
+	Status         string    `json:"status"`
+	Scopes         []string  `json:"scopes,omitempty"`
+	ExpiresAt      time.Time `json:"expires_at,omitzero"`
+	Sealed         []byte    `json:"sealed,omitempty"`
+	CreatedAt      time.Time `json:"created_at,omitzero"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
+	Version        uint64    `json:"version"`
+	DeclinedScopes []string  `json:"declined_scopes,omitempty"`
+	Account        string    `json:"account,omitempty"`
 }
 
 type providerWire struct {
@@ -62,6 +67,7 @@ func encodeFlow(f store.Flow) ([]byte, error) {
 		Scopes: f.Scopes, NextURI: f.NextURI, Status: string(f.Status), Error: f.Error,
 		ConnectionID: f.ConnectionID, Sealed: f.Sealed,
 		CreatedAt: utc(f.CreatedAt), UpdatedAt: utc(f.UpdatedAt), ExpiresAt: utc(f.ExpiresAt),
+		ErrorKind: f.ErrorKind, MissingScopes: f.MissingScopes, Account: f.Account,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redis store: encode flow %q: %w", f.ID, err)
@@ -79,6 +85,7 @@ func decodeFlow(raw []byte) (store.Flow, error) {
 		Scopes: w.Scopes, NextURI: w.NextURI, Status: store.FlowStatus(w.Status), Error: w.Error,
 		ConnectionID: w.ConnectionID, Sealed: w.Sealed,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, ExpiresAt: w.ExpiresAt,
+		ErrorKind: w.ErrorKind, MissingScopes: w.MissingScopes, Account: w.Account,
 	}, nil
 }
 
@@ -87,6 +94,7 @@ func encodeConnection(c store.Connection) ([]byte, error) {
 		ID: c.ID, UserID: c.UserID, ProviderID: c.ProviderID, Status: string(c.Status),
 		Scopes: c.Scopes, ExpiresAt: utc(c.ExpiresAt), Sealed: c.Sealed,
 		CreatedAt: utc(c.CreatedAt), UpdatedAt: utc(c.UpdatedAt), Version: c.Version,
+		DeclinedScopes: c.DeclinedScopes, Account: c.Account,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("redis store: encode connection %q: %w", c.ID, err)
@@ -103,6 +111,7 @@ func decodeConnection(raw []byte) (store.Connection, error) {
 		ID: w.ID, UserID: w.UserID, ProviderID: w.ProviderID, Status: store.ConnectionStatus(w.Status),
 		Scopes: w.Scopes, ExpiresAt: w.ExpiresAt, Sealed: w.Sealed,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Version: w.Version,
+		DeclinedScopes: w.DeclinedScopes, Account: w.Account,
 	}, nil
 }
 

@@ -75,6 +75,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("outbox", func(t *testing.T) { runOutbox(t, newStore) })
 	t.Run("sessions", func(t *testing.T) { runSessions(t, newStore) })
 	t.Run("discovery", func(t *testing.T) { runDiscovery(t, newStore) })
+	t.Run("lifecycle", func(t *testing.T) { runLifecycle(t, newStore) })
 	t.Run("ping answers nil on a healthy store", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		if err := s.Ping(t.Context()); err != nil {
