@@ -36,6 +36,9 @@ type AuthorizeRequest struct {
 	// NextURI is where the browser goes after the callback; its origin
 	// must be allowed.
 	NextURI string
+	// Account labels one of several accounts the user holds at the
+	// provider; empty is the user's default account.
+	Account string
 }
 
 // Authorization is the state of an authorization as apps see it.
@@ -51,6 +54,17 @@ type Authorization struct {
 	UserInfo map[string]any
 	// Reason explains a failed authorization.
 	Reason string
+	// ReasonName names why it failed, from a fixed set (scope_not_granted,
+	// access_denied, token_exchange, ...).
+	ReasonName string
+	// MissingScopes are the scopes the provider did not grant
+	// (ReasonName scope_not_granted).
+	MissingScopes []string
+	// DeclinedScopes, on a pending authorization, are the requested scopes
+	// an earlier authorization asked for and the provider did not grant.
+	DeclinedScopes []string
+	// Account is the account label the authorization is for.
+	Account string
 }
 
 // Authorize returns the user's token when they already hold one covering
@@ -66,6 +80,9 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 		return Authorization{}, badRequest("invalid_request", "auth_requirement.provider_id (or auth_requirement.id) is required")
 	}
 	if err := checkRequestLimits(req.UserID, req.NextURI, req.Scopes); err != nil {
+		return Authorization{}, err
+	}
+	if err := checkAccount(req.Account); err != nil {
 		return Authorization{}, err
 	}
 	// A provider id longer than any provider's cannot name one; refused
@@ -99,10 +116,12 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 		return completed(conn.ID, p.ID(), req.UserID, conn.Scopes, ts), nil
 	}
 
-	ts, conn, err := e.userToken(ctx, p, req.UserID, scopes)
+	ts, conn, err := e.userToken(ctx, p, req.UserID, req.Account, scopes)
 	switch {
 	case err == nil:
-		return completed(conn.ID, p.ID(), req.UserID, conn.Scopes, ts), nil
+		a := completed(conn.ID, p.ID(), req.UserID, conn.Scopes, ts)
+		a.Account = conn.Account
+		return a, nil
 	case errors.Is(err, errNoConnection), errors.Is(err, ErrNeedsReauth):
 		var mk *KeyMissingError
 		if errors.As(err, &mk) {
@@ -111,7 +130,11 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 		}
 		return e.startFlow(ctx, p, req, scopes, nil)
 	case errors.Is(err, errScopesMissing):
-		return e.startFlow(ctx, p, req, scopes, conn.Scopes)
+		a, err := e.startFlow(ctx, p, req, scopes, conn.Scopes)
+		if err == nil {
+			a.DeclinedScopes = declinedAgain(conn.DeclinedScopes, scopes)
+		}
+		return a, err
 	default:
 		return Authorization{}, err
 	}
@@ -161,6 +184,7 @@ func (e *Engine) startFlow(ctx context.Context, p *authflow.Provider, req Author
 		ProviderID: p.ID(),
 		Scopes:     all,
 		NextURI:    req.NextURI,
+		Account:    req.Account,
 		Status:     store.FlowPending,
 		Sealed:     sealed,
 		CreatedAt:  now,
@@ -179,6 +203,7 @@ func (e *Engine) startFlow(ctx context.Context, p *authflow.Provider, req Author
 		Scopes:     all,
 		ProviderID: p.ID(),
 		UserID:     req.UserID,
+		Account:    req.Account,
 	}, nil
 }
 
@@ -319,7 +344,7 @@ func (e *Engine) connectionStatus(ctx context.Context, id string) (Authorization
 
 // flowAuthorization renders a flow as an Authorization.
 func (e *Engine) flowAuthorization(ctx context.Context, f store.Flow) (Authorization, error) {
-	a := Authorization{ID: f.ID, Scopes: f.Scopes, ProviderID: f.ProviderID, UserID: f.UserID}
+	a := Authorization{ID: f.ID, Scopes: f.Scopes, ProviderID: f.ProviderID, UserID: f.UserID, Account: f.Account}
 	switch f.Status {
 	case store.FlowPending, store.FlowVerifying:
 		a.Status = StatusPending
@@ -333,6 +358,8 @@ func (e *Engine) flowAuthorization(ctx context.Context, f store.Flow) (Authoriza
 	case store.FlowFailed:
 		a.Status = StatusFailed
 		a.Reason = f.Error
+		a.ReasonName = f.ErrorKind
+		a.MissingScopes = f.MissingScopes
 	case store.FlowCompleted:
 		a.Status = StatusCompleted
 		conn, err := e.store.GetConnection(ctx, f.ConnectionID)

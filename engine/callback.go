@@ -34,7 +34,7 @@ type CallbackResult struct {
 	// server_error, temporarily_unavailable, invalid_request,
 	// unauthorized_client, unsupported_response_type, provider_error,
 	// provider_removed, no_code, root_key_missing, internal,
-	// token_exchange, user_info, store.
+	// token_exchange, user_info, store, scope_not_granted.
 	Kind string
 	// RedirectURL, when set, is where the browser goes next (next_uri, or
 	// the app's verifier URL).
@@ -113,13 +113,10 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 		}
 	}
 	ts := tokenSetFrom(tok, info)
-	// The connection holds the scopes asked for and the scopes reported:
-	// providers report scopes under other names (Google answers "email" with
-	// its URL form), and a later request for the same names must match.
-	granted := union(f.Scopes, tok.Scopes)
+	granted, missing := grantedScopes(f.Scopes, tok.Scopes)
 
 	if e.verifierURL != "" {
-		secrets.Pending, secrets.PendingScopes = &ts, granted
+		secrets.Pending, secrets.PendingScopes, secrets.PendingMissing = &ts, granted, missing
 		sealed, err := e.sealJSON(secrets, flowAAD(f.ID))
 		if err == nil {
 			_, err = e.store.UpdateFlow(ctx, f.ID, func(cur store.Flow) (store.Flow, error) {
@@ -137,7 +134,12 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 		return res, nil
 	}
 
-	if err := e.complete(ctx, p, f, granted, ts); err != nil {
+	if err := e.complete(ctx, p, f, granted, missing, ts); err != nil {
+		var sng *scopeNotGrantedError
+		if errors.As(err, &sng) {
+			res.Status, res.Reason, res.Kind = store.FlowFailed, sng.reason, "scope_not_granted"
+			return res, nil
+		}
 		e.log.WarnContext(ctx, "complete flow", "flow_id", f.ID, "err", err)
 		res, _ := fail("store", "the connection could not be saved; start again")
 		return res, err
@@ -148,14 +150,28 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 }
 
 // complete stores the connection, then marks the flow completed and wakes
-// its waiters.
-func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flow, scopes []string, ts tokenSet) error {
-	id := store.ConnectionID(p.ID(), f.UserID)
+// its waiters. When the provider did not grant every scope asked for
+// (missing), the connection still keeps what was granted, remembers the
+// missing scopes as declined, and the flow ends failed with
+// scope_not_granted (a *scopeNotGrantedError): the app learns why instead
+// of starting the same authorization again and again.
+func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flow, scopes, missing []string, ts tokenSet) error {
+	id := store.AccountConnectionID(p.ID(), f.UserID, f.Account)
 	created := e.newEvent(events.ConnectionCreated, id, events.Data{
 		ProviderID: p.ID(), UserID: f.UserID, ConnectionID: id, FlowID: f.ID, Status: string(store.ConnectionConnected),
 	})
-	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, nil, created...); err != nil {
+	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, nil, func(c *store.Connection) {
+		c.DeclinedScopes = missing
+		c.Account = f.Account
+	}, created...); err != nil {
 		return err
+	}
+	if len(missing) > 0 {
+		reason := scopeNotGrantedReason(p.ID(), missing)
+		if err := e.failFlow(ctx, f, "scope_not_granted", reason, missing...); err != nil {
+			return err
+		}
+		return &scopeNotGrantedError{reason: reason}
 	}
 	// The connection is stored: the flow must now read completed, even if
 	// the store needs a few tries.
@@ -183,9 +199,16 @@ func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flo
 	return nil
 }
 
-// failFlow ends a flow failed with a client-safe reason, drops its secrets
-// and wakes its waiters.
-func (e *Engine) failFlow(ctx context.Context, f store.Flow, kind, reason string) error {
+// scopeNotGrantedError: a flow stored its connection but ended failed
+// because the provider did not grant every scope asked for.
+type scopeNotGrantedError struct{ reason string }
+
+func (e *scopeNotGrantedError) Error() string { return e.reason }
+
+// failFlow ends a flow failed with a client-safe reason and its kind (and
+// the scopes the provider did not grant, for scope_not_granted), drops its
+// secrets and wakes its waiters.
+func (e *Engine) failFlow(ctx context.Context, f store.Flow, kind, reason string, missing ...string) error {
 	now := e.now()
 	evs := e.newEvent(events.FlowFailed, f.ID, events.Data{
 		ProviderID: f.ProviderID, UserID: f.UserID, FlowID: f.ID, Status: string(store.FlowFailed), Reason: reason, Kind: kind,
@@ -196,6 +219,8 @@ func (e *Engine) failFlow(ctx context.Context, f store.Flow, kind, reason string
 		}
 		cur.Status = store.FlowFailed
 		cur.Error = reason
+		cur.ErrorKind = kind
+		cur.MissingScopes = missing
 		cur.Sealed = nil
 		cur.UpdatedAt = now
 		cur.ExpiresAt = now.Add(e.flowTTL)
@@ -289,7 +314,13 @@ func (e *Engine) confirmClaimed(ctx context.Context, claimed store.Flow) error {
 	if err != nil {
 		return err
 	}
-	return e.complete(ctx, p, claimed, secrets.PendingScopes, *secrets.Pending)
+	err = e.complete(ctx, p, claimed, secrets.PendingScopes, secrets.PendingMissing, *secrets.Pending)
+	var sng *scopeNotGrantedError
+	if errors.As(err, &sng) {
+		// Confirmed; the flow has ended failed and its status says why.
+		return nil
+	}
+	return err
 }
 
 var errNotVerifying = errors.New("flow is not awaiting verification")

@@ -1,6 +1,11 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Limits on what an app may send. Each value ends up in the store (user ids
 // and scopes in records and index keys, next_uri in the flow), so without a
@@ -34,6 +39,22 @@ func checkRequestLimits(userID, nextURI string, scopes []string) error {
 		if len(s) > MaxScopeLength {
 			return badRequest("field_too_long", fmt.Sprintf("scope %d is %d bytes; the limit is %d", i, len(s), MaxScopeLength))
 		}
+	}
+	return nil
+}
+
+// MaxAccountLength bounds an account label.
+const MaxAccountLength = 128
+
+// checkAccount refuses an account label that is too long or holds
+// control characters or spaces at its ends: labels are shown in listings
+// and logs.
+func checkAccount(account string) error {
+	if len(account) > MaxAccountLength {
+		return badRequest("field_too_long", fmt.Sprintf("auth_requirement.account is %d bytes; the limit is %d", len(account), MaxAccountLength))
+	}
+	if strings.TrimSpace(account) != account || strings.ContainsFunc(account, unicode.IsControl) || !utf8.ValidString(account) {
+		return badRequest("invalid_request", "auth_requirement.account must be printable text without leading or trailing spaces")
 	}
 	return nil
 }

@@ -57,6 +57,8 @@ type flowSecrets struct {
 	Pending *tokenSet `json:"pending,omitempty"`
 	// PendingScopes are the scopes granted with Pending.
 	PendingScopes []string `json:"pending_scopes,omitempty"`
+	// PendingMissing are the scopes asked for and not granted with Pending.
+	PendingMissing []string `json:"pending_missing,omitempty"`
 	// URL is the authorize URL (it carries the state, so it is sealed).
 	URL string `json:"url,omitempty"`
 }

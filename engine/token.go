@@ -16,18 +16,19 @@ import (
 	"github.com/authengine/authengine/engine/store"
 )
 
-// userToken returns a fresh token of the user's connection when it covers
+// userToken returns a fresh token of the user's connection (of the
+// account labelled account; empty is the default one) when it covers
 // scopes. errNoConnection, errScopesMissing (with the connection) and
 // ErrNeedsReauth tell Authorize to start a flow.
-func (e *Engine) userToken(ctx context.Context, p *authflow.Provider, userID string, scopes []string) (tokenSet, store.Connection, error) {
-	conn, err := e.store.GetConnection(ctx, store.ConnectionID(p.ID(), userID))
+func (e *Engine) userToken(ctx context.Context, p *authflow.Provider, userID, account string, scopes []string) (tokenSet, store.Connection, error) {
+	conn, err := e.store.GetConnection(ctx, store.AccountConnectionID(p.ID(), userID, account))
 	if errors.Is(err, store.ErrNotFound) {
 		return tokenSet{}, store.Connection{}, errNoConnection
 	}
 	if err != nil {
 		return tokenSet{}, store.Connection{}, storeErr("read connection", err)
 	}
-	if conn.Status == store.ConnectionNeedsReauth {
+	if !usable(conn) {
 		return tokenSet{}, conn, ErrNeedsReauth
 	}
 	if !covers(conn.Scopes, scopes) {
@@ -57,7 +58,7 @@ func (e *Engine) stale(c store.Connection) bool {
 
 // fresh opens a connection's token, refreshing it first when it is stale.
 func (e *Engine) fresh(ctx context.Context, p *authflow.Provider, conn store.Connection) (tokenSet, error) {
-	if conn.Status == store.ConnectionNeedsReauth {
+	if !usable(conn) {
 		return tokenSet{}, ErrNeedsReauth
 	}
 	if !e.stale(conn) {
@@ -244,7 +245,7 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 			return old, nil // still valid, just inside the margin
 		}
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "no_refresh_token").Inc()
-		return e.superseded(ctx, conn, scopes, e.markNeedsReauth(ctx, conn))
+		return e.superseded(ctx, conn, scopes, e.markStatus(ctx, conn, store.ConnectionExpired, "the access token expired and it cannot be refreshed; the user must authorize again", "no_refresh_token"))
 	}
 	ts, err := e.refresh(wctx, ctx, p, conn, old, lockName, owner)
 	if errors.Is(err, errUnsaved) {
@@ -279,7 +280,7 @@ func (e *Engine) reread(ctx context.Context, id string, scopes []string, seen ui
 	if err != nil {
 		return tokenSet{}, true, storeErr("read connection", err)
 	}
-	if conn.Status == store.ConnectionNeedsReauth && conn.UserID != "" {
+	if !usable(conn) && conn.UserID != "" {
 		return tokenSet{}, true, ErrNeedsReauth
 	}
 	if !e.satisfied(conn, scopes, seen) {
@@ -414,7 +415,7 @@ func (e *Engine) saveUnsaved(ctx context.Context, id string) error {
 	if !ok {
 		return nil
 	}
-	_, err := e.saveConnection(ctx, id, u.base.UserID, u.base.ProviderID, u.scopes, u.ts, &u.base)
+	_, err := e.saveConnection(ctx, id, u.base.UserID, u.base.ProviderID, u.scopes, u.ts, &u.base, nil)
 	switch {
 	case err == nil:
 		e.log.Info("stored a refreshed token kept in memory after a store failure", "connection_id", id)
@@ -454,7 +455,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	// authflow keeps the old refresh token when the provider sent none.
 	ts := tokenSetFrom(tok, old.UserInfo)
 	scopes := union(conn.Scopes, tok.Scopes)
-	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &conn)
+	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &conn, nil)
 	if err == nil {
 		e.metrics.RefreshUnsaved.Observe(time.Since(answered).Seconds())
 	}
@@ -478,7 +479,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 			e.log.WarnContext(base, "user info after refresh failed; keeping the previous user info", "provider", p.ID(), "err", err)
 		} else {
 			ts.UserInfo = info
-			if _, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &saved); err != nil {
+			if _, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &saved, nil); err != nil {
 				e.log.WarnContext(base, "store user info after refresh", "provider", p.ID(), "connection_id", conn.ID, "err", err)
 			}
 		}
@@ -504,7 +505,7 @@ func (e *Engine) fetchServiceToken(ctx context.Context, p *authflow.Provider, sc
 	id := store.ServiceConnectionID(p.ID(), scopes)
 	_, gerr := e.store.GetConnection(ctx, id)
 	// A service token has no chain to protect: last writer wins.
-	if _, err := e.saveConnection(context.WithoutCancel(ctx), id, "", p.ID(), scopes, ts, nil); err != nil {
+	if _, err := e.saveConnection(context.WithoutCancel(ctx), id, "", p.ID(), scopes, ts, nil, nil); err != nil {
 		return tokenSet{}, err
 	}
 	if errors.Is(gerr, store.ErrNotFound) {
@@ -533,7 +534,7 @@ func (e *Engine) refreshFailed(ctx context.Context, p *authflow.Provider, conn s
 	case needsReauth(err):
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "invalid_grant").Inc()
 		e.log.WarnContext(ctx, "refresh token refused; connection needs re-authorization", "provider", p.ID(), "connection_id", conn.ID, "err", err)
-		return e.markNeedsReauth(ctx, conn)
+		return e.markStatus(ctx, conn, refusalStatus(err), "the provider refused the refresh token ("+providerReason(err)+"); the user must authorize again", refusalKind(err))
 	case authflow.IsRetryable(err):
 		e.metrics.Refreshes.WithLabelValues(p.ID(), "retryable_error").Inc()
 		e.log.WarnContext(ctx, "refresh failed; will retry on the next request", "provider", p.ID(), "connection_id", conn.ID, "err", err)
@@ -545,29 +546,6 @@ func (e *Engine) refreshFailed(ctx context.Context, p *authflow.Provider, conn s
 		e.appendEvents(ctx, e.connEvent(events.ConnectionRefreshFailed, conn, conn.Status, "the provider refused the refresh: "+providerReason(err), "provider_error"))
 		return &ProviderFailedError{ProviderID: p.ID(), Reason: providerReason(err)}
 	}
-}
-
-// markNeedsReauth drops a connection's tokens and marks it needs_reauth,
-// unless the record changed since it was read (a new authorization wins).
-func (e *Engine) markNeedsReauth(ctx context.Context, conn store.Connection) error {
-	evs := e.connEvent(events.ConnectionNeedsReauth, conn, store.ConnectionNeedsReauth, "the provider refused the refresh token; the user must authorize again", "invalid_grant")
-	_, err := e.store.UpdateConnectionEvents(ctx, conn.ID, evs, func(c store.Connection, exists bool) (store.Connection, error) {
-		if !exists || !sameRecord(c, conn) {
-			return c, errConnChanged
-		}
-		c.Status = store.ConnectionNeedsReauth
-		c.Sealed = nil
-		c.ExpiresAt = time.Time{}
-		return c, nil
-	})
-	if errors.Is(err, errConnChanged) {
-		return err
-	}
-	if err != nil {
-		return storeErr("mark connection needs_reauth", err)
-	}
-	e.notifyConn(ctx, conn.ID)
-	return ErrNeedsReauth
 }
 
 // sameRecord reports whether c is still exactly the record base: the same
@@ -582,13 +560,19 @@ func sameRecord(c, base store.Connection) bool {
 // that one (errConnChanged otherwise); with nil it overwrites. The write
 // runs on a context no caller can cancel and is retried briefly while the
 // store is unavailable: a refreshed token that is not stored is a token
-// chain lost.
-func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID string, scopes []string, ts tokenSet, base *store.Connection, evs ...store.Event) (store.Connection, error) {
+// chain lost. with, when set, sets further fields of the record (declined
+// scopes, the account label) before it is written; a field it leaves keeps
+// its stored value. evs are written in the same store write.
+func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID string, scopes []string, ts tokenSet, base *store.Connection, with func(*store.Connection), evs ...store.Event) (store.Connection, error) {
 	sealed, err := e.sealJSON(ts, connAAD(id))
 	if err != nil {
 		return store.Connection{}, err
 	}
-	var landed store.Connection
+	var (
+		landed  store.Connection
+		change  StatusChange
+		changed bool
+	)
 	write := func(c store.Connection, exists bool) (store.Connection, error) {
 		if base != nil && (!exists || !sameRecord(c, *base)) {
 			// Our own earlier attempt may have landed without its reply.
@@ -601,10 +585,13 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 		c.ID = id
 		c.UserID = userID
 		c.ProviderID = providerID
-		c.Status = store.ConnectionConnected
 		c.Scopes = scopes
 		c.ExpiresAt = ts.Expiry
 		c.Sealed = sealed
+		if with != nil {
+			with(&c)
+		}
+		change, changed = applyStatus(&c, exists, store.ConnectionConnected, "", e.now())
 		return c, nil
 	}
 	var saved store.Connection
@@ -622,6 +609,9 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 		return store.Connection{}, storeErr("store connection", err)
 	}
 	e.notifyConn(ctx, id)
+	if changed {
+		e.statusChanged(ctx, change)
+	}
 	return saved, nil
 }
 

@@ -22,6 +22,9 @@ type authRequirement struct {
 	OAuth2       *struct {
 		Scopes []string `json:"scopes"`
 	} `json:"oauth2"`
+	// Account labels one of several accounts the user holds at the
+	// provider (an authengine addition; absent is the default account).
+	Account string `json:"account"`
 }
 
 type authorizeBody struct {
@@ -41,6 +44,15 @@ type authorizationResponse struct {
 	Context    *authContext `json:"context,omitempty"`
 	// Reason explains a failed authorization (an authengine addition).
 	Reason string `json:"reason,omitempty"`
+	// The fields below are authengine additions too: ReasonName names the
+	// failure (scope_not_granted, access_denied, ...), MissingScopes are
+	// the scopes a provider did not grant, DeclinedScopes (on a pending
+	// answer) the requested scopes an earlier authorization was refused,
+	// Account the account label.
+	ReasonName     string   `json:"reason_name,omitempty"`
+	MissingScopes  []string `json:"missing_scopes,omitempty"`
+	DeclinedScopes []string `json:"declined_scopes,omitempty"`
+	Account        string   `json:"account,omitempty"`
 }
 
 type authContext struct {
@@ -52,6 +64,7 @@ func toResponse(a engine.Authorization) *authorizationResponse {
 	r := &authorizationResponse{
 		ID: a.ID, Status: a.Status, URL: a.URL, Scopes: a.Scopes,
 		ProviderID: a.ProviderID, UserID: a.UserID, Reason: a.Reason,
+		ReasonName: a.ReasonName, MissingScopes: a.MissingScopes, DeclinedScopes: a.DeclinedScopes, Account: a.Account,
 	}
 	if r.Scopes == nil {
 		r.Scopes = []string{}
@@ -70,7 +83,7 @@ func (r authRequirement) request(userID, nextURI string) engine.AuthorizeRequest
 	if id == "" {
 		id = r.ProviderID
 	}
-	req := engine.AuthorizeRequest{UserID: userID, ProviderID: id, ProviderType: r.ProviderType, NextURI: nextURI}
+	req := engine.AuthorizeRequest{UserID: userID, ProviderID: id, ProviderType: r.ProviderType, NextURI: nextURI, Account: r.Account}
 	if r.OAuth2 != nil {
 		req.Scopes = r.OAuth2.Scopes
 	}

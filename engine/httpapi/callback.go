@@ -72,6 +72,9 @@ func failurePage(provider, kind string) pageData {
 	case "server_error", "temporarily_unavailable", "store":
 		return pageData{title, "Something went wrong on " + provider + " or on our side while connecting your account. " +
 			"Wait a minute, then start the connection again from the app."}
+	case "scope_not_granted":
+		return pageData{title, provider + " did not grant every permission the app asked for, so the app cannot do what it needs yet. " +
+			"If you unticked a permission by mistake, close this window and start the connection again from the app."}
 	case "provider_removed":
 		return pageData{title, "The app no longer offers " + provider + ". Return to the app to see what it supports now."}
 	case "root_key_missing":

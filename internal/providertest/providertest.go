@@ -165,6 +165,9 @@ type Provider struct {
 	refusedScopes map[string]bool
 	// oidc is the OpenID Connect signing key; nil unless Options.OIDC.
 	oidc *oidcState
+	// declinedScopes are left out of the grants of later consents (see
+	// DeclineScopes).
+	declinedScopes map[string]bool
 }
 
 type codeGrant struct {
@@ -310,6 +313,19 @@ func (p *Provider) RefuseScopes(scopes ...string) {
 	}
 	for _, s := range scopes {
 		p.refusedScopes[s] = true
+	}
+}
+
+// DeclineScopes makes later consents grant the scopes asked for except
+// these, as a user who unticks permissions on the consent screen: the
+// code's tokens carry only the rest, and the token response's scope says
+// so. Called again it replaces the set; with none, consents grant all.
+func (p *Provider) DeclineScopes(scopes ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.declinedScopes = map[string]bool{}
+	for _, s := range scopes {
+		p.declinedScopes[s] = true
 	}
 }
 
@@ -547,11 +563,12 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	code := randomToken("code")
 	p.mu.Lock()
 	p.family++
+	granted := slices.DeleteFunc(splitScopes(q.Get("scope"), p.opts.Quirks.ScopeDelimiter), func(s string) bool { return p.declinedScopes[s] })
 	p.codes[code] = &codeGrant{
 		clientID:    q.Get("client_id"),
 		redirectURI: redirectURI,
 		challenge:   challenge,
-		scopes:      splitScopes(q.Get("scope"), p.opts.Quirks.ScopeDelimiter),
+		scopes:      granted,
 		expires:     p.opts.Now().Add(p.opts.CodeTTL),
 		family:      p.family,
 	}
