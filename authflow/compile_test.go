@@ -64,6 +64,9 @@ func TestCompileRejects(t *testing.T) {
 		{"both refresh_token_request and refresh_request", func(p *config.Provider) {
 			p.OAuth2.RefreshRequest = p.OAuth2.RefreshTokenRequest
 		}, []string{"oauth2.refresh_request: give refresh_token_request or its alias refresh_request, not both"}},
+		{"scopes in a revocation request", func(p *config.Provider) {
+			p.OAuth2.RevocationRequest = &config.Request{Endpoint: "https://hooli.example/revoke", Params: map[string]string{"scope": "<<scopes>>"}}
+		}, []string{"revocation_request.params.scope: unknown placeholder <<scopes>>"}},
 		{"every error of a provider at once", func(p *config.Provider) {
 			p.OAuth2.TokenRequest.Params["a"] = "<<nope>>"
 			p.OAuth2.AuthorizeRequest.Params["b"] = "<<nada>>"

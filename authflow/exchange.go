@@ -202,6 +202,31 @@ func stringField(m map[string]any, key string) string {
 // do sends one request and returns the parsed response document, or a
 // *ProviderError when the provider reported a failure.
 func (p *Provider) do(ctx context.Context, c *http.Client, r *request, v *vars, extra []kv) (map[string]any, error) {
+	status, body, contentType, err := p.send(ctx, c, r, v, extra)
+	if err != nil {
+		return nil, err
+	}
+	doc, parseErr := jsonmap.Parse(body, contentType)
+	if status < 200 || status > 299 {
+		pe := &ProviderError{Op: r.op, Status: status}
+		if parseErr == nil {
+			pe.Code, pe.Description = oauthError(doc)
+		}
+		return nil, pe
+	}
+	if parseErr != nil {
+		return nil, fmt.Errorf("parse %s response (HTTP %d, %s): %w", r.op, status, mediaType(contentType), parseErr)
+	}
+	if code, desc := oauthError(doc); code != "" {
+		return nil, &ProviderError{Op: r.op, Status: status, Code: code, Description: desc}
+	}
+	return doc, nil
+}
+
+// send performs one request and returns the response's status, body
+// (capped) and content type (the request's declared response type when
+// the provider sent none).
+func (p *Provider) send(ctx context.Context, c *http.Client, r *request, v *vars, extra []kv) (status int, body []byte, contentType string, err error) {
 	if c == nil {
 		c = http.DefaultClient
 	}
@@ -212,7 +237,7 @@ func (p *Provider) do(ctx context.Context, c *http.Client, r *request, v *vars, 
 	}
 	req, err := r.build(ctx, v, credentials{p.clientID, p.clientSecret}, p.delim, extra...)
 	if err != nil {
-		return nil, err
+		return 0, nil, "", err
 	}
 	c = withRedirectPolicy(c, r.op)
 	resp, err := c.Do(req)
@@ -222,35 +247,21 @@ func (p *Provider) do(ctx context.Context, c *http.Client, r *request, v *vars, 
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
-		return nil, &networkError{op: r.op, host: req.URL.Host, err: err}
+		return 0, nil, "", &networkError{op: r.op, host: req.URL.Host, err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return nil, &networkError{op: r.op, host: req.URL.Host, err: fmt.Errorf("read response: %w", err)}
+		return 0, nil, "", &networkError{op: r.op, host: req.URL.Host, err: fmt.Errorf("read response: %w", err)}
 	}
 	if len(body) > maxResponseBytes {
-		return nil, fmt.Errorf("%s response from %s exceeds %d bytes", r.op, req.URL.Host, maxResponseBytes)
+		return 0, nil, "", fmt.Errorf("%s response from %s exceeds %d bytes", r.op, req.URL.Host, maxResponseBytes)
 	}
-	contentType := resp.Header.Get("Content-Type")
+	contentType = resp.Header.Get("Content-Type")
 	if contentType == "" {
 		contentType = r.responseType
 	}
-	doc, parseErr := jsonmap.Parse(body, contentType)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		pe := &ProviderError{Op: r.op, Status: resp.StatusCode}
-		if parseErr == nil {
-			pe.Code, pe.Description = oauthError(doc)
-		}
-		return nil, pe
-	}
-	if parseErr != nil {
-		return nil, fmt.Errorf("parse %s response (HTTP %d, %s): %w", r.op, resp.StatusCode, mediaType(contentType), parseErr)
-	}
-	if code, desc := oauthError(doc); code != "" {
-		return nil, &ProviderError{Op: r.op, Status: resp.StatusCode, Code: code, Description: desc}
-	}
-	return doc, nil
+	return resp.StatusCode, body, contentType, nil
 }
 
 // maxRedirects bounds the same-host redirects a user-info request follows.

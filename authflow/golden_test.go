@@ -159,6 +159,12 @@ func userInfo(ctx context.Context, p *Provider, c *http.Client) error {
 	return err
 }
 
+func revoke(t *Token) func(context.Context, *Provider, *http.Client) error {
+	return func(ctx context.Context, p *Provider, c *http.Client) error {
+		return p.Revoke(ctx, c, t)
+	}
+}
+
 func clientCreds(scopes ...string) func(context.Context, *Provider, *http.Client) error {
 	return func(ctx context.Context, p *Provider, c *http.Client) error {
 		_, err := p.ClientCredentials(ctx, c, scopes)
@@ -249,6 +255,13 @@ var goldenCases = []goldenCase{
 		p.OAuth2.UserInfoRequest.Method = "POST"
 		p.OAuth2.UserInfoRequest.Params = map[string]string{"format": "json"}
 	}), userInfo},
+	{"revoke_refresh_token_by_default_with_basic_auth", with(func(p *config.Provider) {
+		p.OAuth2.RevocationRequest = &config.Request{Endpoint: "https://hooli.example/oauth/revoke", AuthMethod: "client_secret_basic"}
+	}), revoke(oldToken)},
+	{"revoke_access_token_post_with_a_templated_token", with(func(p *config.Provider) {
+		p.OAuth2.RevocationRequest = &config.Request{Endpoint: "https://hooli.example/oauth/revoke", AuthMethod: "client_secret_post",
+			Params: map[string]string{"token": "<<access_token>>"}}
+	}), revoke(&Token{AccessToken: "only-access"})},
 }
 
 // TestRenderedRequestsMatchGoldenFiles renders each case and compares it

@@ -34,6 +34,7 @@ type Provider struct {
 	token     *request
 	refresh   *request // nil: refresh tokens are not used
 	userInfo  *request // nil: no user info
+	revoke    *request // nil: tokens are not revoked at the provider
 	triggers  config.Triggers
 
 	// now is the clock that turns expires_in into an expiry.
@@ -149,6 +150,7 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 	if o.UserInfoRequest != nil {
 		out.triggers = o.UserInfoRequest.Triggers
 	}
+	out.revoke = block("revocation_request", o.RevocationRequest, "revoke", allowRevoke, "POST", refreshAuth)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}

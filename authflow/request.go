@@ -61,6 +61,7 @@ const (
 	allowRefresh           = allowToken | phRefreshToken | phAccessToken
 	allowUserInfo          = phClientID | phAccessToken
 	allowClientCredentials = phClientID | phClientSecret | phScopes
+	allowRevoke            = phClientID | phClientSecret | phRefreshToken | phAccessToken
 )
 
 // vars are the values placeholders render to for one request.

@@ -159,6 +159,9 @@ func providerDefaults(p *Provider) {
 	if r := o.UserInfoRequest; r != nil {
 		requestDefaults(r, "GET", AuthBearerAccessToken)
 	}
+	if r := o.RevocationRequest; r != nil {
+		requestDefaults(r, "POST", tokenAuth)
+	}
 }
 
 func requestDefaults(r *Request, method, auth string) {

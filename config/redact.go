@@ -141,7 +141,7 @@ func (c *Config) DisplayProviders() []Provider {
 	out := make([]Provider, len(c.Auth.Providers))
 	for i, p := range c.Auth.Providers {
 		o := &p.OAuth2
-		for _, r := range []**Request{&o.AuthorizeRequest, &o.TokenRequest, &o.RefreshTokenRequest, &o.RefreshRequest, &o.UserInfoRequest} {
+		for _, r := range []**Request{&o.AuthorizeRequest, &o.TokenRequest, &o.RefreshTokenRequest, &o.RefreshRequest, &o.UserInfoRequest, &o.RevocationRequest} {
 			if *r != nil {
 				*r = c.displayRequest(**r)
 			}

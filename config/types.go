@@ -184,6 +184,11 @@ type OAuth2 struct {
 	// issuer: its metadata fills in every request block and field left
 	// out (explicit ones win), and id_tokens are verified against its keys.
 	Issuer string `koanf:"issuer"`
+	// RevocationRequest, when set, revokes the token at the provider (RFC
+	// 7009) when a connection is deleted. Without a token param it sends
+	// token=<the refresh token, else the access token> and
+	// token_type_hint.
+	RevocationRequest *Request `koanf:"revocation_request"`
 }
 
 // PKCE configures RFC 7636 proof keys.

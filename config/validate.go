@@ -360,6 +360,7 @@ func validateProvider(p Provider, base string, r *report) {
 		{"token_request", o.TokenRequest, kindToken},
 		{refreshName, refresh, kindRefresh},
 		{"user_info_request", o.UserInfoRequest, kindUserInfo},
+		{"revocation_request", o.RevocationRequest, kindRevocation},
 	}
 	needsSecret := false
 	for _, k := range kinds {
@@ -371,7 +372,7 @@ func validateProvider(p Provider, base string, r *report) {
 		}
 		validateRequest(*k.req, ob+"."+k.name, k.kind, enabled && !discovered, r)
 		am := k.req.AuthMethod
-		if am == "" && (k.kind == kindToken || k.kind == kindRefresh) {
+		if am == "" && (k.kind == kindToken || k.kind == kindRefresh || k.kind == kindRevocation) {
 			am = tokenAuth
 		}
 		if am == AuthClientSecretBasic || am == AuthClientSecretPost {
@@ -391,6 +392,7 @@ const (
 	kindToken
 	kindRefresh
 	kindUserInfo
+	kindRevocation
 )
 
 // validateRequest checks one request block; needEndpoint makes an empty
@@ -435,6 +437,14 @@ func validateRequest(q Request, p string, kind requestKind, needEndpoint bool, r
 			checkAuth(p, q.AuthMethod, r, AuthNone, AuthClientSecretBasic, AuthClientSecretPost)
 		} else {
 			checkAuth(p, q.AuthMethod, r, AuthNone, AuthClientSecretBasic, AuthClientSecretPost, AuthBearerAccessToken)
+		}
+	case kindRevocation:
+		if method != "" && method != "POST" {
+			r.errorf(p+".method", "must be POST (RFC 7009), not %q", q.Method)
+		}
+		checkAuth(p, q.AuthMethod, r, AuthNone, AuthClientSecretBasic, AuthClientSecretPost)
+		if len(q.ResponseMap) > 0 {
+			r.errorf(p+".response_map", "does not apply to the revocation request (its answer has no body to read)")
 		}
 	case kindUserInfo:
 		if method != "" && method != "GET" && method != "POST" {

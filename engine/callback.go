@@ -356,19 +356,24 @@ func (e *Engine) Connections(ctx context.Context, userID, providerID string, off
 }
 
 // Disconnect drops a connection's tokens; the provider stays configured.
+// When the provider has a revocation_request the token is revoked there
+// first (RFC 7009); the outcome is logged and carried in the
+// connection.deleted event, and a failed revocation does not keep the
+// connection.
 func (e *Engine) Disconnect(ctx context.Context, id string) error {
-	var evs []store.Event
-	if e.eventTypes[events.ConnectionDeleted] {
-		c, err := e.store.GetConnection(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return ErrConnectionNotFound
-		}
-		if err != nil {
-			return storeErr("read connection", err)
-		}
-		evs = e.connEvent(events.ConnectionDeleted, c, "deleted", "the connection was deleted through the admin API", "")
+	c, err := e.store.GetConnection(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrConnectionNotFound
 	}
-	err := e.store.DeleteConnectionEvents(ctx, id, evs)
+	if err != nil {
+		return storeErr("read connection", err)
+	}
+	rev := e.revoke(ctx, c)
+	evs := e.newEvent(events.ConnectionDeleted, c.ID, events.Data{
+		ProviderID: c.ProviderID, UserID: c.UserID, ConnectionID: c.ID, Status: "deleted",
+		Reason: "the connection was deleted through the admin API", Revocation: &rev,
+	})
+	err = e.store.DeleteConnectionEvents(ctx, id, evs)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrConnectionNotFound
 	}

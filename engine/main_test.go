@@ -78,6 +78,8 @@ type rigOptions struct {
 	share *rig
 	// events are the lifecycle event types the engine records.
 	events []string
+	// revoke gives the provider the stand-in's revocation_request.
+	revoke bool
 }
 
 const redirect = "https://engine.example.com/oauth/callback"
@@ -99,7 +101,11 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		}
 		r.st = &faultyStore{Store: st}
 	}
-	p, err := authflow.Compile(r.idp.Config("hooli"), redirect)
+	pc := r.idp.Config("hooli")
+	if o.revoke {
+		pc.OAuth2.RevocationRequest = r.idp.RevocationRequest()
+	}
+	p, err := authflow.Compile(pc, redirect)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,7 @@ func requestBlocks(p config.Provider) []requestBlock {
 		{"oauth2.token_request", o.TokenRequest},
 		{"oauth2.refresh_token_request", refresh},
 		{"oauth2.user_info_request", o.UserInfoRequest},
+		{"oauth2.revocation_request", o.RevocationRequest},
 	} {
 		if b.req != nil {
 			out = append(out, b)

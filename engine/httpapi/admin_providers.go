@@ -215,6 +215,7 @@ func (h *handlers) providerJSON(info engine.ProviderInfo) map[string]any {
 	for name, r := range map[string]*config.Request{
 		"authorize_request": o.AuthorizeRequest, "token_request": o.TokenRequest,
 		"refresh_request": o.RefreshTokenRequest, "user_info_request": o.UserInfoRequest,
+		"revocation_request": o.RevocationRequest,
 	} {
 		if r != nil {
 			oauth2[name] = requestJSON(r, name == "user_info_request")

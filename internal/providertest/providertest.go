@@ -140,6 +140,7 @@ type Counts struct {
 	UserInfo          int // user-info answers
 	Rejected          int // requests refused at any endpoint
 	Replays           int // replayed codes and reused rotated refresh tokens
+	Revocations       int // issued tokens revoked at the revocation endpoint
 }
 
 // Provider is a running stand-in. Its methods are safe for concurrent use.
@@ -150,16 +151,18 @@ type Provider struct {
 
 	delay atomic.Int64 // time.Duration
 
-	authorize, denied, exchanges, refreshes, clientCreds, userInfo, rejected, replays atomic.Int64
+	authorize, denied, exchanges, refreshes, clientCreds, userInfo, rejected, replays, revocations atomic.Int64
 
-	mu         sync.Mutex
-	codes      map[string]*codeGrant
-	access     map[string]*accessToken
-	refresh    map[string]*refreshToken
-	revoked    map[int]bool // token families revoked
-	family     int
-	failures   []failure
-	violations []string
+	mu       sync.Mutex
+	codes    map[string]*codeGrant
+	access   map[string]*accessToken
+	refresh  map[string]*refreshToken
+	revoked  map[int]bool // token families revoked
+	family   int
+	failures []failure
+	// revokeFailures are answered by the revocation endpoint first.
+	revokeFailures []failure
+	violations     []string
 	// refusedScopes are answered invalid_scope by the client-credentials
 	// grant (see RefuseScopes).
 	refusedScopes map[string]bool
@@ -241,6 +244,7 @@ func New(t testing.TB, opts Options) *Provider {
 	mux.HandleFunc("/token", p.handleToken)
 	mux.HandleFunc("/userinfo", p.handleUserInfo)
 	p.setupOIDC(mux)
+	mux.HandleFunc("/revoke", p.handleRevoke)
 	p.srv = httptest.NewServer(mux)
 	t.Cleanup(p.srv.Close)
 	return p
@@ -275,6 +279,7 @@ func (p *Provider) Counts() Counts {
 		UserInfo:          int(p.userInfo.Load()),
 		Rejected:          int(p.rejected.Load()),
 		Replays:           int(p.replays.Load()),
+		Revocations:       int(p.revocations.Load()),
 	}
 }
 
