@@ -153,6 +153,9 @@ type Provider struct {
 	ClientID     string `koanf:"client_id"`
 	ClientSecret string `koanf:"client_secret"`
 	OAuth2       OAuth2 `koanf:"oauth2"`
+	// GuideURL links to the provider's guide for creating an OAuth app
+	// (catalog metadata: check, the admin API and the console show it).
+	GuideURL string `koanf:"guide_url"`
 }
 
 // NeedsDiscovery reports whether the provider's endpoints come from

@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/spf13/pflag"
+
+	"github.com/authengine/authengine/config"
 )
 
 // commands lists every subcommand, in the order the help shows them. To
@@ -62,6 +64,14 @@ var commands = []command{
 		},
 		run: func(ctx context.Context, o *options, stdout, _ io.Writer) error {
 			return healthcheck(ctx, o.url, stdout)
+		},
+	},
+	{
+		name:    "schema",
+		summary: "print the JSON Schema of engine.yaml (schema/engine.schema.json), for editors and validators",
+		run: func(_ context.Context, _ *options, stdout, _ io.Writer) error {
+			_, err := stdout.Write(config.JSONSchema())
+			return err
 		},
 	},
 	{

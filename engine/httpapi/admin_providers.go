@@ -186,6 +186,9 @@ func (h *handlers) providerJSON(info engine.ProviderInfo) map[string]any {
 		"source": string(info.Source), "redirect_uri": h.engine.RedirectURI(),
 		"binding": map[string]any{"type": "static"},
 	}
+	if p.GuideURL != "" {
+		out["guide_url"] = p.GuideURL
+	}
 	if info.Problem != "" {
 		out["problem"] = info.Problem
 		out["status"] = "inactive"
