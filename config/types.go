@@ -55,7 +55,12 @@ type API struct {
 	// whose X-Forwarded-For is believed when the engine decides a client's
 	// address for rate limits. Empty: the connection's address is used.
 	TrustedProxies []string `koanf:"trusted_proxies"`
+	// AccessLog logs one line per request at info level (default true).
+	AccessLog *bool `koanf:"access_log"`
 }
+
+// AccessLogEnabled reports whether the access log is on (default true).
+func (a API) AccessLogEnabled() bool { return a.AccessLog == nil || *a.AccessLog }
 
 // RateLimits bound requests per API key, callbacks per client address and
 // authorization flows started per user and per API key. They are counted

@@ -45,9 +45,9 @@ store: {type: embedded}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	m := regexp.MustCompile(`Admin key:\s+(\S+)`).FindStringSubmatch(errOut.String())
+	m := regexp.MustCompile(`"admin_key":"([^"]+)"`).FindStringSubmatch(errOut.String())
 	if m == nil {
-		t.Fatalf("no development admin key printed: %s", errOut.String())
+		t.Fatalf("no development admin key shown: %s", errOut.String())
 	}
 	get := func(base, path string) int {
 		req, _ := http.NewRequest("GET", base+path, nil)

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -78,11 +77,7 @@ auth:
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(errOut.String())
-		if key == nil {
-			t.Fatalf("no development API key printed: %s", errOut.String())
-		}
-		use(key[1])
+		use(devAPIKey(t, filepath.Join(dir, "data")))
 		cancel()
 		if code := <-done; code != 0 {
 			t.Fatalf("serve exit %d: %s", code, errOut.String())

@@ -133,7 +133,8 @@ func TestRootKeyRotationFromTheCommandLine(t *testing.T) {
 
 	onlyK2 := f.config(t, "k2")
 	code, _, errOut := runCmd(t, "serve", "-c", onlyK2)
-	if code != 1 || !strings.Contains(errOut, `root key "k1" seals 3 connections`) || !strings.Contains(errOut, "--allow-missing-keys") {
+	// serve's error is a JSON log line (log.format json): quotes escaped.
+	if code != 1 || !strings.Contains(errOut, `root key \"k1\" seals 3 connections`) || !strings.Contains(errOut, "--allow-missing-keys") {
 		t.Fatalf("serve without k1: exit %d, want 1 naming k1 and its 3 connections:\n%s", code, errOut)
 	}
 	code, out, _ := runCmd(t, "store", "check", "-c", onlyK2)

@@ -34,6 +34,7 @@ func (l sideListener) start(log *slog.Logger, stdout io.Writer, errc chan<- erro
 	}
 	srv := &http.Server{
 		Handler:           l.handler,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -3,12 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -117,8 +117,11 @@ func TestVersionAndUsage(t *testing.T) {
 }
 
 // TestServeDevelopmentMode starts serve as a new user would: keys are
-// generated into the data dir (0600) on first start and reused later; the
-// engine prints where it listens and the redirect URI.
+// generated into the data dir (0600) on first start and shown once, and
+// later starts reuse them and say so without showing them; the engine
+// prints where it listens and the redirect URI. With log.format json (the
+// default) every line on stderr is a JSON object: the configuration
+// warning, the development-mode notice and the access log too.
 func TestServeDevelopmentMode(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
@@ -127,9 +130,13 @@ func TestServeDevelopmentMode(t *testing.T) {
 data_dir: %s
 api: {development: true, port: %d, public_url: "http://localhost:%d"}
 store: {type: embedded}
+auth:
+  providers:
+    - {id: later, enabled: false, client_id: "$<env:AUTHENGINE_TEST_UNSET_ID>", client_secret: x,
+       oauth2: {authorize_request: {endpoint: "https://later.example/auth"}, token_request: {endpoint: "https://later.example/token"}}}
 `, filepath.Join(dir, "data"), port, port)), 0o600)
 
-	serveOnce := func() (string, string) {
+	serveOnce := func() (string, []map[string]any) {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out, errOut syncWriter
 		done := make(chan int)
@@ -153,24 +160,53 @@ store: {type: embedded}
 		if code := <-done; code != 0 {
 			t.Fatalf("serve exit %d: %s", code, errOut.String())
 		}
-		return out.String(), errOut.String()
+		var lines []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(errOut.String()), "\n") {
+			var obj map[string]any
+			if err := json.Unmarshal([]byte(line), &obj); err != nil {
+				t.Fatalf("a stderr line is not JSON with log.format json: %q", line)
+			}
+			lines = append(lines, obj)
+		}
+		return out.String(), lines
 	}
-	out, errOut := serveOnce()
+	find := func(lines []map[string]any, msg string) map[string]any {
+		for _, l := range lines {
+			if strings.Contains(fmt.Sprint(l["msg"]), msg) {
+				return l
+			}
+		}
+		return nil
+	}
+	out, lines := serveOnce()
 	if !strings.Contains(out, "listening on http://127.0.0.1:") || !strings.Contains(out, fmt.Sprintf("http://localhost:%d/oauth/callback", port)) {
 		t.Errorf("serve output lacks the address or redirect URI:\n%s", out)
 	}
-	key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(errOut)
-	if key == nil || !strings.Contains(errOut, "DEVELOPMENT MODE") {
-		t.Fatalf("serve printed no development API key:\n%s", errOut)
+	if w := find(lines, "configuration warning"); w == nil || !strings.Contains(fmt.Sprint(w["warning"]), "AUTHENGINE_TEST_UNSET_ID") {
+		t.Errorf("no JSON configuration warning naming the unset variable: %v", lines)
 	}
-	info, err := os.Stat(filepath.Join(dir, "data", "dev-keys.json"))
-	if err != nil || info.Mode().Perm() != 0o600 {
-		t.Fatalf("dev keys file: %v mode %v, want 0600", err, info)
+	if a := find(lines, "http request"); a == nil || a["route"] != "/v1/health" || a["request_id"] == "" {
+		t.Errorf("no access line for the health request: %v", lines)
 	}
-	_, errOut2 := serveOnce()
-	key2 := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(errOut2)
-	if key2 == nil || key2[1] != key[1] {
-		t.Errorf("the second start did not reuse the generated API key")
+	banner := find(lines, "DEVELOPMENT MODE: keys generated")
+	key, _ := banner["api_key"].(string)
+	if !strings.HasPrefix(key, "ae_dev_") {
+		t.Fatalf("the first start showed no generated API key: %v", lines)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "data", "dev-keys.json"))
+	info, statErr := os.Stat(filepath.Join(dir, "data", "dev-keys.json"))
+	if err != nil || statErr != nil || info.Mode().Perm() != 0o600 || !strings.Contains(string(raw), key) {
+		t.Fatalf("dev keys file: %v %v mode %v, want 0600 holding the key shown", err, statErr, info)
+	}
+	_, lines = serveOnce()
+	reused := find(lines, "DEVELOPMENT MODE: keys reused")
+	if reused == nil || find(lines, "keys generated") != nil {
+		t.Errorf("the second start did not say the keys were reused: %v", lines)
+	}
+	for _, l := range lines {
+		if strings.Contains(fmt.Sprint(l), key) {
+			t.Errorf("the second start showed the API key again: %v", l)
+		}
 	}
 }
 

@@ -202,6 +202,9 @@ func (v validatingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 
+	if resp.Header.Get("X-Request-Id") == "" {
+		t.Errorf("%s %s: the answer has no X-Request-Id", req.Method, req.URL.Path)
+	}
 	check := req.Clone(req.Context())
 	check.Body = io.NopCloser(bytes.NewReader(reqBody))
 	route, params, err := v.r.router.FindRoute(check)

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -51,10 +50,7 @@ store: {type: redis, redis: {url: %q, key_prefix: "t:"}}
 			t.Fatalf("serve did not start: %s", errOut.String())
 		}
 	}
-	key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(errOut.String())
-	if key == nil {
-		t.Fatalf("no development API key printed:\n%s", errOut.String())
-	}
+	key := []string{"", devAPIKey(t, filepath.Join(dir, "data"))}
 	authorize := func() (int, string) {
 		req, _ := http.NewRequest("POST", base+"/v1/auth/authorize", strings.NewReader(`{"user_id":"u1","auth_requirement":{"provider_id":"nosuch","provider_type":"oauth2"}}`))
 		req.Header.Set("Authorization", "Bearer "+key[1])

@@ -45,15 +45,45 @@ type loaded struct {
 }
 
 // load reads and validates the configuration and compiles every provider,
-// exactly as serve does: check stops after it.
+// exactly as serve does: check stops after it. Warnings and errors go to
+// stderr as text.
 func load(configPath, envPath string, stderr io.Writer) (*loaded, error) {
+	return loadReporting(configPath, envPath, func(*config.Config) reporter { return textReport{stderr} })
+}
+
+// reporter tells the operator what loading a configuration found.
+type reporter interface {
+	warn(msg string)
+	invalid(configPath, detail string)
+}
+
+// textReport writes to stderr as text.
+type textReport struct{ w io.Writer }
+
+func (r textReport) warn(msg string) { fmt.Fprintln(r.w, "warning:", msg) }
+func (r textReport) invalid(configPath, detail string) {
+	fmt.Fprintf(r.w, "%s: invalid configuration:\n%s\n", configPath, indent(detail))
+}
+
+// logReport logs (serve with log.format json, and reloads).
+type logReport struct{ log *slog.Logger }
+
+func (r logReport) warn(msg string) { r.log.Warn("configuration warning", "warning", msg) }
+func (r logReport) invalid(configPath, detail string) {
+	r.log.Error("invalid configuration", "config", configPath, "errors", strings.Split(strings.TrimSpace(detail), "\n"))
+}
+
+// loadReporting is load with the reporter report picks once the file is
+// parsed (cfg is nil when it could not be).
+func loadReporting(configPath, envPath string, report func(cfg *config.Config) reporter) (*loaded, error) {
 	opts := []config.Option{config.WithEnvOverrides()}
 	if envPath != "" {
 		opts = append(opts, config.WithEnvFile(envPath))
 	}
 	cfg, warnings, err := config.Load(configPath, opts...)
+	r := report(cfg)
 	for _, w := range warnings {
-		fmt.Fprintln(stderr, "warning:", w)
+		r.warn(w)
 	}
 	if _, statErr := os.Stat(configPath); errors.Is(statErr, fs.ErrNotExist) {
 		return nil, fmt.Errorf("configuration file %s not found (name another with --config or %s)", configPath, flagEnv("config"))
@@ -63,16 +93,19 @@ func load(configPath, envPath string, stderr io.Writer) (*loaded, error) {
 		return nil, fmt.Errorf("load configuration: %w", err)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(err.Error()))
+		r.invalid(configPath, err.Error())
 		return nil, errReported
 	}
 	providers, err := authflow.CompileAll(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "%s: invalid configuration:\n%s\n", configPath, indent(cfg.Redact(err.Error())))
+		r.invalid(configPath, cfg.Redact(err.Error()))
 		return nil, errReported
 	}
 	return &loaded{cfg: cfg, providers: providers}, nil
 }
+
+// jsonLog reports whether cfg's log format is JSON (the default).
+func jsonLog(cfg *config.Config) bool { return !strings.EqualFold(cfg.Telemetry.Log.Format, "text") }
 
 func indent(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
@@ -214,7 +247,7 @@ func resolveKeys(cfg *config.Config, log *slog.Logger, stderr io.Writer) (*seal.
 		return nil, nil, nil, err
 	}
 	if cfg.API.Development && (len(keys) == 0 || len(apiKeys) == 0 || len(adminKeys) == 0) {
-		dk, path, err := loadDevKeys(cfg.DataDir)
+		dk, path, generated, err := loadDevKeys(cfg.DataDir)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -227,12 +260,21 @@ func resolveKeys(cfg *config.Config, log *slog.Logger, stderr io.Writer) (*seal.
 		}
 		if len(apiKeys) == 0 {
 			apiKeys = []string{dk.APIKey}
-			fmt.Fprintf(stderr, "\n  DEVELOPMENT MODE: keys generated into %s (do not use in production)\n  API key:   %s\n  Admin key: %s\n\n", path, dk.APIKey, dk.AdminKey)
 		}
 		if len(adminKeys) == 0 {
 			adminKeys = []string{dk.AdminKey}
 		}
-		log.Warn("development mode: using generated keys; never run production like this", "keys_file", path)
+		// The keys are shown once, when they are made; later starts say
+		// where they are.
+		switch {
+		case !generated:
+			log.Warn("DEVELOPMENT MODE: keys reused from the keys file; never run production like this", "keys_file", path)
+		case jsonLog(cfg):
+			log.Warn("DEVELOPMENT MODE: keys generated into the keys file; never run production like this", "keys_file", path, "api_key", dk.APIKey, "admin_key", dk.AdminKey)
+		default:
+			fmt.Fprintf(stderr, "\n  DEVELOPMENT MODE: keys generated into %s (do not use in production)\n  API key:   %s\n  Admin key: %s\n\n", path, dk.APIKey, dk.AdminKey)
+			log.Warn("development mode: using generated keys; never run production like this", "keys_file", path)
+		}
 	}
 	if len(adminKeys) == 0 {
 		log.Warn("no api.admin_keys: the admin API (/v1/admin) refuses every request")
@@ -254,18 +296,19 @@ func nonEmpty(in []string) []string {
 	return out
 }
 
-func loadDevKeys(dir string) (devKeys, string, error) {
-	path := filepath.Join(dir, "dev-keys.json")
-	var dk devKeys
+// loadDevKeys reads the development keys from dir, or generates them
+// there (generated) when there are none yet.
+func loadDevKeys(dir string) (dk devKeys, path string, generated bool, err error) {
+	path = filepath.Join(dir, "dev-keys.json")
 	raw, err := os.ReadFile(path)
 	if err == nil {
 		if err := json.Unmarshal(raw, &dk); err != nil {
-			return dk, path, fmt.Errorf("read %s: %w", path, err)
+			return dk, path, false, fmt.Errorf("read %s: %w", path, err)
 		}
-		return dk, path, nil
+		return dk, path, false, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return dk, path, fmt.Errorf("read %s: %w", path, err)
+		return dk, path, false, fmt.Errorf("read %s: %w", path, err)
 	}
 	// A fresh id each time: records sealed under a lost keys file then name
 	// a key that is missing, which the key inventory at start reports,
@@ -273,17 +316,17 @@ func loadDevKeys(dir string) (devKeys, string, error) {
 	rootID := "dev-" + randomToken()[:8]
 	_, rootValue, err := seal.GenerateKey(rootID)
 	if err != nil {
-		return dk, path, err
+		return dk, path, false, err
 	}
 	dk = devKeys{RootKeyID: rootID, RootKey: rootValue, APIKey: "ae_dev_" + randomToken(), AdminKey: "ae_admin_" + randomToken()}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return dk, path, fmt.Errorf("create data dir: %w", err)
+		return dk, path, false, fmt.Errorf("create data dir: %w", err)
 	}
 	out, _ := json.MarshalIndent(dk, "", "  ")
 	if err := os.WriteFile(path, out, 0o600); err != nil {
-		return dk, path, fmt.Errorf("write %s: %w", path, err)
+		return dk, path, false, fmt.Errorf("write %s: %w", path, err)
 	}
-	return dk, path, nil
+	return dk, path, true, nil
 }
 
 func randomToken() string {
@@ -420,6 +463,8 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 		api.SeparateMetrics = cfg.Telemetry.Metrics.Listen != ""
 	}
 	api.SeparateAdmin = cfg.API.AdminListen != ""
+	api.NoAccessLog = !cfg.API.AccessLogEnabled()
+	api.RequestMetrics = httpapi.NewRequestMetrics(reg)
 	handler := httpapi.New(api)
 	mountDemo(handler, cfg, log)
 	toolService, stopTools, err := buildTools(ctx, cfg, eng, log)
@@ -439,13 +484,34 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 	return inst, nil
 }
 
-func serve(ctx context.Context, configPath, envPath string, allowMissingKeys bool, stdout, stderr io.Writer) error {
-	l, err := load(configPath, envPath, stderr)
+// serve runs the engine until ctx ends. With log.format json, everything
+// it writes to stderr once the configuration is parsed is a JSON log line:
+// configuration warnings, the development-mode notice, the access log and
+// the error that stops it.
+func serve(ctx context.Context, configPath, envPath string, allowMissingKeys bool, stdout, stderr io.Writer) (err error) {
+	var log *slog.Logger
+	l, err := loadReporting(configPath, envPath, func(cfg *config.Config) reporter {
+		if cfg == nil {
+			return textReport{stderr}
+		}
+		log = newLogger(cfg.Telemetry.Log, stderr)
+		if !jsonLog(cfg) {
+			return textReport{stderr}
+		}
+		return logReport{log}
+	})
 	if err != nil {
 		return err
 	}
 	cfg := l.cfg
-	log := newLogger(cfg.Telemetry.Log, stderr)
+	if jsonLog(cfg) {
+		defer func() {
+			if err != nil && !errors.Is(err, errReported) {
+				log.Error("serve stopped", "err", err)
+				err = errReported
+			}
+		}()
+	}
 	if _, err := startupChecks(cfg); err != nil {
 		return err
 	}
@@ -465,6 +531,7 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 
 	srv := &http.Server{
 		Handler:           inst.handler,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      75 * time.Second, // status waits hold up to 59 s

@@ -47,6 +47,11 @@ type Options struct {
 	SeparateAdmin bool
 	// Limits are the per-instance request rate limits.
 	Limits RateLimits
+	// NoAccessLog turns the access log off (api.access_log: false); the
+	// X-Request-Id header is answered anyway.
+	NoAccessLog bool
+	// RequestMetrics, when set, counts and times every request.
+	RequestMetrics *RequestMetrics
 }
 
 // New returns the echo server with every route mounted (the admin API
@@ -134,7 +139,11 @@ func newServer(opts Options) (*echo.Echo, *handlers) {
 	e.HTTPErrorHandler = errorHandler(log)
 	e.IPExtractor = ipExtractor(opts.Limits.TrustedProxies)
 	e.Use(middleware.Recover())
-	e.Use(accessLog(log))
+	var access *slog.Logger
+	if !opts.NoAccessLog {
+		access = log
+	}
+	e.Use(accessLog(access, opts.RequestMetrics))
 	e.Use(middleware.BodyLimit(bytesString(opts.MaxBodyBytes)))
 	return e, &handlers{engine: opts.Engine, log: log}
 }
@@ -189,31 +198,6 @@ func requireKey(keys []string, kind string) echo.MiddlewareFunc {
 			r := c.Request()
 			c.SetRequest(r.WithContext(engine.WithActor(r.Context(), kind+":"+hex.EncodeToString(d[:6]))))
 			return next(c)
-		}
-	}
-}
-
-// accessLog logs each request by route pattern, never by raw URL: the
-// callback's query carries codes and state.
-func accessLog(log *slog.Logger) echo.MiddlewareFunc {
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			start := time.Now()
-			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			status := c.Response().Status
-			level := slog.LevelDebug
-			if status >= 500 {
-				level = slog.LevelWarn
-			}
-			log.LogAttrs(c.Request().Context(), level, "http request",
-				slog.String("method", c.Request().Method),
-				slog.String("route", c.Path()),
-				slog.Int("status", status),
-				slog.Duration("duration", time.Since(start)))
-			return nil
 		}
 	}
 }
