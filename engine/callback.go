@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/authengine/authengine/authflow"
@@ -339,20 +338,17 @@ type Connection struct {
 	ExpiresAt  time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	// Account is the account label; empty for the default account.
+	Account string
+	// DeclinedScopes are scopes an authorization asked for and the
+	// provider did not grant.
+	DeclinedScopes []string
 }
 
 // Connections lists connections, filtered by user and provider, with the
-// total count.
+// total count. ListConnections filters by status and account too.
 func (e *Engine) Connections(ctx context.Context, userID, providerID string, offset, limit int) ([]Connection, int, error) {
-	list, total, err := e.store.ListConnections(ctx, store.ConnectionFilter{UserID: userID, ProviderID: strings.TrimSpace(providerID)}, offset, limit)
-	if err != nil {
-		return nil, 0, storeErr("list connections", err)
-	}
-	out := make([]Connection, 0, len(list))
-	for _, c := range list {
-		out = append(out, Connection{ID: c.ID, UserID: c.UserID, ProviderID: c.ProviderID, Status: string(c.Status), Scopes: c.Scopes, ExpiresAt: c.ExpiresAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt})
-	}
-	return out, total, nil
+	return e.ListConnections(ctx, ConnectionQuery{UserID: userID, ProviderID: providerID}, offset, limit)
 }
 
 // Disconnect drops a connection's tokens; the provider stays configured.

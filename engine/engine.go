@@ -225,6 +225,8 @@ func New(opts Options) (*Engine, error) {
 	if e.metrics == nil {
 		e.metrics = NewMetrics(nil)
 	}
+	count := e.countConnections
+	e.metrics.connections.count.Store(&count)
 	if e.auditor == nil {
 		e.auditor = LogAuditor{Log: e.log}
 	}

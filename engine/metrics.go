@@ -21,6 +21,8 @@ type Metrics struct {
 	// the engine loses a rotated refresh token.
 	RefreshUnsaved prometheus.Histogram
 	Waiters        prometheus.Gauge
+	// connections is authengine_connections (status_metrics.go).
+	connections *connectionsGauge
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -58,8 +60,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Status requests currently waiting for a flow to end.",
 		}),
 	}
+	m.connections = newConnectionsGauge()
 	if reg != nil {
 		reg.MustRegister(m.FlowsStarted, m.FlowsCompleted, m.FlowsFailed, m.Refreshes, m.ProviderLatency, m.RefreshUnsaved, m.Waiters)
+		reg.MustRegister(m.connections)
 	}
 	return m
 }

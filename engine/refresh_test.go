@@ -87,7 +87,7 @@ func TestSatisfied(t *testing.T) {
 		{"rewritten but expired", expired, nil, 2, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := e.satisfied(tc.conn, tc.scopes, tc.seen); got != tc.want {
+			if got := e.satisfied(tc.conn, tc.scopes, tc.seen, false); got != tc.want {
 				t.Errorf("satisfied = %v, want %v", got, tc.want)
 			}
 		})

@@ -93,7 +93,7 @@ func (e *Engine) markStatus(ctx context.Context, conn store.Connection, to store
 	if changed {
 		e.statusChanged(ctx, change)
 	}
-	return ErrNeedsReauth
+	return &StatusError{Status: to, Reason: reason}
 }
 
 // refusalStatus is the status a refresh refusal that only a new

@@ -117,7 +117,23 @@ func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes 
 // use of an old one as theft and revoke the whole chain. seen is the
 // record version the caller read (0: none).
 func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64) (tokenSet, error) {
+	return e.renewWith(ctx, p, id, scopes, seen, false)
+}
+
+// renewForced is renew for a refresh asked for whatever the token's
+// expiry (RefreshConnection): only a refresh stored after the caller read
+// version seen satisfies it.
+func (e *Engine) renewForced(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64) (tokenSet, error) {
+	return e.renewWith(ctx, p, id, scopes, seen, true)
+}
+
+func (e *Engine) renewWith(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64, force bool) (tokenSet, error) {
 	key := id
+	if force {
+		// A forced refresh must not join an attempt that finds the token
+		// fresh and returns it unrefreshed.
+		key += "\x00force"
+	}
 	if scopes != nil {
 		// Service tokens for different scopes are different requests; the
 		// store lock still serialises them per connection.
@@ -125,7 +141,7 @@ func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id string, sco
 	}
 	v, err := e.refreshes.Do(ctx, key, e.spawnWork, func() (any, error) {
 		// The attempt outlives any one caller: others may be waiting on it.
-		return e.renewLocked(context.WithoutCancel(ctx), p, id, scopes, seen)
+		return e.renewLocked(context.WithoutCancel(ctx), p, id, scopes, seen, force)
 	})
 	if err != nil {
 		return tokenSet{}, err
@@ -136,12 +152,12 @@ func (e *Engine) renew(ctx context.Context, p *authflow.Provider, id string, sco
 // satisfied reports whether a connection read after waiting for the lock
 // already holds what the caller needs: it is connected, covers the scopes,
 // and is fresh or was rewritten since the caller first read it (another
-// caller refreshed it).
-func (e *Engine) satisfied(conn store.Connection, scopes []string, seen uint64) bool {
+// caller refreshed it). For a forced refresh only the latter counts.
+func (e *Engine) satisfied(conn store.Connection, scopes []string, seen uint64, force bool) bool {
 	if conn.Status != store.ConnectionConnected || !covers(conn.Scopes, scopes) {
 		return false
 	}
-	if !e.stale(conn) {
+	if !force && !e.stale(conn) {
 		return true
 	}
 	// Rewritten since the caller read it: another caller refreshed it. Use
@@ -149,7 +165,7 @@ func (e *Engine) satisfied(conn store.Connection, scopes []string, seen uint64) 
 	return seen != 0 && conn.Version != seen && (conn.ExpiresAt.IsZero() || e.now().Before(conn.ExpiresAt))
 }
 
-func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64) (tokenSet, error) {
+func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64, force bool) (tokenSet, error) {
 	signals, cancel := e.store.Subscribe(ctx, "conn:"+id)
 	defer cancel()
 	lockName := "refresh:" + id
@@ -189,7 +205,7 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 			return tokenSet{}, fmt.Errorf("wait for another refresh of the connection: %w", ErrProviderUnavailable)
 		}
 		tick.Stop()
-		if ts, done, err := e.reread(waitCtx, id, scopes, seen); done || err != nil {
+		if ts, done, err := e.reread(waitCtx, id, scopes, seen, force); done || err != nil {
 			return ts, err
 		}
 	}
@@ -217,7 +233,7 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 		}
 	}()
 
-	if ts, done, err := e.reread(wctx, id, scopes, seen); done || err != nil {
+	if ts, done, err := e.reread(wctx, id, scopes, seen, force); done || err != nil {
 		return ts, err
 	}
 	conn, err := e.store.GetConnection(wctx, id)
@@ -241,6 +257,9 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 		return tokenSet{}, err
 	}
 	if !p.CanRefresh() || old.RefreshToken == "" {
+		if force && (conn.ExpiresAt.IsZero() || e.now().Before(conn.ExpiresAt)) {
+			return tokenSet{}, errCannotRefresh
+		}
 		if e.now().Before(conn.ExpiresAt) {
 			return old, nil // still valid, just inside the margin
 		}
@@ -264,7 +283,7 @@ func (e *Engine) superseded(ctx context.Context, conn store.Connection, scopes [
 	if !errors.Is(err, errConnChanged) {
 		return tokenSet{}, err
 	}
-	if ts, done, rerr := e.reread(ctx, conn.ID, scopes, conn.Version); done || rerr != nil {
+	if ts, done, rerr := e.reread(ctx, conn.ID, scopes, conn.Version, false); done || rerr != nil {
 		return ts, rerr
 	}
 	return tokenSet{}, ErrNeedsReauth
@@ -272,7 +291,7 @@ func (e *Engine) superseded(ctx context.Context, conn store.Connection, scopes [
 
 // reread returns the connection's token when another caller already made it
 // fresh (done=true).
-func (e *Engine) reread(ctx context.Context, id string, scopes []string, seen uint64) (tokenSet, bool, error) {
+func (e *Engine) reread(ctx context.Context, id string, scopes []string, seen uint64, force bool) (tokenSet, bool, error) {
 	conn, err := e.store.GetConnection(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return tokenSet{}, false, nil
@@ -283,7 +302,7 @@ func (e *Engine) reread(ctx context.Context, id string, scopes []string, seen ui
 	if !usable(conn) && conn.UserID != "" {
 		return tokenSet{}, true, ErrNeedsReauth
 	}
-	if !e.satisfied(conn, scopes, seen) {
+	if !e.satisfied(conn, scopes, seen, force) {
 		return tokenSet{}, false, nil
 	}
 	ts, err := e.openToken(conn)

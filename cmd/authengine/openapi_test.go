@@ -437,6 +437,22 @@ func (r *openAPIRig) scenario() {
 		t.Fatalf("no connection listed for ada: %v", body)
 	}
 	connID, _ := items[0].(map[string]any)["id"].(string)
+	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/user_connections?status=connected&provider_id=hooli", nil)
+	r.want(code, 200, "list connections by status", body)
+	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/user_connections?status=broken", nil)
+	r.want(code, 400, "list connections by an unknown status", body)
+	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/user_connections/"+url.PathEscape(connID), nil)
+	r.want(code, 200, "get a connection", body)
+	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/user_connections/nope", nil)
+	r.want(code, 404, "get an unknown connection", body)
+	code, body, _ = r.call(oasAdminKey, "POST", "/v1/admin/user_connections/"+url.PathEscape(connID)+"/refresh", nil)
+	r.want(code, 200, "force a refresh", body)
+	code, body, _ = r.call(oasAdminKey, "POST", "/v1/admin/user_connections/nope/refresh", nil)
+	r.want(code, 404, "force a refresh of an unknown connection", body)
+	code, body, _ = r.call(oasAPIKey, "GET", "/v1/auth/connections?user_id=ada", nil)
+	r.want(code, 200, "the user's connections", body)
+	code, body, _ = r.call(oasAPIKey, "GET", "/v1/auth/connections", nil)
+	r.want(code, 400, "connections without user_id", body)
 	runtime := map[string]any{"id": "acme", "description": "added at run time", "status": "active", "type": "oauth2",
 		"oauth2": map[string]any{"client_id": "acme-client", "client_secret": "acme-secret-0123456789",
 			"authorize_request": map[string]any{"endpoint": r.idp.AuthorizeEndpoint(), "params": map[string]any{

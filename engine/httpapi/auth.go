@@ -147,30 +147,6 @@ func (h *handlers) confirmUser(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (h *handlers) listConnections(c echo.Context) error {
-	offset, limit, err := paging(c)
-	if err != nil {
-		return err
-	}
-	list, total, err := h.engine.Connections(c.Request().Context(), c.QueryParam("user_id"), c.QueryParam("provider_id"), offset, limit)
-	if err != nil {
-		return err
-	}
-	items := make([]map[string]any, 0, len(list))
-	for _, conn := range list {
-		item := map[string]any{
-			"id": conn.ID, "connection_id": conn.ID, "user_id": conn.UserID, "provider_id": conn.ProviderID,
-			"connection_status": conn.Status, "scopes": conn.Scopes,
-			"created_at": conn.CreatedAt.UTC().Format(time.RFC3339), "updated_at": conn.UpdatedAt.UTC().Format(time.RFC3339),
-		}
-		if !conn.ExpiresAt.IsZero() {
-			item["expires_at"] = conn.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		items = append(items, item)
-	}
-	return c.JSON(http.StatusOK, page(items, offset, limit, total))
-}
-
 func (h *handlers) deleteConnection(c echo.Context) error {
 	if err := h.engine.Disconnect(c.Request().Context(), c.Param("id")); err != nil {
 		return err

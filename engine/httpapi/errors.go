@@ -55,6 +55,7 @@ func toAPIError(err error) *apiError {
 		ffe *engine.FlowFailedError
 		pfe *engine.ProviderFailedError
 		kme *engine.KeyMissingError
+		se  *engine.StatusError
 		he  *echo.HTTPError
 	)
 	switch {
@@ -70,6 +71,8 @@ func toAPIError(err error) *apiError {
 		return &apiError{status: http.StatusNotFound, Name: "flow_not_found", Message: "no authorization with that id (it may have expired)"}
 	case errors.Is(err, engine.ErrConnectionNotFound):
 		return &apiError{status: http.StatusNotFound, Name: "connection_not_found", Message: "no connection with that id"}
+	case errors.As(err, &se):
+		return &apiError{status: http.StatusConflict, Name: "needs_reauth", Message: se.Error()}
 	case errors.As(err, &kme):
 		return &apiError{status: http.StatusConflict, Name: "root_key_missing", Message: kme.Error()}
 	case errors.Is(err, engine.ErrNeedsReauth):

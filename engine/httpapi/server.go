@@ -67,6 +67,7 @@ func New(opts Options) *echo.Echo {
 	v1.POST("/auth/authorize", h.authorize)
 	v1.GET("/auth/status", h.status)
 	v1.POST("/auth/confirm_user", h.confirmUser)
+	v1.GET("/auth/connections", h.userConnections)
 
 	if !opts.SeparateAdmin {
 		mountAdmin(e, h, opts.AdminKeys)
@@ -155,6 +156,7 @@ func mountAdmin(e *echo.Echo, h *handlers, adminKeys []string) {
 	admin.DELETE("/user_connections/:id", h.deleteConnection)
 	mountAdminProviders(admin, h)
 	mountAdminWebhookEvents(admin, h)
+	mountAdminConnections(admin, h)
 }
 
 type handlers struct {

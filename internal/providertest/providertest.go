@@ -334,6 +334,18 @@ func (p *Provider) DeclineScopes(scopes ...string) {
 	}
 }
 
+// RevokeGrants revokes every grant issued so far, as a user removing the
+// app's access in the provider's settings: their access tokens stop
+// working and their refresh tokens answer invalid_grant "refresh token
+// revoked".
+func (p *Provider) RevokeGrants() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for f := 1; f <= p.family; f++ {
+		p.revoked[f] = true
+	}
+}
+
 // AccessTokenScopes returns the scopes the stand-in granted with access
 // token tok (nil for a token it never issued).
 func (p *Provider) AccessTokenScopes(tok string) []string {
