@@ -25,6 +25,7 @@ const (
 	DefaultLogFormat       = "json"
 	DefaultMetricsPath     = "/metrics"
 	DefaultScopeDelimiter  = " "
+	DefaultAuditRetention  = 90 * 24 * time.Hour
 )
 
 // Enumerated values.
@@ -80,6 +81,7 @@ func Default() *Config {
 			Log:     Log{Level: DefaultLogLevel, Format: DefaultLogFormat},
 			Metrics: Metrics{Enabled: &enabled, Path: DefaultMetricsPath},
 		},
+		Audit: Audit{Retention: DefaultAuditRetention},
 	}
 }
 

@@ -20,6 +20,8 @@ type Config struct {
 	Telemetry Telemetry `koanf:"telemetry"`
 	// Webhooks receive the engine's lifecycle events (docs/webhooks.md).
 	Webhooks []Webhook `koanf:"webhooks"`
+	// Audit configures the persisted audit log.
+	Audit Audit `koanf:"audit"`
 
 	// references replaces every value that came from $<env:> or $<file:>
 	// with "[redacted]" (see DisplayProviders); nil when none did.
@@ -286,4 +288,11 @@ type Webhook struct {
 	// Events are the event types sent (connection.created, ...); empty
 	// means every type.
 	Events []string `koanf:"events"`
+}
+
+// Audit configures the audit log kept in the store.
+type Audit struct {
+	// Retention is how long entries are kept. Default
+	// DefaultAuditRetention (2160h, 90 days).
+	Retention time.Duration `koanf:"retention"`
 }

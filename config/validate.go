@@ -53,6 +53,11 @@ func validate(c *Config, r *report) {
 	validateTools(c, r)
 	validateTelemetry(c, r)
 	validateWebhooks(c, r)
+	if c.Audit.Retention < 0 {
+		r.errorf("audit.retention", "must not be negative")
+	} else if c.Audit.Retention > 0 && c.Audit.Retention < time.Hour {
+		r.errorf("audit.retention", "must be at least 1h (entries are pruned hourly), not %s", c.Audit.Retention)
+	}
 }
 
 func validateAPI(c *Config, r *report) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // whsec is a valid webhook secret (32 bytes).
@@ -59,5 +60,24 @@ func TestBadWebhooksAreRefusedWithTheirFieldPath(t *testing.T) {
 				t.Errorf("error repeats the secret: %q", msg)
 			}
 		})
+	}
+}
+
+func TestAuditRetention(t *testing.T) {
+	c, _, err := loadString(t, baseYAML, testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Audit.Retention != DefaultAuditRetention {
+		t.Errorf("default audit.retention = %s, want %s", c.Audit.Retention, DefaultAuditRetention)
+	}
+	c, _, err = loadString(t, baseYAML+"audit: {retention: 720h}\n", testEnv)
+	if err != nil || c.Audit.Retention != 720*time.Hour {
+		t.Fatalf("audit.retention 720h: %v, %v", c.Audit.Retention, err)
+	}
+	for _, bad := range []string{"-1h", "10m"} {
+		if _, _, err := loadString(t, baseYAML+"audit: {retention: "+bad+"}\n", testEnv); err == nil || !strings.Contains(err.Error(), "audit.retention") {
+			t.Errorf("audit.retention %s: %v, want an error naming audit.retention", bad, err)
+		}
 	}
 }

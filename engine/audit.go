@@ -15,8 +15,11 @@ import (
 // what to which object, and which fields changed. A record never holds a
 // value, only field names, so it never holds a secret.
 
-// AuditRecord is one change made through the admin plane.
+// AuditRecord is one change made through the admin plane (or, with
+// Actor "engine", a lifecycle change the engine made).
 type AuditRecord struct {
+	// ID is the persisted entry's id (set in listings).
+	ID   string
 	Time time.Time
 	// Actor says who made the change: the identity the caller's credential
 	// was recognised as (for an admin key, a fingerprint of it, never the
@@ -80,9 +83,10 @@ func actorOf(ctx context.Context) string {
 	return "unknown"
 }
 
-// audit records one change.
+// audit records one change: to the Auditor, and into the store's audit
+// log (audit_log.go).
 func (e *Engine) audit(ctx context.Context, action, target string, changed []string, reentered bool) {
-	e.auditor.Record(ctx, AuditRecord{
+	e.record(ctx, AuditRecord{
 		Time: e.now().UTC(), Actor: actorOf(ctx), Action: action, Target: target,
 		Changed: changed, SecretReentered: reentered,
 	})

@@ -89,6 +89,9 @@ type Options struct {
 	// per FlowTTL in this process; 0 is no limit.
 	FlowsPerUser   int
 	FlowsPerAPIKey int
+	// AuditRetention is how long audit log entries are kept
+	// (audit.retention). Default DefaultAuditRetention.
+	AuditRetention time.Duration
 	// EventTypes are the lifecycle event types (engine/events) recorded in
 	// the store's outbox, with the state change each reports: the types
 	// some webhook wants. None when empty.
@@ -141,6 +144,8 @@ type Engine struct {
 	life lifecycle
 	// eventTypes are the lifecycle events recorded (lifecycle_events.go).
 	eventTypes map[string]bool
+	// auditRetention is how long audit log entries are kept (audit_log.go).
+	auditRetention time.Duration
 }
 
 // New validates opts and returns an Engine.
@@ -170,6 +175,10 @@ func New(opts Options) (*Engine, error) {
 		auditor:     opts.Auditor,
 		now:         opts.Now,
 		eventTypes:  eventTypeSet(opts.EventTypes),
+	}
+	e.auditRetention = opts.AuditRetention
+	if e.auditRetention <= 0 {
+		e.auditRetention = DefaultAuditRetention
 	}
 	if opts.Now != nil {
 		clocked := make(map[string]*authflow.Provider, len(e.providers))

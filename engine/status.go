@@ -60,6 +60,7 @@ func (e *Engine) statusChanged(ctx context.Context, ch StatusChange) {
 	}
 	e.log.InfoContext(ctx, "connection status changed", "connection_id", ch.ConnectionID, "provider", ch.ProviderID,
 		"from", string(ch.From), "to", string(ch.To), "reason", ch.Reason)
+	e.auditLifecycle(ctx, ch)
 }
 
 // markStatus moves a connection that was read as conn to needs_reauth,

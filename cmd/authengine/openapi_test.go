@@ -499,6 +499,13 @@ func (r *openAPIRig) scenario() {
 	r.want(code, 200, "replay a failed webhook event", body)
 	code, body, _ = r.call(oasAdminKey, "POST", "/v1/admin/webhook_events/"+url.PathEscape(eventID)+"/replay", nil)
 	r.want(code, 409, "replay it again while pending", body)
+	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/audit?limit=5", nil)
+	r.want(code, 200, "list the audit log", body)
+	if items, _ := body["items"].([]any); len(items) == 0 {
+		t.Fatalf("the audit log is empty after admin changes: %v", body)
+	}
+	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/audit?since=yesterday", nil)
+	r.want(code, 400, "list the audit log with a bad time", body)
 	code, body, _ = r.call(oasAdminKey, "GET", "/v1/admin/webhook_events?status=bogus", nil)
 	if code != 200 && code != 400 {
 		t.Fatalf("list webhook events with an unknown status: HTTP %d %v", code, body)

@@ -434,11 +434,13 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 		FlowsPerUser:           cfg.API.RateLimits.FlowsPerUser,
 		FlowsPerAPIKey:         cfg.API.RateLimits.FlowsPerAPIKey,
 		EventTypes:             webhookEventTypes(cfg),
+		AuditRetention:         cfg.Audit.Retention,
 		GuardedProviders:       guarded,
 	})
 	if err != nil {
 		return nil, err
 	}
+	eng.Go(eng.RunAuditRetention)
 	if err := startWebhooks(cfg, st, eng, log); err != nil {
 		return nil, err
 	}

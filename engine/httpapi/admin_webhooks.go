@@ -18,6 +18,33 @@ import (
 func mountAdminWebhookEvents(admin *echo.Group, h *handlers) {
 	admin.GET("/webhook_events", h.listWebhookEvents)
 	admin.POST("/webhook_events/:id/replay", h.replayWebhookEvent)
+	admin.GET("/audit", h.listAudit)
+}
+
+// listAudit lists the persisted audit log, newest first:
+//
+//	GET /v1/admin/audit?actor=&action=&target=&since=&until=  (offset pagination)
+func (h *handlers) listAudit(c echo.Context) error {
+	offset, limit, err := paging(c)
+	if err != nil {
+		return err
+	}
+	q := engine.AuditQuery{Actor: c.QueryParam("actor"), Action: c.QueryParam("action"), Target: c.QueryParam("target"),
+		Since: c.QueryParam("since"), Until: c.QueryParam("until")}
+	list, total, err := h.engine.AuditLog(c.Request().Context(), q, offset, limit)
+	if err != nil {
+		return err
+	}
+	items := make([]map[string]any, 0, len(list))
+	for _, r := range list {
+		item := map[string]any{"id": r.ID, "time": r.Time.UTC().Format(time.RFC3339Nano), "actor": r.Actor, "action": r.Action,
+			"target": r.Target, "changed": r.Changed, "secret_reentered": r.SecretReentered}
+		if r.Changed == nil {
+			item["changed"] = []string{}
+		}
+		items = append(items, item)
+	}
+	return c.JSON(http.StatusOK, page(items, offset, limit, total))
 }
 
 func (h *handlers) listWebhookEvents(c echo.Context) error {

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,46 @@ func TestAdminWebhookEvents(t *testing.T) {
 				t.Errorf("HTTP %d %q, want %d %q", code, apiErr.Name, tc.code, tc.errName)
 			}
 		})
+	}
+}
+
+func TestAdminAuditLogListsAdminChangesWithTheKeyFingerprint(t *testing.T) {
+	var idp *providertest.Provider
+	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		idp = providertest.New(t, providertest.Options{RedirectURI: redirect, ClientAuth: providertest.ClientSecretPost, RequirePKCE: true,
+			AccessTokenTTL: time.Hour, Now: h.clock.Now})
+		return []config.Provider{idp.Config("hooli")}
+	}})
+	done := h.connect(idp, "ada", "hooli", "read")
+	var conns struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if code := h.doKey(adminKey, "GET", "/v1/admin/user_connections?user_id=ada", nil, &conns); code != 200 || len(conns.Items) != 1 {
+		t.Fatalf("connections: HTTP %d %+v (%s)", code, conns, done.Status)
+	}
+	if code := h.doKey(adminKey, "DELETE", "/v1/admin/user_connections/"+conns.Items[0].ID, nil, nil); code != 200 {
+		t.Fatalf("delete: HTTP %d", code)
+	}
+	var audit struct {
+		Items []struct {
+			Actor   string   `json:"actor"`
+			Action  string   `json:"action"`
+			Target  string   `json:"target"`
+			Changed []string `json:"changed"`
+			Time    string   `json:"time"`
+		} `json:"items"`
+		TotalCount int `json:"total_count"`
+	}
+	if code := h.doKey(adminKey, "GET", "/v1/admin/audit?action=connection.delete", nil, &audit); code != 200 || audit.TotalCount != 1 {
+		t.Fatalf("audit: HTTP %d %+v", code, audit)
+	}
+	e := audit.Items[0]
+	if e.Target != conns.Items[0].ID || e.Time == "" || !strings.HasPrefix(e.Actor, "admin_key:") || strings.Contains(e.Actor, adminKey) {
+		t.Errorf("audit entry = %+v, want the delete by the admin key's fingerprint", e)
+	}
+	if code := h.doKey(apiKey, "GET", "/v1/admin/audit", nil, nil); code != 401 {
+		t.Errorf("an app key reads the audit log: HTTP %d, want 401", code)
 	}
 }

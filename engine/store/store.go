@@ -345,6 +345,7 @@ type Store interface {
 	Scanner
 	Outbox
 	SessionStore
+	AuditLog
 	// Ping reports whether the backend answers; ErrUnavailable otherwise.
 	Ping(ctx context.Context) error
 	// Close releases the backend's resources.
@@ -537,4 +538,60 @@ type DiscoveryStore interface {
 	GetDiscovery(ctx context.Context, id string) (DiscoveryRecord, error)
 	// DeleteDiscovery removes a record; ErrNotFound when missing.
 	DeleteDiscovery(ctx context.Context, id string) error
+}
+
+// --- audit log ---
+
+// AuditEntry is one persisted audit record: who changed what, when, and
+// which field paths changed — never a value, so never a secret.
+type AuditEntry struct {
+	// ID is unique and sorts by Time (NewAuditID).
+	ID   string
+	Time time.Time
+	// Actor is a key fingerprint (admin_key:3f2a9c1b04de), "engine" for a
+	// lifecycle change the engine made, or "unknown".
+	Actor string
+	// Action is what was done (provider.update, connection.delete,
+	// connection.needs_reauth, ...).
+	Action string
+	// Target is the id of the provider, connection or event.
+	Target string
+	// Changed lists the field paths that changed, sorted.
+	Changed []string
+	// SecretReentered reports that the change carried a client secret.
+	SecretReentered bool
+}
+
+// AuditFilter narrows ListAudit; empty fields match everything.
+type AuditFilter struct {
+	Actor  string
+	Action string
+	Target string
+	// Since and Until bound Time: Since <= Time < Until (zero: unbounded).
+	Since, Until time.Time
+}
+
+// AuditLog keeps audit entries until they are pruned.
+type AuditLog interface {
+	// AppendAudit stores an entry.
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	// ListAudit returns matching entries newest first, the page
+	// [offset, offset+limit) and the number of matches.
+	ListAudit(ctx context.Context, filter AuditFilter, offset, limit int) ([]AuditEntry, int, error)
+	// PruneAudit removes the entries older than before and returns how
+	// many it removed.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
+}
+
+// NewAuditID returns a fresh audit entry id that sorts by t: "aud_", 16
+// hex digits of t in nanoseconds and 16 random hex digits.
+func NewAuditID(t time.Time) string {
+	return "aud_" + strings.TrimPrefix(NewEventID(t), "evt_")
+}
+
+// Matches reports whether e passes the filter.
+func (f AuditFilter) Matches(e AuditEntry) bool {
+	return (f.Actor == "" || e.Actor == f.Actor) && (f.Action == "" || e.Action == f.Action) &&
+		(f.Target == "" || e.Target == f.Target) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) && (f.Until.IsZero() || e.Time.Before(f.Until))
 }

@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("scan", func(t *testing.T) { runScan(t, newStore) })
 	t.Run("data keys", func(t *testing.T) { runDataKeys(t, newStore) })
 	t.Run("outbox", func(t *testing.T) { runOutbox(t, newStore) })
+	t.Run("audit log", func(t *testing.T) { runAudit(t, newStore) })
 	t.Run("sessions", func(t *testing.T) { runSessions(t, newStore) })
 	t.Run("discovery", func(t *testing.T) { runDiscovery(t, newStore) })
 	t.Run("lifecycle", func(t *testing.T) { runLifecycle(t, newStore) })
