@@ -256,6 +256,12 @@ var crashClient = &http.Client{Timeout: 10 * time.Second}
 
 // call sends one API request; code 0 means the engine did not answer.
 func (r *crashRig) call(method, path string, body any, out any) int {
+	return r.callWith(crashAPIKey, method, path, body, out)
+}
+
+// callWith sends one request with key; code 0 means the engine did not
+// answer.
+func (r *crashRig) callWith(key, method, path string, body any, out any) int {
 	var rd *strings.Reader
 	if body != nil {
 		raw, _ := json.Marshal(body)
@@ -264,7 +270,7 @@ func (r *crashRig) call(method, path string, body any, out any) int {
 		rd = strings.NewReader("")
 	}
 	req, _ := http.NewRequest(method, r.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+crashAPIKey)
+	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := crashClient.Do(req)
 	if err != nil {

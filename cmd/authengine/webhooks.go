@@ -49,20 +49,25 @@ func startWebhooks(cfg *config.Config, st store.Store, eng *engine.Engine, log *
 		}
 		eps = append(eps, events.Endpoint{URL: w.URL, Secret: sec, Events: w.Events})
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.ResponseHeaderTimeout = events.DefaultTimeout
-	if !cfg.Security.AllowPrivateEndpoints {
-		tr = netguard.Transport(tr)
-	}
-	client := &http.Client{
-		Transport: tr,
-		// A redirect is not followed: the receiver must answer 2xx itself.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	d := events.NewDeliverer(events.Options{Store: st, Endpoints: eps, Client: client, Logger: log.With("component", "webhooks")})
+	d := events.NewDeliverer(events.Options{Store: st, Endpoints: eps, Client: webhookClient(cfg.Security.AllowPrivateEndpoints), Logger: log.With("component", "webhooks")})
 	if !eng.Go(d.Run) {
 		return fmt.Errorf("start webhook delivery: the engine is closed")
 	}
 	log.Info("webhook delivery started", "webhooks", len(eps), "events", webhookEventTypes(cfg))
 	return nil
+}
+
+// webhookClient posts webhook events: it follows no redirect (the
+// receiver must answer 2xx itself) and, unless allowPrivate, refuses to
+// connect to a non-public address.
+func webhookClient(allowPrivate bool) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.ResponseHeaderTimeout = events.DefaultTimeout
+	if !allowPrivate {
+		tr = netguard.Transport(tr)
+	}
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }

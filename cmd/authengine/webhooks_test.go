@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
@@ -130,15 +131,24 @@ func testWebhookAfterKill(t *testing.T, bin string) {
 
 // admin sends one admin API request and decodes the answer into out.
 func (r *crashRig) admin(method, path string, out any) int {
-	req, _ := http.NewRequest(method, r.base+path, nil)
-	req.Header.Set("Authorization", "Bearer crash-admin-key-0123456789")
-	resp, err := crashClient.Do(req)
-	if err != nil {
-		return 0
+	return r.callWith("crash-admin-key-0123456789", method, path, nil, out)
+}
+
+func TestWebhookClientRefusesPrivateAddressesUnlessAllowed(t *testing.T) {
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer rcv.Close()
+	for _, allow := range []bool{false, true} {
+		c := webhookClient(allow)
+		resp, err := c.Post(rcv.URL, "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		if allow && (err != nil || resp.StatusCode != http.StatusNoContent) {
+			t.Errorf("allow_private_endpoints: true: a loopback receiver is refused: %v", err)
+		}
+		if !allow && (err == nil || !strings.Contains(err.Error(), "loopback")) {
+			t.Errorf("allow_private_endpoints: false: a loopback receiver is reached (err %v)", err)
+		}
+		c.CloseIdleConnections()
 	}
-	defer resp.Body.Close()
-	if out != nil {
-		_ = json.NewDecoder(resp.Body).Decode(out)
-	}
-	return resp.StatusCode
 }
