@@ -36,6 +36,8 @@ type Provider struct {
 	userInfo  *request // nil: no user info
 	revoke    *request // nil: tokens are not revoked at the provider
 	triggers  config.Triggers
+	// verifyRefresh refreshes once right after each grant.
+	verifyRefresh bool
 
 	// now is the clock that turns expires_in into an expiry.
 	now func() time.Time
@@ -151,6 +153,10 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 		out.triggers = o.UserInfoRequest.Triggers
 	}
 	out.revoke = block("revocation_request", o.RevocationRequest, "revoke", allowRevoke, "POST", refreshAuth)
+	out.verifyRefresh = o.VerifyRefresh
+	if o.VerifyRefresh && (refresh == nil || out.grantType != config.GrantAuthorizationCode) {
+		ps.addf(base+".oauth2.verify_refresh", "needs a refresh_token_request and grant_type authorization_code")
+	}
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
@@ -202,6 +208,10 @@ func (p *Provider) PKCE() bool { return p.pkce }
 
 // CanRefresh reports whether a refresh request is configured.
 func (p *Provider) CanRefresh() bool { return p.refresh != nil }
+
+// VerifyRefresh reports whether the token is refreshed once right after
+// each grant (oauth2.verify_refresh).
+func (p *Provider) VerifyRefresh() bool { return p.verifyRefresh }
 
 // UserInfoOnGrant reports whether user info is fetched after a code
 // exchange.

@@ -199,6 +199,11 @@ type OAuth2 struct {
 	// token=<the refresh token, else the access token> and
 	// token_type_hint.
 	RevocationRequest *Request `koanf:"revocation_request"`
+	// VerifyRefresh refreshes the token once right after each grant, so a
+	// refresh configuration that does not work fails the authorization
+	// (refresh_verification_failed) instead of the first refresh an hour
+	// later. It needs a refresh request and grant_type authorization_code.
+	VerifyRefresh bool `koanf:"verify_refresh"`
 }
 
 // PKCE configures RFC 7636 proof keys.

@@ -33,7 +33,8 @@ type CallbackResult struct {
 	// server_error, temporarily_unavailable, invalid_request,
 	// unauthorized_client, unsupported_response_type, provider_error,
 	// provider_removed, no_code, root_key_missing, internal,
-	// token_exchange, user_info, store, scope_not_granted.
+	// token_exchange, user_info, store, scope_not_granted,
+	// refresh_verification_failed.
 	Kind string
 	// RedirectURL, when set, is where the browser goes next (next_uri, or
 	// the app's verifier URL).
@@ -111,8 +112,16 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 			return fail("user_info", "fetching the user's info failed: "+providerReason(err))
 		}
 	}
-	ts := tokenSetFrom(tok, info)
 	granted, missing := grantedScopes(f.Scopes, tok.Scopes)
+	if p.VerifyRefresh() {
+		verified, err := e.verifyRefresh(ctx, p, tok, granted)
+		if err != nil {
+			e.log.WarnContext(ctx, "refresh right after the grant failed (oauth2.verify_refresh)", "provider", p.ID(), "flow_id", f.ID, "err", err)
+			return fail("refresh_verification_failed", err.Error())
+		}
+		tok = verified
+	}
+	ts := tokenSetFrom(tok, info)
 
 	if e.verifierURL != "" {
 		secrets.Pending, secrets.PendingScopes, secrets.PendingMissing = &ts, granted, missing

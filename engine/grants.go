@@ -1,9 +1,14 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/authengine/authengine/authflow"
 )
 
 // grantedScopes splits the scopes a flow asked for into those the
@@ -61,4 +66,30 @@ func declinedAgain(declined, want []string) []string {
 func scopeNotGrantedReason(providerID string, missing []string) string {
 	return clip(fmt.Sprintf("provider %q did not grant the scopes %s (declined at consent); the connection keeps the scopes it was granted, and a new authorization must ask for these again",
 		providerID, strings.Join(missing, ", ")))
+}
+
+// verifyRefresh refreshes a freshly granted token once
+// (oauth2.verify_refresh) and returns the refreshed token, which replaces
+// the granted one (a provider that rotates refresh tokens has already
+// invalidated the first). Its error is client-safe: the provider's OAuth
+// error code and description, never a body. On failure nothing is stored:
+// the flow fails, and a connection the user already had stays as it was.
+func (e *Engine) verifyRefresh(ctx context.Context, p *authflow.Provider, tok *authflow.Token, scopes []string) (*authflow.Token, error) {
+	if tok.RefreshToken == "" {
+		e.metrics.Refreshes.WithLabelValues(p.ID(), "verify_failed").Inc()
+		return nil, errors.New("the provider issued no refresh token, and oauth2.verify_refresh needs one (does the authorization ask for offline access?)")
+	}
+	req := *tok
+	req.Scopes = scopes
+	pctx, cancel := e.providerContext(ctx)
+	start := time.Now()
+	refreshed, err := p.Refresh(pctx, e.clientFor(p), &req)
+	cancel()
+	e.metrics.observe(p.ID(), "refresh", start, err)
+	if err != nil {
+		e.metrics.Refreshes.WithLabelValues(p.ID(), "verify_failed").Inc()
+		return nil, errors.New("the refresh right after the grant failed: " + providerReason(err))
+	}
+	e.metrics.Refreshes.WithLabelValues(p.ID(), "verified").Inc()
+	return refreshed, nil
 }

@@ -168,6 +168,9 @@ type Provider struct {
 	refusedScopes map[string]bool
 	// oidc is the OpenID Connect signing key; nil unless Options.OIDC.
 	oidc *oidcState
+	// refuseRefresh, when set, is the OAuth error every refresh grant is
+	// answered with (see RefuseRefreshes).
+	refuseRefresh string
 	// declinedScopes are left out of the grants of later consents (see
 	// DeclineScopes).
 	declinedScopes map[string]bool
@@ -332,6 +335,16 @@ func (p *Provider) DeclineScopes(scopes ...string) {
 	for _, s := range scopes {
 		p.declinedScopes[s] = true
 	}
+}
+
+// RefuseRefreshes makes every later refresh-token grant answer HTTP 400
+// with the OAuth error oauthErr (unauthorized_client: the client may not
+// refresh, as with a misconfigured app); "" lets refreshes through again.
+// The refresh token itself stays valid.
+func (p *Provider) RefuseRefreshes(oauthErr string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuseRefresh = oauthErr
 }
 
 // RevokeGrants revokes every grant issued so far, as a user removing the
@@ -805,6 +818,10 @@ func (p *Provider) grantRefresh(w http.ResponseWriter, form url.Values) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.refuseRefresh != "" {
+		p.refuseLocked(w, p.refuseRefresh, "refresh is not allowed for this client")
+		return
+	}
 	rt, ok := p.refresh[tok]
 	switch {
 	case !ok:
