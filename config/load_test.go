@@ -340,7 +340,7 @@ auth:
 
 func TestEveryCatalogProviderLoads(t *testing.T) {
 	for _, id := range catalog.IDs() {
-		t.Run(id+" loads with only client credentials given", func(t *testing.T) {
+		t.Run(id+" loads with only client credentials and its tenant variables given", func(t *testing.T) {
 			c, warnings, err := loadString(t, `
 api: {development: true}
 auth:
@@ -348,7 +348,7 @@ auth:
     - provider_id: `+id+`
       client_id: example-id
       client_secret: example-secret
-`, nil)
+`, catalogTenantEnv(t, id))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -121,6 +121,9 @@ func TestParseProviderMergesTheCatalogAndFillsDefaults(t *testing.T) {
 func TestParseProviderAgreesWithLoad(t *testing.T) {
 	entries := map[string]string{"a hand-written provider": acmeJSON}
 	for _, id := range catalog.IDs() {
+		if len(catalog.Variables(id)) > 0 {
+			continue // TestParseProviderLeavesTenantVariablesAlone
+		}
 		entries["built-in "+id] = `{"provider_id": "` + id + `", "client_id": "cid", "client_secret": "` + secretValue + `"}`
 	}
 	for name, entry := range entries {

@@ -67,6 +67,16 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "catalog",
+		summary: "list the built-in provider templates (provider_id); --format markdown prints docs/providers.md",
+		flags: func(fs *pflag.FlagSet, o *options) {
+			fs.StringVar(&o.format, "format", "text", "text (a table) or markdown (docs/providers.md)")
+		},
+		run: func(_ context.Context, o *options, stdout, _ io.Writer) error {
+			return listCatalog(o.format, stdout)
+		},
+	},
+	{
 		name:    "schema",
 		summary: "print the JSON Schema of engine.yaml (schema/engine.schema.json), for editors and validators",
 		run: func(_ context.Context, _ *options, stdout, _ io.Writer) error {

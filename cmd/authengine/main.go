@@ -49,6 +49,7 @@ type options struct {
 	envPath          string
 	allowMissingKeys bool
 	url              string
+	format           string
 }
 
 // configFlags registers --config/-c and --env/-e, which every command

@@ -136,6 +136,12 @@ func check(configPath, envPath string, stdout, stderr io.Writer) error {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	guides := map[string]string{} // the guide of every provider using a catalog template
+	for _, p := range l.cfg.Auth.Providers {
+		if p.ProviderID != "" {
+			guides[p.ID] = p.GuideURL
+		}
+	}
 	fmt.Fprintf(stdout, "%s: ok (enabled providers: %d, disabled: %d, store: %s)\n", configPath, len(ids), len(disabledProviders(l.cfg)), l.cfg.Store.Type)
 	for _, id := range ids {
 		p := l.providers[id]
@@ -144,6 +150,9 @@ func check(configPath, envPath string, stdout, stderr io.Writer) error {
 			pkce = "S256"
 		}
 		fmt.Fprintf(stdout, "  provider %-20s grant=%-18s pkce=%-4s redirect_uri=%s\n", id, p.GrantType(), pkce, redirect)
+		if guide := guides[id]; guide != "" {
+			fmt.Fprintf(stdout, "    built-in template; create the OAuth app as its guide says: %s\n", guide)
+		}
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ package catalog
 import (
 	"embed"
 	"path"
+	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -48,3 +50,42 @@ func IDs() []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// envRefRE matches a $<env:NAME> reference in a template.
+var envRefRE = regexp.MustCompile(`\$<env:([A-Za-z_][A-Za-z0-9_]*)>`)
+
+// Variables returns the environment variables the template id reads
+// (sorted, each once): the tenant of a provider whose host differs per
+// customer, such as OKTA_DOMAIN or ZENDESK_SUBDOMAIN. Loading such a
+// template without them set is an error naming the variable and the field;
+// overriding the endpoints that use them avoids it.
+func Variables(id string) []string {
+	b, ok := Lookup(id)
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, m := range envRefRE.FindAllSubmatch(b, -1) {
+		if name := string(m[1]); !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// variableExamples are sample values of the variables templates read, for
+// documentation and tests.
+var variableExamples = map[string]string{
+	"ZENDESK_SUBDOMAIN": "acme",
+	"SHOPIFY_SHOP":      "acme",
+	"OKTA_DOMAIN":       "acme.okta.com",
+	"AUTH0_DOMAIN":      "acme.us.auth0.com",
+	"KEYCLOAK_URL":      "https://id.acme.example",
+	"KEYCLOAK_REALM":    "acme",
+	"GITEA_URL":         "https://git.acme.example",
+}
+
+// VariableExample returns a sample value of a variable a template reads
+// ("acme.okta.com" for OKTA_DOMAIN), or "" for an unknown one.
+func VariableExample(name string) string { return variableExamples[name] }

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/config/catalog"
+)
+
+// catalogEntry is one built-in template as `authengine catalog` shows it.
+type catalogEntry struct {
+	id        string
+	p         config.Provider
+	notes     []string // the template's leading "# - " comment lines
+	variables []string // environment variables the template reads
+}
+
+// grants lists the grant types the template uses.
+func (e catalogEntry) grants() string {
+	g := e.p.OAuth2.GrantType
+	if e.p.OAuth2.RefreshTokenRequest != nil {
+		g += ", refresh_token"
+	}
+	return g
+}
+
+func (e catalogEntry) pkce() string {
+	if e.p.OAuth2.PKCE.Enabled {
+		return "S256"
+	}
+	return "off"
+}
+
+// clientAuth is the token request's client authentication.
+func (e catalogEntry) clientAuth() string {
+	if t := e.p.OAuth2.TokenRequest; t != nil {
+		return t.AuthMethod
+	}
+	return ""
+}
+
+// loadCatalog decodes every template, in id order.
+func loadCatalog() ([]catalogEntry, error) {
+	var out []catalogEntry
+	for _, id := range catalog.IDs() {
+		p, err := config.CatalogProvider(id)
+		if err != nil {
+			return nil, fmt.Errorf("built-in provider %s: %w", id, err)
+		}
+		raw, _ := catalog.Lookup(id)
+		out = append(out, catalogEntry{id: id, p: p, notes: templateNotes(raw), variables: catalog.Variables(id)})
+	}
+	return out, nil
+}
+
+// templateNotes returns the "# - note" items of a template's leading
+// comment, continuation lines ("#   more") joined.
+func templateNotes(raw []byte) []string {
+	var notes []string
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		switch {
+		case strings.HasPrefix(line, "# - "):
+			notes = append(notes, strings.TrimPrefix(line, "# - "))
+		case strings.HasPrefix(line, "#   ") && len(notes) > 0:
+			notes[len(notes)-1] += " " + strings.TrimSpace(strings.TrimPrefix(line, "#"))
+		}
+	}
+	return notes
+}
+
+func listCatalog(format string, w io.Writer) error {
+	entries, err := loadCatalog()
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "text":
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tPROVIDER\tGRANTS\tPKCE\tCLIENT AUTH\tNEEDS\tGUIDE")
+		for _, e := range entries {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.id, e.p.Description, e.grants(), e.pkce(),
+				e.clientAuth(), cmp.Or(strings.Join(e.variables, ","), "-"), e.p.GuideURL)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "%d built-in providers; use one with `provider_id: <ID>` (docs/providers.md)\n", len(entries))
+		return err
+	case "markdown":
+		_, err := io.WriteString(w, providersMarkdown(entries))
+		return err
+	}
+	return fmt.Errorf("--format must be text or markdown, not %q", format)
+}
+
+// regenerateProviders is the command that writes docs/providers.md.
+const regenerateProviders = "go run ./cmd/authengine catalog --format markdown > docs/providers.md"
+
+// providersMarkdown renders docs/providers.md.
+func providersMarkdown(entries []catalogEntry) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Built-in providers
+
+<!-- Generated from config/catalog/providers/ by: %s
+     Do not edit by hand; a test fails when this file is stale. -->
+
+The engine ships **%d provider templates**. A provider entry names one with `+"`provider_id`"+` and gives
+its client credentials; every other field comes from the template and may be overridden (maps merge
+key by key, lists replace; see [configuration.md](configuration.md#built-in-providers)):
+
+`+"```yaml"+`
+auth:
+  providers:
+    - provider_id: github          # id defaults to "github"
+      client_id: $<env:GITHUB_CLIENT_ID>
+      client_secret: $<env:GITHUB_CLIENT_SECRET>
+`+"```"+`
+
+Register `+"`<public_url>/oauth/callback`"+` as the redirect URI of the app you create with the
+provider (the guide column links to each provider's instructions). `+"`authengine catalog`"+` prints this
+list; `+"`authengine check`"+` names the guide of every provider that uses a template.
+
+Templates of providers whose host differs per customer read it from environment variables (the
+"needs" column), such as `+"`OKTA_DOMAIN`"+`: loading such a template without them is an error naming the
+variable and the field. Overriding the endpoints that use them works too (and is what the admin API
+needs, since it never reads the engine's environment).
+
+## Summary
+
+| id | provider | grants | PKCE | client auth | scope delimiter | default scopes | needs |
+|---|---|---|---|---|---|---|---|
+`, regenerateProviders, len(entries))
+	for _, e := range entries {
+		fmt.Fprintf(&b, "| `%s` | [%s](%s) | %s | %s | `%s` | %s | %s | %s |\n", e.id, e.p.Description, e.p.GuideURL,
+			e.grants(), e.pkce(), e.clientAuth(), delimiterName(e.p.OAuth2.ScopeDelimiter), codeList(e.p.OAuth2.DefaultScopes, " "),
+			codeList(e.variables, ", "))
+	}
+	b.WriteString("\n## Providers\n")
+	for _, e := range entries {
+		o := e.p.OAuth2
+		fmt.Fprintf(&b, "\n### `%s`: %s\n\n", e.id, e.p.Description)
+		fmt.Fprintf(&b, "- Create the OAuth app: <%s>\n", e.p.GuideURL)
+		for _, r := range []struct {
+			name string
+			req  *config.Request
+		}{{"authorize", o.AuthorizeRequest}, {"token", o.TokenRequest}, {"refresh", o.RefreshTokenRequest}, {"user info", o.UserInfoRequest}, {"revocation", o.RevocationRequest}} {
+			if r.req != nil {
+				fmt.Fprintf(&b, "- %s: `%s %s`\n", r.name, r.req.Method, r.req.Endpoint)
+			}
+		}
+		if len(o.AllowedScopes) > 0 {
+			fmt.Fprintf(&b, "- allowed scopes: %s\n", codeList(o.AllowedScopes, " "))
+		}
+		for _, n := range e.notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.String()
+}
+
+// codeList renders items as inline code joined by sep, or "" for none.
+func codeList(items []string, sep string) string {
+	if len(items) == 0 {
+		return ""
+	}
+	return "`" + strings.Join(items, "`"+sep+"`") + "`"
+}
+
+// delimiterName shows a scope delimiter in a table cell.
+func delimiterName(d string) string {
+	if d == " " {
+		return "space"
+	}
+	return "`" + d + "`"
+}
