@@ -657,13 +657,13 @@ func TestConfigMistakes(t *testing.T) {
 			name:     "a provider type other than oauth2 is an error",
 			mutate:   func(d map[string]any) { hooli(d)["type"] = "saml" },
 			wantPath: "auth.providers[hooli].type",
-			wantMsg:  `must be oauth2, not "saml"`,
+			wantMsg:  `must be oauth2 or mcp, not "saml"`,
 		},
 		{
 			name:     "an enum field fed from the environment never echoes the value",
 			mutate:   func(d map[string]any) { hooli(d)["type"] = "$<env:HOOLI_CLIENT_SECRET>" },
 			wantPath: "auth.providers[hooli].type",
-			wantMsg:  `must be oauth2, not "[redacted]"`,
+			wantMsg:  `must be oauth2 or mcp, not "[redacted]"`,
 		},
 		{
 			name:     "a nested map in params is a type error",

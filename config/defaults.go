@@ -34,6 +34,7 @@ const (
 	StoreRedis    = "redis"
 
 	ProviderTypeOAuth2 = "oauth2"
+	ProviderTypeMCP    = "mcp"
 
 	GrantAuthorizationCode = "authorization_code"
 	GrantClientCredentials = "client_credentials"

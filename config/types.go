@@ -153,7 +153,7 @@ type Provider struct {
 	Description string `koanf:"description"`
 	// Enabled defaults to true when absent.
 	Enabled *bool  `koanf:"enabled"`
-	Type    string `koanf:"type"` // oauth2
+	Type    string `koanf:"type"` // oauth2 (default) | mcp
 	// ProviderID names a built-in catalog template whose fields this
 	// provider inherits and overrides.
 	ProviderID   string `koanf:"provider_id"`
@@ -163,13 +163,24 @@ type Provider struct {
 	// GuideURL links to the provider's guide for creating an OAuth app
 	// (catalog metadata: check, the admin API and the console show it).
 	GuideURL string `koanf:"guide_url"`
+	// MCP describes a remote MCP server (type mcp): the engine discovers
+	// its authorization server and registers itself as a client.
+	MCP MCP `koanf:"mcp"`
 }
 
 // NeedsDiscovery reports whether the provider's endpoints come from
-// metadata fetched at start (an oauth2.issuer) rather than from the
-// configuration alone; package authflow/discovery completes it.
+// metadata fetched at start (an oauth2.issuer, or type mcp) rather than
+// from the configuration alone; package authflow/discovery completes it.
 func (p Provider) NeedsDiscovery() bool {
-	return p.OAuth2.Issuer != ""
+	return p.OAuth2.Issuer != "" || p.Type == ProviderTypeMCP
+}
+
+// MCP is a remote MCP server the engine gets tokens for (MCP
+// authorization: RFC 9728, RFC 8414, client ID metadata documents or RFC
+// 7591 registration, RFC 8707 resource indicators).
+type MCP struct {
+	// URL is the MCP server's endpoint (https://mcp.example.com/mcp).
+	URL string `koanf:"url"`
 }
 
 // IsEnabled reports whether the provider is enabled (default true).

@@ -276,11 +276,11 @@ func validateProvider(p Provider, base string, r *report) {
 	case len(p.ID) > MaxIDLength:
 		r.errorf(keyPath(base, "id"), "must be at most %d characters, not %d", MaxIDLength, len(p.ID))
 	}
-	if p.Type != "" && p.Type != ProviderTypeOAuth2 {
-		r.errorf(keyPath(base, "type"), "must be oauth2, not %q", p.Type)
+	if p.Type != "" && p.Type != ProviderTypeOAuth2 && p.Type != ProviderTypeMCP {
+		r.errorf(keyPath(base, "type"), "must be oauth2 or mcp, not %q", p.Type)
 	}
-	// Discovered providers get their endpoints from metadata at start;
-	// what is given here overrides it.
+	// Discovered providers get their endpoints (and an MCP provider its
+	// client id) from metadata at start; what is given here overrides it.
 	discovered := p.NeedsDiscovery()
 	validateDiscovery(p, base, r)
 	if p.ProviderID != "" {
@@ -289,7 +289,7 @@ func validateProvider(p Provider, base string, r *report) {
 			r.explain(keyPath(base, "oauth2")) // the template would have given these
 		}
 	}
-	if enabled && strings.TrimSpace(p.ClientID) == "" {
+	if enabled && strings.TrimSpace(p.ClientID) == "" && p.Type != ProviderTypeMCP {
 		r.errorf(keyPath(base, "client_id"), "is required for an enabled provider")
 	}
 
@@ -668,7 +668,7 @@ func unknownCatalogMessage(id string) string {
 	return fmt.Sprintf("unknown built-in provider %q (built-in: %s)", id, strings.Join(ids, ", "))
 }
 
-// validateDiscovery checks oauth2.issuer.
+// validateDiscovery checks oauth2.issuer and the mcp block.
 func validateDiscovery(p Provider, base string, r *report) {
 	if iss := p.OAuth2.Issuer; iss != "" {
 		ip := keyPath(base, "oauth2.issuer")
@@ -677,5 +677,28 @@ func validateDiscovery(p Provider, base string, r *report) {
 		} else if u, _ := url.Parse(iss); u.RawQuery != "" || u.Fragment != "" {
 			r.errorf(ip, "must not have a query or fragment (an issuer is scheme, host and optional path)")
 		}
+		if p.Type == ProviderTypeMCP {
+			r.errorf(ip, "does not apply to type mcp: the MCP server names its authorization server")
+		}
+	}
+	mp := keyPath(base, "mcp.url")
+	if p.Type != ProviderTypeMCP {
+		if p.MCP.URL != "" {
+			r.errorf(mp, "applies only to type mcp")
+		}
+		return
+	}
+	switch msg := checkHTTPURL(p.MCP.URL); {
+	case strings.TrimSpace(p.MCP.URL) == "":
+		r.errorf(mp, "is required for type mcp (the MCP server's URL)")
+	case msg != "":
+		r.errorf(mp, "%s", msg)
+	default:
+		if u, _ := url.Parse(p.MCP.URL); u.Fragment != "" {
+			r.errorf(mp, "must not have a fragment")
+		}
+	}
+	if p.OAuth2.GrantType == GrantClientCredentials {
+		r.errorf(keyPath(base, "oauth2.grant_type"), "must be authorization_code for type mcp (an MCP server's users authorize it)")
 	}
 }

@@ -102,6 +102,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	e.metrics.observe(p.ID(), "token", start, err)
 	if err != nil {
 		e.log.WarnContext(ctx, "code exchange failed", "provider", p.ID(), "flow_id", f.ID, "err", err)
+		e.clientRefused(ctx, p, err)
 		return fail("token_exchange", "the code exchange failed: "+providerReason(err))
 	}
 	var info map[string]any

@@ -101,6 +101,15 @@ type Options struct {
 	// the runtime client, which refuses private addresses unless
 	// AllowPrivateEndpoints is set.
 	GuardedProviders []string
+	// Reregister makes a new client registration for an engine.yaml
+	// provider whose token endpoint refused the client with
+	// invalid_client (a remote MCP server that forgot a dynamic
+	// registration), returning the provider to use from then on; nil
+	// when it cannot (the refusal is then only reported). Nil: never.
+	Reregister func(ctx context.Context, providerID string) (*authflow.Provider, error)
+	// ClientMetadataProviders are the MCP providers whose client ID
+	// metadata document the engine serves (ClientMetadataDocument).
+	ClientMetadataProviders []string
 }
 
 // Engine is the authorization service. It is safe for concurrent use.
@@ -111,9 +120,14 @@ type Engine struct {
 	disabled  map[string]bool
 	// guarded are engine.yaml providers that use the runtime client.
 	guarded map[string]bool
-	store   store.Store
-	sealer  Sealer
-	client  *http.Client
+	// reregister and swapped: registrations redone since start, by
+	// provider id (reregister.go).
+	reregister func(ctx context.Context, providerID string) (*authflow.Provider, error)
+	swapped    sync.Map
+	clientDocs []string
+	store      store.Store
+	sealer     Sealer
+	client     *http.Client
 	// runtimeClient makes the requests of runtime providers; guard checks
 	// their endpoints when they are written (nil: no check).
 	runtimeClient *http.Client
@@ -190,6 +204,8 @@ func New(opts Options) (*Engine, error) {
 	for _, id := range opts.DisabledProviders {
 		e.disabled[id] = true
 	}
+	e.reregister = opts.Reregister
+	e.clientDocs = opts.ClientMetadataProviders
 	e.guarded = map[string]bool{}
 	for _, id := range opts.GuardedProviders {
 		e.guarded[id] = true
@@ -275,6 +291,9 @@ func (e *Engine) Health(ctx context.Context) error {
 // are matched by provider_id only when no YAML provider is.
 func (e *Engine) provider(id string) (*authflow.Provider, error) {
 	if p, ok := e.providers[id]; ok {
+		if np, ok := e.reregistered(id); ok {
+			return np, nil
+		}
 		return p, nil
 	}
 	if !e.disabled[id] {
@@ -316,8 +335,10 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 // providers use HTTPClient, every other provider (and those named by
 // Options.GuardedProviders) the runtime client.
 func (e *Engine) clientFor(p *authflow.Provider) *http.Client {
-	if q, ok := e.providers[p.ID()]; ok && q == p && !e.guarded[p.ID()] {
-		return e.client
+	if q, ok := e.providers[p.ID()]; ok && !e.guarded[p.ID()] {
+		if np, swapped := e.reregistered(p.ID()); q == p || swapped && np == p {
+			return e.client
+		}
 	}
 	return e.runtimeClient
 }

@@ -614,9 +614,11 @@ func (e *Engine) compileProvider(doc map[string]any) (config.Provider, *authflow
 	} else if err != nil {
 		return config.Provider{}, nil, fmt.Errorf("parse provider: %w", err)
 	}
-	if p.NeedsDiscovery() {
-		// Discovery runs when the engine starts (authflow/discovery), not
-		// when the admin API writes a provider.
+	// Discovery and MCP registration run when the engine starts
+	// (authflow/discovery), not when the admin API writes a provider.
+	if p.Type == config.ProviderTypeMCP {
+		fields = append(fields, config.FieldError{Path: "type", Message: "mcp is supported only for providers in engine.yaml"})
+	} else if p.NeedsDiscovery() {
 		fields = append(fields, config.FieldError{Path: "oauth2.issuer", Message: "is supported only for providers in engine.yaml; give the endpoints here"})
 	}
 	var compiled *authflow.Provider

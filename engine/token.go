@@ -469,6 +469,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	cancel()
 	e.metrics.observe(p.ID(), "refresh", start, err)
 	if err != nil {
+		e.clientRefused(base, p, err)
 		return tokenSet{}, e.refreshFailed(base, p, conn, err)
 	}
 	// authflow keeps the old refresh token when the provider sent none.

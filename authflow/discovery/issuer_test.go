@@ -106,8 +106,8 @@ func authorize(t *testing.T, p *authflow.Provider, idp *providertest.Provider, c
 
 // TestIssuerAloneCompletesAnAuthorization: a provider that gives only its
 // issuer and client credentials is completed from the OpenID Connect
-// metadata (authorize, token, refresh and user-info requests, PKCE,
-// client_secret_basic, the openid scope) and runs a whole authorization at
+// metadata (authorize, token, refresh, user-info and revocation requests,
+// PKCE, client_secret_basic, the openid scope) and runs a whole authorization at
 // the strict stand-in, whose id_token is verified against its JWKS; the
 // metadata is kept in the cache.
 func TestIssuerAloneCompletesAnAuthorization(t *testing.T) {
@@ -148,6 +148,9 @@ func TestIssuerAloneCompletesAnAuthorization(t *testing.T) {
 			}
 			if info, err := res.Provider.UserInfo(t.Context(), http.DefaultClient, tok); err != nil || info["sub"] != "providertest-user" {
 				t.Fatalf("UserInfo = %v, %v", info, err)
+			}
+			if err := res.Provider.Revoke(t.Context(), http.DefaultClient, tok); err != nil || idp.Counts().Revocations != 1 || idp.ValidRefreshToken(tok.RefreshToken) {
+				t.Fatalf("Revoke at the discovered revocation_endpoint = %v (revocations %d)", err, idp.Counts().Revocations)
 			}
 			if cache.len() != 1 {
 				t.Errorf("cache holds %d documents, want the issuer's metadata", cache.len())

@@ -25,7 +25,8 @@ const DefaultTimeout = 10 * time.Second
 // (config.Provider.NeedsDiscovery). Its zero value fetches with
 // http.DefaultClient, keeps nothing and guards remote-named hosts.
 type Resolver struct {
-	// Client fetches from the host the operator configured (the issuer's). Default http.DefaultClient. Redirects are never
+	// Client fetches from the host the operator configured (the issuer's,
+	// or the MCP server's). Default http.DefaultClient. Redirects are never
 	// followed.
 	Client *http.Client
 	// Guarded fetches from hosts a remote document named. Default Client
@@ -43,6 +44,13 @@ type Resolver struct {
 	Cache Cache
 	// RedirectURI is <public_url>/oauth/callback.
 	RedirectURI string
+	// PublicURL is the engine's public base URL, under which it serves
+	// the client ID metadata documents of MCP providers
+	// (ClientMetadataPath).
+	PublicURL string
+	// CheckOnly makes no dynamic registration (authengine check): an MCP
+	// provider that would register is compiled with a stand-in client id.
+	CheckOnly bool
 	// Timeout bounds each request. Default DefaultTimeout.
 	Timeout time.Duration
 	// Now is the clock of id_token verification. Default time.Now.
@@ -63,16 +71,24 @@ type Resolved struct {
 	// not configure: the provider's requests must go through a client
 	// that refuses private addresses (unless AllowPrivate).
 	Guarded bool
+	// Registration is the client an MCP provider is at its authorization
+	// server; zero for an issuer provider.
+	Registration Registration
 }
 
-// Resolve completes p (an oauth2.issuer provider) from its metadata and
-// compiles it. Errors name the configuration field that led to them
-// (*FieldError, under auth.providers[<id>]) and wrap a named cause:
-// ErrUnreachable when the server could not be reached and nothing was
-// kept from an earlier start, *IssuerMismatchError, *InvalidMetadataError,
-// *netguard.BlockedError, or the *authflow.CompileError of the completed
-// provider. Nothing is kept unless every check passed.
+// Resolve completes p (an oauth2.issuer provider, or type mcp) from its
+// metadata and compiles it. Errors name the configuration field that led
+// to them (*FieldError, under auth.providers[<id>]: oauth2.issuer or
+// mcp.url) and wrap a named cause: ErrUnreachable when a server could not
+// be reached and nothing was kept from an earlier start,
+// *IssuerMismatchError, *InvalidMetadataError, *ResourceMismatchError,
+// *RegistrationError, ErrNoRegistration, *netguard.BlockedError, or the
+// *authflow.CompileError of the completed provider. Nothing is kept unless
+// every check passed.
 func (r *Resolver) Resolve(ctx context.Context, p config.Provider) (*Resolved, error) {
+	if p.Type == config.ProviderTypeMCP {
+		return r.resolveMCP(ctx, p, true)
+	}
 	if p.OAuth2.Issuer == "" {
 		return nil, fmt.Errorf("provider %q needs no discovery", p.ID)
 	}
@@ -216,8 +232,9 @@ func hostOf(raw string) string {
 }
 
 // Apply returns p completed from m: each request block the operator left
-// out is built from the metadata's endpoint, and each block given without
-// an endpoint gets the metadata's. PKCE is turned on when the server
+// out is built from the metadata's endpoint (revocation_request from
+// revocation_endpoint, RFC 7009), and each block given without an
+// endpoint gets the metadata's. PKCE is turned on when the server
 // supports S256, the client authentication is the first the server
 // supports of client_secret_basic and client_secret_post (none for a
 // client without a secret), a refresh request is added unless the server
@@ -283,6 +300,16 @@ func Apply(p config.Provider, m *Metadata) (config.Provider, error) {
 		o.UserInfoRequest = block(o.UserInfoRequest, m.UserInfoEndpoint)
 		if o.UserInfoRequest.Endpoint == "" {
 			return p, errors.New("the metadata has no userinfo_endpoint (give oauth2.user_info_request.endpoint)")
+		}
+	}
+	if o.RevocationRequest == nil && m.RevocationEndpoint != "" {
+		// RFC 7009: the engine adds token and token_type_hint itself.
+		o.RevocationRequest = &config.Request{Endpoint: m.RevocationEndpoint, Method: http.MethodPost, AuthMethod: o.TokenRequest.AuthMethod,
+			Params: tokenParams(map[string]string{})}
+	} else if o.RevocationRequest != nil {
+		o.RevocationRequest = block(o.RevocationRequest, m.RevocationEndpoint)
+		if o.RevocationRequest.Endpoint == "" {
+			return p, errors.New("the metadata has no revocation_endpoint (give oauth2.revocation_request.endpoint)")
 		}
 	}
 	if authCode && len(o.DefaultScopes) == 0 && m.JWKSURI != "" && slices.Contains(m.ScopesSupported, "openid") {

@@ -30,6 +30,7 @@ import (
 	"github.com/authengine/authengine/engine/demo"
 	"github.com/authengine/authengine/engine/seal"
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/mcptest"
 	"github.com/authengine/authengine/internal/providertest"
 	"github.com/authengine/authengine/toolkit"
 )
@@ -140,8 +141,10 @@ auth:
   providers:
     - %s
     - %s
+    - {id: files, type: mcp, mcp: {url: %q}}
 `, filepath.Join(dir, "data"), port, r.base, oasAPIKey, oasAdminKey, rootKey, oasMetricsToken,
-		"http://"+wln.Addr().String(), oasWorkerSecret, hook.URL, "whsec_"+base64.StdEncoding.EncodeToString([]byte("openapi-webhook-key-0123456789")), providerYAML(t, r.idp.Config("hooli")), demoProvider)
+		"http://"+wln.Addr().String(), oasWorkerSecret, hook.URL, "whsec_"+base64.StdEncoding.EncodeToString([]byte("openapi-webhook-key-0123456789")), providerYAML(t, r.idp.Config("hooli")), demoProvider,
+		mcptest.New(t, mcptest.Options{RedirectURI: r.base + "/oauth/callback"}).URL())
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -395,6 +398,10 @@ func (r *openAPIRig) scenario() {
 	}
 	code, body, _ = r.call("", "GET", "/oauth/callback?state=forged&code=x", nil)
 	r.want(code, 400, "callback with an unknown state", body)
+	code, body, _ = r.call("", "GET", "/oauth/client-metadata/files", nil)
+	r.want(code, 200, "an MCP provider's client metadata document", body)
+	code, body, _ = r.call("", "GET", "/oauth/client-metadata/hooli", nil)
+	r.want(code, 404, "the client metadata document of a provider that is not an MCP server", body)
 	code, body, _ = r.call(oasAPIKey, "POST", "/v1/auth/confirm_user", map[string]any{"flow_id": id, "user_id": "ada"})
 	r.want(code, 200, "confirm_user", body)
 	code, body, _ = r.call(oasAPIKey, "POST", "/v1/auth/confirm_user", map[string]any{"flow_id": id, "user_id": "ada"})

@@ -415,9 +415,10 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 		return nil, err
 	}
 	// Providers given by an issuer or an MCP server URL are completed from
-	// their metadata now; what is fetched is kept sealed in the store, so
-	// a later start while a server is unreachable uses the kept copy.
-	guarded, err := resolveProviders(ctx, cfg, l.providers, engine.DiscoveryCache{Store: st, Sealer: sealer}, log)
+	// their metadata now; what is fetched and registered is kept sealed in
+	// the store, so a later start reuses the registration and, while a
+	// server is unreachable, the kept metadata.
+	found, err := resolveProviders(ctx, cfg, l.providers, engine.DiscoveryCache{Store: st, Sealer: sealer}, log)
 	if err != nil {
 		return nil, fmt.Errorf("%s", cfg.Redact(err.Error()))
 	}
@@ -444,7 +445,11 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 		FlowsPerAPIKey:         cfg.API.RateLimits.FlowsPerAPIKey,
 		EventTypes:             webhookEventTypes(cfg),
 		AuditRetention:         cfg.Audit.Retention,
-		GuardedProviders:       guarded,
+		GuardedProviders:       found.guarded,
+
+		// MCP providers (authflow/discovery).
+		Reregister:              found.reregister,
+		ClientMetadataProviders: found.mcp,
 	})
 	if err != nil {
 		return nil, err

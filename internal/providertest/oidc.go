@@ -74,6 +74,7 @@ func (p *Provider) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		"authorization_endpoint":                p.AuthorizeEndpoint(),
 		"token_endpoint":                        p.TokenEndpoint(),
 		"userinfo_endpoint":                     p.UserInfoEndpoint(),
+		"revocation_endpoint":                   p.RevocationEndpoint(),
 		"jwks_uri":                              p.srv.URL + "/jwks",
 		"scopes_supported":                      []string{"openid", "email", "profile"},
 		"response_types_supported":              []string{"code"},
