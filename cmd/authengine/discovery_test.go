@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/authengine/authengine/internal/enginetest"
 	"github.com/authengine/authengine/internal/providertest"
@@ -44,7 +42,7 @@ func TestServeWithAnIssuerOnly(t *testing.T) {
 	cfg := filepath.Join(dir, "engine.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 data_dir: %s
-api: {development: true, port: %d, public_url: %q}
+api: {development: true, port: %d, public_url: %q, api_keys: [%s]}
 security: {allow_private_endpoints: true}
 auth:
   providers:
@@ -52,40 +50,9 @@ auth:
       client_id: %s
       client_secret: %s
       oauth2: {issuer: %q}
-`, filepath.Join(dir, "data"), port, base, idp.ClientID(), idp.ClientSecret(), front.URL)), 0o600)
+`, filepath.Join(dir, "data"), port, base, testAPIKey, idp.ClientID(), idp.ClientSecret(), front.URL)), 0o600)
 
-	serve := func(use func(key string)) string {
-		ctx, cancel := context.WithCancel(context.Background())
-		var out, errOut syncWriter
-		done := make(chan int)
-		go func() { done <- run(ctx, []string{"serve", "-c", cfg}, &out, &errOut) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			resp, err := http.Get(base + "/v1/health")
-			if err == nil {
-				resp.Body.Close()
-				break
-			}
-			select {
-			case code := <-done:
-				cancel()
-				t.Fatalf("serve exited %d: %s", code, errOut.String())
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("serve did not come up: %s", errOut.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		use(devAPIKey(t, filepath.Join(dir, "data")))
-		cancel()
-		if code := <-done; code != 0 {
-			t.Fatalf("serve exit %d: %s", code, errOut.String())
-		}
-		return errOut.String()
-	}
-
-	serve(func(key string) {
+	serveWhile(t, cfg, base, func(key string) {
 		var a enginetest.AuthResponse
 		if code := enginetest.Call(t, nil, base, key, "POST", "/v1/auth/authorize", enginetest.AuthorizeBody("ada", "hooli"), &a); code != 200 || a.URL == "" {
 			t.Fatalf("authorize: HTTP %d %+v", code, a)
@@ -108,7 +75,7 @@ auth:
 	})
 
 	down.Store(true)
-	logs := serve(func(key string) {
+	logs := serveWhile(t, cfg, base, func(key string) {
 		var a enginetest.AuthResponse
 		if code := enginetest.Call(t, nil, base, key, "POST", "/v1/auth/authorize", enginetest.AuthorizeBody("bob", "hooli"), &a); code != 200 || !strings.HasPrefix(a.URL, idp.AuthorizeEndpoint()+"?") {
 			t.Fatalf("authorize with the issuer down: HTTP %d %+v", code, a)
