@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +15,11 @@ import (
 	"github.com/authengine/authengine/internal/mcptest"
 )
 
-// serveWhile starts serve on cfg, calls use with the development API key
-// once it answers, stops it and returns its log.
+// testAPIKey is the API key the serve tests configure.
+const testAPIKey = "test-api-key-0123456789abcdef"
+
+// serveWhile starts serve on cfg (which lists testAPIKey), calls use with
+// the API key once it answers, stops it and returns its log.
 func serveWhile(t *testing.T, cfg, base string, use func(key string)) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -42,11 +44,7 @@ func serveWhile(t *testing.T, cfg, base string, use func(key string)) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(errOut.String())
-	if key == nil {
-		t.Fatalf("no development API key printed: %s", errOut.String())
-	}
-	use(key[1])
+	use(testAPIKey)
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exit %d: %s", code, errOut.String())
@@ -69,14 +67,14 @@ func TestServeWithAnMCPServerURLOnly(t *testing.T) {
 	cfg := filepath.Join(dir, "engine.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 data_dir: %s
-api: {development: true, port: %d, public_url: %q}
+api: {development: true, port: %d, public_url: %q, api_keys: [%s]}
 security: {allow_private_endpoints: true}
 auth:
   providers:
     - id: files
       type: mcp
       mcp: {url: %q}
-`, filepath.Join(dir, "data"), port, base, srv.URL())), 0o600)
+`, filepath.Join(dir, "data"), port, base, testAPIKey, srv.URL())), 0o600)
 
 	// start authorizes user through the API and returns the authorization
 	// and the callback URL the user's browser lands on.
