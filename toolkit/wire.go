@@ -89,6 +89,10 @@ type ToolAuthRequirement struct {
 	ProviderType string             `json:"provider_type"`
 	ID           string             `json:"id,omitempty"`
 	OAuth2       *OAuth2Requirement `json:"oauth2,omitempty"`
+	// Account labels which of the user's accounts at the provider the
+	// tool uses (an authengine addition); empty is the default account.
+	// A caller's account in the authorize or execute request wins.
+	Account string `json:"account,omitempty"`
 }
 
 // OAuth2Requirement lists the scopes a tool needs.

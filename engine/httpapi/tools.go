@@ -98,12 +98,13 @@ func (h *toolHandlers) authorize(c echo.Context) error {
 		ToolVersion string `json:"tool_version"`
 		UserID      string `json:"user_id"`
 		NextURI     string `json:"next_uri"`
+		Account     string `json:"account"`
 	}
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
 	a, err := h.svc.Authorize(c.Request().Context(), tools.AuthorizeRequest{
-		ToolName: body.ToolName, ToolVersion: body.ToolVersion, UserID: body.UserID, NextURI: body.NextURI,
+		ToolName: body.ToolName, ToolVersion: body.ToolVersion, UserID: body.UserID, NextURI: body.NextURI, Account: body.Account,
 	})
 	if err != nil {
 		return toolError(err)
@@ -138,13 +139,14 @@ func (h *toolHandlers) execute(c echo.Context) error {
 		Input                  map[string]any `json:"input"`
 		RunAt                  string         `json:"run_at"`
 		IncludeErrorStacktrace bool           `json:"include_error_stacktrace"`
+		Account                string         `json:"account"`
 	}
 	if err := bindJSON(c, &body); err != nil {
 		return err
 	}
 	res, err := h.svc.Execute(c.Request().Context(), tools.ExecuteRequest{
 		ToolName: body.ToolName, ToolVersion: body.ToolVersion, UserID: body.UserID, Input: body.Input,
-		RunAt: body.RunAt, IncludeErrorStacktrace: body.IncludeErrorStacktrace,
+		RunAt: body.RunAt, IncludeErrorStacktrace: body.IncludeErrorStacktrace, Account: body.Account,
 	})
 	if err != nil {
 		return toolError(err)

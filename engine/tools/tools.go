@@ -143,6 +143,9 @@ type AuthorizeRequest struct {
 	UserID      string
 	// NextURI is where the browser goes after the provider's callback.
 	NextURI string
+	// Account labels which of the user's accounts at the provider to use;
+	// empty leaves the tool requirement's choice (the default account).
+	Account string
 }
 
 // Authorize returns the authorization for the tool's requirement: completed
@@ -158,7 +161,19 @@ func (s *Service) Authorize(ctx context.Context, req AuthorizeRequest) (engine.A
 	if err != nil {
 		return engine.Authorization{}, err
 	}
-	return s.authorize(ctx, t.Def, req.UserID, req.NextURI)
+	return s.authorize(ctx, withAccount(t.Def, req.Account), req.UserID, req.NextURI)
+}
+
+// withAccount returns def whose authorization requirement names account
+// (when both are set): the caller's choice of account wins over the tool's.
+func withAccount(def toolkit.ToolDefinition, account string) toolkit.ToolDefinition {
+	if account == "" || def.Requirements.Authorization == nil {
+		return def
+	}
+	req := *def.Requirements.Authorization
+	req.Account = account
+	def.Requirements.Authorization = &req
+	return def
 }
 
 // authorize answers def's requirement for userID. The provider is the
@@ -170,7 +185,7 @@ func (s *Service) authorize(ctx context.Context, def toolkit.ToolDefinition, use
 	if req == nil {
 		return engine.Authorization{Status: engine.StatusCompleted, UserID: userID}, nil
 	}
-	ar := engine.AuthorizeRequest{UserID: userID, ProviderType: req.ProviderType, NextURI: nextURI}
+	ar := engine.AuthorizeRequest{UserID: userID, ProviderType: req.ProviderType, NextURI: nextURI, Account: req.Account}
 	if req.OAuth2 != nil {
 		ar.Scopes = req.OAuth2.Scopes
 	}
@@ -210,6 +225,9 @@ type ExecuteRequest struct {
 	// IncludeErrorStacktrace keeps a failed tool's stack trace in the
 	// result; otherwise it is dropped.
 	IncludeErrorStacktrace bool
+	// Account labels which of the user's accounts at the provider to use;
+	// empty leaves the tool requirement's choice (the default account).
+	Account string
 }
 
 // ExecuteResult is the outcome of a tool call the worker answered, whether
@@ -261,7 +279,7 @@ func (s *Service) Execute(ctx context.Context, req ExecuteRequest) (ExecuteResul
 	if err != nil {
 		return ExecuteResult{}, err
 	}
-	def := t.Def
+	def := withAccount(t.Def, req.Account)
 	call := toolkit.ToolCallRequest{
 		RunID:       newID("run_"),
 		ExecutionID: newID("exec_"),
