@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -20,14 +21,19 @@ import (
 // transaction) and one recording none. Each iteration completes one
 // authorization on both, alternating which goes first, and times only
 // the browser's GET /oauth/callback (state, code exchange at the
-// stand-in, sealing, the store writes, the redirect page). It reports
-// both means and their ratio (with-outbox / without); the target is a
-// ratio under 1.10.
+// stand-in, sealing, the store writes, the redirect page). Between
+// iterations, untimed, the events are removed as a deliverer keeping up
+// removes them, so the outbox stays as small as in service. It reports
+// both means, their ratio (with-outbox / without) and the median of the
+// per-iteration ratios (each pair ran back to back, so a burst of load
+// from elsewhere moves it less than the means); the target is a ratio
+// under 1.10.
 func BenchmarkCallbackOutbox(b *testing.B) {
 	type side struct {
 		h     *harness
 		idp   *providertest.Provider
 		total time.Duration
+		last  time.Duration
 	}
 	newSide := func(types []string) *side {
 		s := &side{}
@@ -54,7 +60,8 @@ func BenchmarkCallbackOutbox(b *testing.B) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		s.total += time.Since(t0)
+		s.last = time.Since(t0)
+		s.total += s.last
 		if resp.StatusCode != http.StatusOK {
 			b.Fatalf("callback: HTTP %d", resp.StatusCode)
 		}
@@ -65,6 +72,24 @@ func BenchmarkCallbackOutbox(b *testing.B) {
 		callback(with, "warm-"+strconv.Itoa(i))
 	}
 	without.total, with.total = 0, 0
+	// drain removes the delivered events, untimed, as a deliverer keeping
+	// up does: the outbox stays as small as it is in service.
+	delivered := 0
+	drain := func() {
+		evs, _, err := with.h.store.ListEvents(ctx, "", 0, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, ev := range evs {
+			if err := with.h.store.DeleteEvent(ctx, ev.ID); err != nil {
+				b.Fatal(err)
+			}
+			delivered++
+		}
+	}
+	drain()
+	delivered = 0
+	ratios := make([]float64, 0, b.N)
 	b.ResetTimer()
 	for i := range b.N {
 		user := "user-" + strconv.Itoa(i)
@@ -75,16 +100,17 @@ func BenchmarkCallbackOutbox(b *testing.B) {
 			callback(with, user)
 			callback(without, user)
 		}
+		ratios = append(ratios, float64(with.last)/float64(without.last))
+		drain()
 	}
 	b.StopTimer()
+	slices.Sort(ratios)
+	b.ReportMetric(ratios[len(ratios)/2], "median-ratio")
 	n := float64(b.N)
 	b.ReportMetric(float64(without.total.Nanoseconds())/n, "without-ns/op")
 	b.ReportMetric(float64(with.total.Nanoseconds())/n, "with-outbox-ns/op")
 	b.ReportMetric(float64(with.total)/float64(without.total), "ratio")
-	var list struct {
-		TotalCount int `json:"total_count"`
-	}
-	if code := with.h.doKey(adminKey, "GET", "/v1/admin/webhook_events?limit=1", nil, &list); code != 200 || list.TotalCount < b.N {
-		b.Fatalf("outbox holds %d events (HTTP %d), want at least %d", list.TotalCount, code, b.N)
+	if delivered != b.N {
+		b.Fatalf("the outbox took %d events, want one connection.created per callback (%d)", delivered, b.N)
 	}
 }
