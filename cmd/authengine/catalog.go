@@ -146,6 +146,21 @@ needs, since it never reads the engine's environment).
 			e.grants(), e.pkce(), e.clientAuth(), delimiterName(e.p.OAuth2.ScopeDelimiter), codeList(e.p.OAuth2.DefaultScopes, " "),
 			codeList(e.variables, ", "))
 	}
+	b.WriteString(`
+## Quirk families
+
+Each family below is run end to end through the engine's HTTP API (authorize, consent, callback,
+token and user info, then expiry and refresh where the template refreshes) with every template
+listed, its endpoints pointed at the strict stand-in provider (` + "`internal/providertest`" + `) set to
+reproduce the quirk and to demand exactly the template's client authentication, PKCE, scope
+delimiter and body type.
+
+| family | catalog entries | test |
+|---|---|---|
+`)
+	for _, f := range catalog.Families {
+		fmt.Fprintf(&b, "| %s | %s | `%s/%s` |\n", f.Name, codeList(f.Entries, ", "), catalog.FamilyTest, f.Key)
+	}
 	b.WriteString("\n## Providers\n")
 	for _, e := range entries {
 		o := e.p.OAuth2

@@ -52,3 +52,18 @@ func TestLookupReturnsACopy(t *testing.T) {
 		t.Fatal("changing a returned template changed the catalog")
 	}
 }
+
+func TestFamiliesNameShippedTemplates(t *testing.T) {
+	keys := map[string]bool{}
+	for _, f := range Families {
+		if keys[f.Key] || f.Key == "" || f.Name == "" || len(f.Entries) == 0 {
+			t.Errorf("family %+v: empty or duplicate", f)
+		}
+		keys[f.Key] = true
+		for _, id := range f.Entries {
+			if _, ok := Lookup(id); !ok {
+				t.Errorf("family %s names %q, which is not in the catalog", f.Key, id)
+			}
+		}
+	}
+}

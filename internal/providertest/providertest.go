@@ -115,6 +115,12 @@ type Quirks struct {
 	// ({"ok": true, "authed_user": {...}}, as Slack and TikTok do); the
 	// top level then carries a decoy access_token that is not valid.
 	NestUnder string
+	// NestOnlyCodeExchange applies NestUnder to the code exchange only;
+	// refreshes answer top-level fields (Slack's user-token rotation).
+	NestOnlyCodeExchange bool
+	// NoResponseType accepts an authorize request without response_type,
+	// as GitHub, Slack and others do (a wrong one is still refused).
+	NoResponseType bool
 	// FormEncoded answers application/x-www-form-urlencoded (GitHub).
 	FormEncoded bool
 	// ArrayScopes sends scope as a JSON array.
@@ -562,7 +568,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		p.violation("authorize: %s", msg)
 		redirect("error", "invalid_request", "error_description", msg)
 	}
-	if got := q.Get("response_type"); got != "code" {
+	if got := q.Get("response_type"); got != "code" && (got != "" || !p.opts.Quirks.NoResponseType) {
 		fail("response_type %q, want code", got)
 		return
 	}
@@ -804,7 +810,7 @@ func (p *Provider) grantCode(w http.ResponseWriter, form url.Values, clientID st
 		return
 	}
 	p.exchanges.Add(1)
-	p.issueLocked(w, g.family, g.scopes, !p.opts.NoRefreshTokens)
+	p.issueLocked(w, g.family, g.scopes, !p.opts.NoRefreshTokens, p.opts.Quirks.NestUnder)
 }
 
 // grantRefresh redeems a refresh token. There is one registered client,
@@ -851,10 +857,10 @@ func (p *Provider) grantRefresh(w http.ResponseWriter, form url.Values) {
 	p.refreshes.Add(1)
 	if p.opts.RotateRefreshTokens {
 		rt.rotated = true
-		p.issueLocked(w, rt.family, scopes, true)
+		p.issueLocked(w, rt.family, scopes, true, p.refreshNest())
 		return
 	}
-	p.issueLocked(w, rt.family, scopes, false)
+	p.issueLocked(w, rt.family, scopes, false, p.refreshNest())
 }
 
 func (p *Provider) grantClientCredentials(w http.ResponseWriter, form url.Values) {
@@ -873,12 +879,21 @@ func (p *Provider) grantClientCredentials(w http.ResponseWriter, form url.Values
 	}
 	p.family++
 	p.clientCreds.Add(1)
-	p.issueLocked(w, p.family, scopes, false)
+	p.issueLocked(w, p.family, scopes, false, p.opts.Quirks.NestUnder)
+}
+
+// refreshNest is the key refresh responses nest the token under.
+func (p *Provider) refreshNest() string {
+	if p.opts.Quirks.NestOnlyCodeExchange {
+		return ""
+	}
+	return p.opts.Quirks.NestUnder
 }
 
 // issueLocked mints an access token (and a refresh token) in family and
-// writes the token response in the configured shape. p.mu is held.
-func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []string, withRefresh bool) {
+// writes the token response in the configured shape, nested under nest
+// when that is set. p.mu is held.
+func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []string, withRefresh bool, nest string) {
 	at := randomToken("at")
 	a := &accessToken{family: family, scopes: scopes}
 	if p.opts.AccessTokenTTL > 0 {
@@ -920,8 +935,8 @@ func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []strin
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte(v.Encode()))
 		return
-	case q.NestUnder != "":
-		fields = map[string]any{"ok": true, q.NestUnder: fields, "access_token": randomToken("decoy"), "token_type": "bot"}
+	case nest != "":
+		fields = map[string]any{"ok": true, nest: fields, "access_token": randomToken("decoy"), "token_type": "bot"}
 	case q.ErrorsWith200:
 		fields["ok"] = true
 	}
@@ -1021,7 +1036,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func acceptsJSON(r *http.Request) bool {
 	for _, a := range r.Header.Values("Accept") {
-		if strings.Contains(a, "application/json") {
+		// application/json, or a type with the +json suffix (RFC 6839),
+		// such as GitHub's application/vnd.github+json.
+		if strings.Contains(a, "application/json") || strings.Contains(a, "+json") {
 			return true
 		}
 	}
