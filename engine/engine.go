@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authengine/authengine/authflow"
@@ -114,12 +115,6 @@ type Options struct {
 
 // Engine is the authorization service. It is safe for concurrent use.
 type Engine struct {
-	// providers and disabled are the engine.yaml providers; they do not
-	// change after New.
-	providers map[string]*authflow.Provider
-	disabled  map[string]bool
-	// guarded are engine.yaml providers that use the runtime client.
-	guarded map[string]bool
 	// reregister and swapped: registrations redone since start, by
 	// provider id (reregister.go).
 	reregister func(ctx context.Context, providerID string) (*authflow.Provider, error)
@@ -160,6 +155,13 @@ type Engine struct {
 	eventTypes map[string]bool
 	// auditRetention is how long audit log entries are kept (audit_log.go).
 	auditRetention time.Duration
+	// declared holds the engine.yaml providers; a configuration reload
+	// replaces it whole (SetProviders, declared.go), so every request
+	// reads one set.
+	declared atomic.Pointer[declaredProviders]
+	// providerClock, when set, is the clock given to every engine.yaml
+	// provider (Options.Now).
+	providerClock func() time.Time
 }
 
 // New validates opts and returns an Engine.
@@ -171,8 +173,6 @@ func New(opts Options) (*Engine, error) {
 		return nil, errors.New("engine: a sealer is required")
 	}
 	e := &Engine{
-		providers:   opts.Providers,
-		disabled:    map[string]bool{},
 		store:       opts.Store,
 		sealer:      opts.Sealer,
 		client:      opts.HTTPClient,
@@ -194,25 +194,10 @@ func New(opts Options) (*Engine, error) {
 	if e.auditRetention <= 0 {
 		e.auditRetention = DefaultAuditRetention
 	}
-	if opts.Now != nil {
-		clocked := make(map[string]*authflow.Provider, len(e.providers))
-		for id, p := range e.providers {
-			clocked[id] = p.WithClock(opts.Now)
-		}
-		e.providers = clocked
-	}
-	for _, id := range opts.DisabledProviders {
-		e.disabled[id] = true
-	}
 	e.reregister = opts.Reregister
 	e.clientDocs = opts.ClientMetadataProviders
-	e.guarded = map[string]bool{}
-	for _, id := range opts.GuardedProviders {
-		e.guarded[id] = true
-	}
-	if e.providers == nil {
-		e.providers = map[string]*authflow.Provider{}
-	}
+	e.providerClock = opts.Now
+	e.SetProviders(opts.Providers, opts.DisabledProviders, opts.GuardedProviders)
 	if e.client == nil {
 		e.client = &http.Client{Timeout: 30 * time.Second}
 	}
@@ -290,19 +275,20 @@ func (e *Engine) Health(ctx context.Context) error {
 // always wins over a runtime (admin API) provider, and runtime providers
 // are matched by provider_id only when no YAML provider is.
 func (e *Engine) provider(id string) (*authflow.Provider, error) {
-	if p, ok := e.providers[id]; ok {
+	d := e.declared.Load()
+	if p, ok := d.providers[id]; ok {
 		if np, ok := e.reregistered(id); ok {
 			return np, nil
 		}
 		return p, nil
 	}
-	if !e.disabled[id] {
+	if !d.disabled[id] {
 		if p, found, err := e.runtime.byID(id); found {
 			return p, err
 		}
 	}
 	var match *authflow.Provider
-	for _, p := range e.providers {
+	for _, p := range d.providers {
 		if p.CatalogID() == id {
 			if match != nil {
 				return nil, ambiguousError(id)
@@ -310,7 +296,7 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 			match = p
 		}
 	}
-	if match == nil && !e.disabled[id] {
+	if match == nil && !d.disabled[id] {
 		p, err := e.runtime.byCatalogID(id)
 		if err != nil {
 			return nil, err
@@ -322,7 +308,7 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 		// name a runtime provider not loaded yet.
 		return nil, fmt.Errorf("runtime providers are not loaded yet: %w", ErrStoreUnavailable)
 	}
-	if match == nil && e.disabled[id] {
+	if match == nil && d.disabled[id] {
 		return nil, &RequestError{Name: "provider_disabled", Message: fmt.Sprintf("provider %q is disabled in the engine's configuration", id)}
 	}
 	if match == nil {
@@ -335,7 +321,8 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 // providers use HTTPClient, every other provider (and those named by
 // Options.GuardedProviders) the runtime client.
 func (e *Engine) clientFor(p *authflow.Provider) *http.Client {
-	if q, ok := e.providers[p.ID()]; ok && !e.guarded[p.ID()] {
+	d := e.declared.Load()
+	if q, ok := d.providers[p.ID()]; ok && !d.guarded[p.ID()] {
 		if np, swapped := e.reregistered(p.ID()); q == p || swapped && np == p {
 			return e.client
 		}
@@ -344,7 +331,7 @@ func (e *Engine) clientFor(p *authflow.Provider) *http.Client {
 }
 
 // Providers returns the engine.yaml providers by id.
-func (e *Engine) Providers() map[string]*authflow.Provider { return e.providers }
+func (e *Engine) Providers() map[string]*authflow.Provider { return e.declared.Load().providers }
 
 // providerContext bounds one provider request.
 func (e *Engine) providerContext(ctx context.Context) (context.Context, context.CancelFunc) {

@@ -301,8 +301,9 @@ func (e *Engine) announceProviders(ctx context.Context) {
 
 // isConfigID reports whether id is declared in engine.yaml, enabled or not.
 func (e *Engine) isConfigID(id string) bool {
-	_, ok := e.providers[id]
-	return ok || e.disabled[id]
+	d := e.declared.Load()
+	_, ok := d.providers[id]
+	return ok || d.disabled[id]
 }
 
 // ListProviders returns every provider, engine.yaml ones first, each group
@@ -555,14 +556,15 @@ func (e *Engine) configInfos() []ProviderInfo {
 			out = append(out, infoOf(p, SourceConfig, store.ProviderRecord{}))
 		}
 	} else {
-		for id, p := range e.providers {
+		d := e.declared.Load()
+		for id, p := range d.providers {
 			out = append(out, ProviderInfo{Source: SourceConfig, Provider: config.Provider{
 				ID: id, ProviderID: p.CatalogID(), Enabled: ptr(true), Type: config.ProviderTypeOAuth2,
 				OAuth2: config.OAuth2{GrantType: p.GrantType(), ScopeDelimiter: p.ScopeDelimiter(), PKCE: config.PKCE{Enabled: p.PKCE()}},
 			}})
 		}
-		for id := range e.disabled {
-			if _, ok := e.providers[id]; !ok {
+		for id := range d.disabled {
+			if _, ok := d.providers[id]; !ok {
 				out = append(out, ProviderInfo{Source: SourceConfig, Provider: config.Provider{ID: id, Enabled: ptr(false), Type: config.ProviderTypeOAuth2}})
 			}
 		}

@@ -15,7 +15,7 @@ import (
 var commands = []command{
 	{
 		name:    "serve",
-		summary: "start the engine",
+		summary: "start the engine (SIGHUP reloads the configuration, SIGTERM drains and stops)",
 		flags: func(fs *pflag.FlagSet, o *options) {
 			configFlags(fs, o)
 			fs.BoolVar(&o.allowMissingKeys, "allow-missing-keys", false, "start even when stored records are sealed with root keys that are not configured (their users authorize again)")

@@ -56,6 +56,7 @@ func TestEngineProcess(t *testing.T) {
 	t.Run("kill loop", func(t *testing.T) { testKillLoop(t, bin) })
 	t.Run("full disk", func(t *testing.T) { testFullDisk(t, bin) })
 	t.Run("sigterm drain", func(t *testing.T) { testSIGTERMDrains(t, bin) })
+	t.Run("sighup reload", func(t *testing.T) { testSIGHUPReload(t, bin) })
 	t.Run("webhook after kill -9", func(t *testing.T) { testWebhookAfterKill(t, bin) })
 }
 

@@ -14,10 +14,12 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -158,20 +160,32 @@ func check(configPath, envPath string, stdout, stderr io.Writer) error {
 }
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
-	level := slog.LevelInfo
-	switch strings.ToLower(cfg.Level) {
+	log, _ := newLeveledLogger(cfg, w)
+	return log
+}
+
+// logLevel is the level log.level names (info when empty or unknown).
+func logLevel(name string) slog.Level {
+	switch strings.ToLower(name) {
 	case "debug":
-		level = slog.LevelDebug
+		return slog.LevelDebug
 	case "warn", "warning":
-		level = slog.LevelWarn
+		return slog.LevelWarn
 	case "error":
-		level = slog.LevelError
+		return slog.LevelError
 	}
+	return slog.LevelInfo
+}
+
+// newLeveledLogger is newLogger with its level, which a reload changes.
+func newLeveledLogger(cfg config.Log, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	level := &slog.LevelVar{}
+	level.Set(logLevel(cfg.Level))
 	hopts := &slog.HandlerOptions{Level: level}
 	if strings.ToLower(cfg.Format) == "text" {
-		return slog.New(slog.NewTextHandler(w, hopts))
+		return slog.New(slog.NewTextHandler(w, hopts)), level
 	}
-	return slog.New(slog.NewJSONHandler(w, hopts))
+	return slog.New(slog.NewJSONHandler(w, hopts)), level
 }
 
 // storeOpeners is the registry of store backends by store.type.
@@ -368,8 +382,14 @@ type instance struct {
 	cfg    *config.Config
 	log    *slog.Logger
 	store  store.Store
+	sealer engine.Sealer
 	engine *engine.Engine
 	api    httpapi.Options
+	// keys are the API and admin keys the routes accept (a reload
+	// replaces them).
+	keys *httpapi.Keys
+	// mcp are the MCP providers whose client metadata documents are served.
+	mcp []string
 	// handler serves the main listener; admin and metrics serve
 	// api.admin_listen and telemetry.metrics.listen (nil when those are
 	// not set and their routes are on handler).
@@ -480,6 +500,8 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 	}
 	api.SeparateAdmin = cfg.API.AdminListen != ""
 	api.NoAccessLog = !cfg.API.AccessLogEnabled()
+	inst.sealer, inst.keys, inst.mcp = sealer, httpapi.NewKeys(apiKeys, adminKeys), found.mcp
+	api.Keys = inst.keys
 	api.RequestMetrics = httpapi.NewRequestMetrics(reg)
 	handler := httpapi.New(api)
 	mountDemo(handler, cfg, log)
@@ -488,7 +510,7 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 		return nil, err
 	}
 	inst.stops = append(inst.stops, stopTools)
-	httpapi.MountTools(handler, toolService, apiKeys, api.Limits)
+	httpapi.MountTools(handler, toolService, inst.keys, api.Limits)
 
 	inst.engine, inst.api, inst.handler = eng, api, handler
 	if api.SeparateAdmin {
@@ -505,12 +527,20 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 // configuration warnings, the development-mode notice, the access log and
 // the error that stops it.
 func serve(ctx context.Context, configPath, envPath string, allowMissingKeys bool, stdout, stderr io.Writer) (err error) {
-	var log *slog.Logger
+	// SIGHUP reloads the configuration (reload.go); until it is caught
+	// here it would end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var (
+		log   *slog.Logger
+		level *slog.LevelVar
+	)
 	l, err := loadReporting(configPath, envPath, func(cfg *config.Config) reporter {
 		if cfg == nil {
 			return textReport{stderr}
 		}
-		log = newLogger(cfg.Telemetry.Log, stderr)
+		log, level = newLeveledLogger(cfg.Telemetry.Log, stderr)
 		if !jsonLog(cfg) {
 			return textReport{stderr}
 		}
@@ -577,10 +607,15 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 		}
 	}
 	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	for serving := true; serving; {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("serve: %w", err)
+		case <-hup:
+			inst.reload(ctx, configPath, envPath, level)
+		case <-ctx.Done():
+			serving = false
+		}
 	}
 	// Drain: held waits answer now (pending) instead of being cut off,
 	// requests and refreshes in flight finish, refreshed tokens the store

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -52,13 +53,55 @@ type Options struct {
 	NoAccessLog bool
 	// RequestMetrics, when set, counts and times every request.
 	RequestMetrics *RequestMetrics
+	// Keys, when set, are the keys the routes accept, replaceable while
+	// serving (a configuration reload); APIKeys and AdminKeys are then
+	// ignored.
+	Keys *Keys
+}
+
+// Keys are the API keys and admin keys the routes accept, kept as SHA-256
+// digests; Set replaces them for every request that starts after it.
+type Keys struct {
+	api, admin atomic.Pointer[[][32]byte]
+}
+
+// NewKeys returns the keys apiKeys and adminKeys.
+func NewKeys(apiKeys, adminKeys []string) *Keys {
+	k := &Keys{}
+	k.Set(apiKeys, adminKeys)
+	return k
+}
+
+// Set replaces the keys.
+func (k *Keys) Set(apiKeys, adminKeys []string) {
+	k.api.Store(digests(apiKeys))
+	k.admin.Store(digests(adminKeys))
+}
+
+func digests(keys []string) *[][32]byte {
+	out := make([][32]byte, 0, len(keys))
+	for _, k := range keys {
+		if k != "" {
+			out = append(out, sha256.Sum256([]byte(k)))
+		}
+	}
+	return &out
+}
+
+// keysOf is opts.Keys, or the fixed keys of opts.
+func keysOf(opts Options) *Keys {
+	if opts.Keys != nil {
+		return opts.Keys
+	}
+	return NewKeys(opts.APIKeys, opts.AdminKeys)
 }
 
 // New returns the echo server with every route mounted (the admin API
 // too, unless SeparateAdmin).
 func New(opts Options) *echo.Echo {
 	e, h := newServer(opts)
-	apps := requireKey(opts.APIKeys, "api_key")
+	keys := keysOf(opts)
+	apps := requireKey(&keys.api, "api_key")
 
 	mountHealth(e, h)
 	e.GET("/oauth/callback", h.callback, limit(opts.Limits.Callback, opts.Limits.ExemptLoopback, byAddress, tooManyCallbacks))
@@ -71,7 +114,7 @@ func New(opts Options) *echo.Echo {
 	v1.GET("/auth/connections", h.userConnections)
 
 	if !opts.SeparateAdmin {
-		mountAdmin(e, h, opts.AdminKeys)
+		mountAdmin(e, h, keys)
 	}
 
 	if opts.Metrics != nil && !opts.SeparateMetrics {
@@ -123,7 +166,7 @@ func mountMetrics(e *echo.Echo, opts Options) {
 func NewAdmin(opts Options) *echo.Echo {
 	e, h := newServer(opts)
 	mountHealth(e, h)
-	mountAdmin(e, h, opts.AdminKeys)
+	mountAdmin(e, h, keysOf(opts))
 	return e
 }
 
@@ -151,8 +194,8 @@ func newServer(opts Options) (*echo.Echo, *handlers) {
 }
 
 // mountAdmin mounts the admin API, which takes the admin keys.
-func mountAdmin(e *echo.Echo, h *handlers, adminKeys []string) {
-	admin := e.Group("/v1/admin", requireKey(adminKeys, "admin_key"))
+func mountAdmin(e *echo.Echo, h *handlers, keys *Keys) {
+	admin := e.Group("/v1/admin", requireKey(&keys.admin, "admin_key"))
 	admin.GET("/user_connections", h.listConnections)
 	admin.DELETE("/user_connections/:id", h.deleteConnection)
 	mountAdminProviders(admin, h)
@@ -171,15 +214,10 @@ type handlers struct {
 // request's context names the caller for audit records as kind and the
 // first 12 hex digits of the key's SHA-256 (admin_key:3f2a9c1b04de),
 // which identifies a key without revealing it.
-func requireKey(keys []string, kind string) echo.MiddlewareFunc {
-	digests := make([][32]byte, 0, len(keys))
-	for _, k := range keys {
-		if k != "" {
-			digests = append(digests, sha256.Sum256([]byte(k)))
-		}
-	}
+func requireKey(keys *atomic.Pointer[[][32]byte], kind string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			digests := *keys.Load()
 			if len(digests) == 0 {
 				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "this API is off: no api." + kind + "s are configured"}
 			}

@@ -22,12 +22,12 @@ import (
 //	POST /v1/tools/execute     run a tool (403 authorization_required when the user must connect first)
 //
 // A nil svc (no workers configured) serves an empty catalog.
-func MountTools(e *echo.Echo, svc *tools.Service, apiKeys []string, limits RateLimits) {
+func MountTools(e *echo.Echo, svc *tools.Service, keys *Keys, limits RateLimits) {
 	if svc == nil {
 		svc = tools.New(tools.Options{})
 	}
 	h := &toolHandlers{svc: svc}
-	key := requireKey(apiKeys, "api_key")
+	key := requireKey(&keys.api, "api_key")
 	rate := limit(limits.APIKey, limits.ExemptLoopback, byActor, tooMany)
 	e.GET("/v1/tools", h.list, key, rate)
 	e.GET("/v1/tools/:name", h.get, key, rate)

@@ -59,7 +59,7 @@ func toolsServer(t *testing.T, withWorker bool) *httptest.Server {
 		svc = tools.New(tools.Options{Engine: eng, Registry: reg})
 	}
 	e := httpapi.New(httpapi.Options{Engine: eng, APIKeys: []string{toolsAPIKey}, MaxBodyBytes: 4 << 10})
-	httpapi.MountTools(e, svc, []string{toolsAPIKey}, httpapi.RateLimits{})
+	httpapi.MountTools(e, svc, httpapi.NewKeys([]string{toolsAPIKey}, nil), httpapi.RateLimits{})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
 	return srv

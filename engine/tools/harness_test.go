@@ -210,7 +210,7 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 	}
 	svc := tools.New(tools.Options{Engine: h.engine, Registry: h.registry, Logger: log, Now: h.clock.Now})
 	e := httpapi.New(httpapi.Options{Engine: h.engine, APIKeys: []string{apiKey}, Logger: log})
-	httpapi.MountTools(e, svc, []string{apiKey}, httpapi.RateLimits{})
+	httpapi.MountTools(e, svc, httpapi.NewKeys([]string{apiKey}, nil), httpapi.RateLimits{})
 	var hh http.Handler = e
 	handler.Store(&hh)
 	return h
