@@ -22,6 +22,8 @@ type Config struct {
 	Webhooks []Webhook `koanf:"webhooks"`
 	// Audit configures the persisted audit log.
 	Audit Audit `koanf:"audit"`
+	// Refresh configures refreshing tokens ahead of need.
+	Refresh Refresh `koanf:"refresh"`
 
 	// references replaces every value that came from $<env:> or $<file:>
 	// with "[redacted]" (see DisplayProviders); nil when none did.
@@ -311,4 +313,27 @@ type Audit struct {
 	// Retention is how long entries are kept. Default
 	// DefaultAuditRetention (2160h, 90 days).
 	Retention time.Duration `koanf:"retention"`
+}
+
+// Refresh configures refreshing tokens ahead of need.
+type Refresh struct {
+	// Sweeper is the background refresh (engine/sweeper).
+	Sweeper RefreshSweeper `koanf:"sweeper"`
+}
+
+// RefreshSweeper configures the background refresh: one instance at a
+// time refreshes connections whose token expires within Window, and those
+// idle for IdleAfter. Off unless Enabled.
+type RefreshSweeper struct {
+	Enabled bool `koanf:"enabled"`
+	// Interval between passes (each with up to a fifth of it added as
+	// jitter). Default 1m.
+	Interval time.Duration `koanf:"interval"`
+	// Window: tokens expiring within it are refreshed. Default 10m.
+	Window time.Duration `koanf:"window"`
+	// IdleAfter: connections not refreshed or re-authorized for this long
+	// are refreshed to keep their refresh token alive; 0 (default) is off.
+	IdleAfter time.Duration `koanf:"idle_after"`
+	// Concurrency bounds refreshes in flight. Default 4.
+	Concurrency int `koanf:"concurrency"`
 }

@@ -53,6 +53,7 @@ func validate(c *Config, r *report) {
 	validateTools(c, r)
 	validateTelemetry(c, r)
 	validateWebhooks(c, r)
+	validateRefresh(c, r)
 	if c.Audit.Retention < 0 {
 		r.errorf("audit.retention", "must not be negative")
 	} else if c.Audit.Retention > 0 && c.Audit.Retention < time.Hour {
@@ -700,5 +701,21 @@ func validateDiscovery(p Provider, base string, r *report) {
 	}
 	if p.OAuth2.GrantType == GrantClientCredentials {
 		r.errorf(keyPath(base, "oauth2.grant_type"), "must be authorization_code for type mcp (an MCP server's users authorize it)")
+	}
+}
+
+func validateRefresh(c *Config, r *report) {
+	sw := c.Refresh.Sweeper
+	if sw.Interval < 0 || sw.Interval > 0 && sw.Interval < time.Second {
+		r.errorf("refresh.sweeper.interval", "must be at least 1s, not %s", sw.Interval)
+	}
+	if sw.Window < 0 {
+		r.errorf("refresh.sweeper.window", "must not be negative")
+	}
+	if sw.IdleAfter < 0 {
+		r.errorf("refresh.sweeper.idle_after", "must not be negative")
+	}
+	if sw.Concurrency < 0 || sw.Concurrency > 64 {
+		r.errorf("refresh.sweeper.concurrency", "must be between 1 and 64 (0 is the default, 4), not %d", sw.Concurrency)
 	}
 }

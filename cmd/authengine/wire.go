@@ -478,6 +478,9 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 	if err := startWebhooks(cfg, st, eng, log); err != nil {
 		return nil, err
 	}
+	if err := startSweeper(cfg, st, eng, log); err != nil {
+		return nil, err
+	}
 	// The admin API shows YAML providers (read-only) beside the ones added
 	// at run time, which are loaded now and kept current until shutdown.
 	eng.SetConfigProviders(cfg.DisplayProviders())
