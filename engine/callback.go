@@ -167,7 +167,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 func (e *Engine) complete(ctx context.Context, p *authflow.Provider, f store.Flow, scopes, missing []string, ts tokenSet) error {
 	id := store.AccountConnectionID(p.ID(), f.UserID, f.Account)
 	created := e.newEvent(events.ConnectionCreated, id, events.Data{
-		ProviderID: p.ID(), UserID: f.UserID, ConnectionID: id, FlowID: f.ID, Status: string(store.ConnectionConnected),
+		ProviderID: p.ID(), UserID: f.UserID, Account: f.Account, ConnectionID: id, FlowID: f.ID, Status: string(store.ConnectionConnected),
 	})
 	if _, err := e.saveConnection(ctx, id, f.UserID, p.ID(), scopes, ts, nil, func(c *store.Connection) {
 		c.DeclinedScopes = missing
@@ -220,7 +220,7 @@ func (e *scopeNotGrantedError) Error() string { return e.reason }
 func (e *Engine) failFlow(ctx context.Context, f store.Flow, kind, reason string, missing ...string) error {
 	now := e.now()
 	evs := e.newEvent(events.FlowFailed, f.ID, events.Data{
-		ProviderID: f.ProviderID, UserID: f.UserID, FlowID: f.ID, Status: string(store.FlowFailed), Reason: reason, Kind: kind,
+		ProviderID: f.ProviderID, UserID: f.UserID, Account: f.Account, FlowID: f.ID, Status: string(store.FlowFailed), Reason: reason, Kind: kind,
 	})
 	_, err := e.store.UpdateFlowEvents(ctx, f.ID, evs, func(cur store.Flow) (store.Flow, error) {
 		if cur.Status == store.FlowCompleted {
@@ -376,7 +376,7 @@ func (e *Engine) Disconnect(ctx context.Context, id string) error {
 	}
 	rev := e.revoke(ctx, c)
 	evs := e.newEvent(events.ConnectionDeleted, c.ID, events.Data{
-		ProviderID: c.ProviderID, UserID: c.UserID, ConnectionID: c.ID, Status: "deleted",
+		ProviderID: c.ProviderID, UserID: c.UserID, Account: c.Account, ConnectionID: c.ID, Status: "deleted",
 		Reason: "the connection was deleted through the admin API", Revocation: &rev,
 	})
 	err = e.store.DeleteConnectionEvents(ctx, id, evs)

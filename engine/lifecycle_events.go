@@ -39,7 +39,7 @@ func (e *Engine) newEvent(typ, key string, d events.Data) []store.Event {
 // connEvent builds an event about connection c.
 func (e *Engine) connEvent(typ string, c store.Connection, status store.ConnectionStatus, reason, kind string) []store.Event {
 	return e.newEvent(typ, c.ID, events.Data{
-		ProviderID: c.ProviderID, UserID: c.UserID, ConnectionID: c.ID,
+		ProviderID: c.ProviderID, UserID: c.UserID, Account: c.Account, ConnectionID: c.ID,
 		Status: string(status), Reason: reason, Kind: kind,
 	})
 }

@@ -186,3 +186,25 @@ func isRequestError(err error, name string) bool {
 	var re *RequestError
 	return errors.As(err, &re) && re.Name == name
 }
+
+func TestEventsNameTheConnectionsAccount(t *testing.T) {
+	r := newRig(t, rigOptions{events: events.Types})
+	ctx := context.Background()
+	start, err := r.eng.Authorize(ctx, AuthorizeRequest{UserID: "ada", ProviderID: "hooli", Account: "work"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := r.consent(start); res.Status != store.FlowCompleted {
+		t.Fatalf("callback: %+v", res)
+	}
+	created := r.outbox(events.ConnectionCreated)
+	if len(created) != 1 || created[0].Data.Account != "work" || created[0].Data.ConnectionID != store.AccountConnectionID("hooli", "ada", "work") {
+		t.Fatalf("connection.created = %+v, want account work", created)
+	}
+	if err := r.eng.Disconnect(ctx, created[0].Data.ConnectionID); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.outbox(events.ConnectionDeleted); len(d) != 1 || d[0].Data.Account != "work" {
+		t.Fatalf("connection.deleted = %+v, want account work", d)
+	}
+}

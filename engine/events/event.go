@@ -41,8 +41,11 @@ func Known(t string) bool { return slices.Contains(Types, t) }
 // flow), the status after the change and why. It never holds a token or
 // a secret.
 type Data struct {
-	ProviderID   string `json:"provider_id"`
-	UserID       string `json:"user_id,omitempty"`
+	ProviderID string `json:"provider_id"`
+	UserID     string `json:"user_id,omitempty"`
+	// Account is the connection's account label; empty for the user's
+	// default account at the provider.
+	Account      string `json:"account,omitempty"`
 	ConnectionID string `json:"connection_id,omitempty"`
 	FlowID       string `json:"flow_id,omitempty"`
 	// Status is the connection's status (connected, needs_reauth, ...) or,
