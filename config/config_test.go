@@ -654,6 +654,37 @@ func TestConfigMistakes(t *testing.T) {
 			wantMsg:  "must not have a query or fragment",
 		},
 		{
+			name:     "type mcp without mcp.url is an error",
+			mutate:   func(d map[string]any) { hooli(d)["type"] = "mcp" },
+			wantPath: "auth.providers[hooli].mcp.url",
+			wantMsg:  "is required for type mcp",
+		},
+		{
+			name:     "mcp.url on an oauth2 provider is an error",
+			mutate:   func(d map[string]any) { hooli(d)["mcp"] = map[string]any{"url": "https://mcp.example.com/mcp"} },
+			wantPath: "auth.providers[hooli].mcp.url",
+			wantMsg:  "applies only to type mcp",
+		},
+		{
+			name: "an MCP server's url must be an absolute URL",
+			mutate: func(d map[string]any) {
+				hooli(d)["type"] = "mcp"
+				hooli(d)["mcp"] = map[string]any{"url": "mcp.example.com/mcp"}
+			},
+			wantPath: "auth.providers[hooli].mcp.url",
+			wantMsg:  "must be an absolute http:// or https:// URL",
+		},
+		{
+			name: "an issuer on type mcp is an error",
+			mutate: func(d map[string]any) {
+				hooli(d)["type"] = "mcp"
+				hooli(d)["mcp"] = map[string]any{"url": "https://mcp.example.com/mcp"}
+				hooliOAuth(d)["issuer"] = "https://id.example.com"
+			},
+			wantPath: "auth.providers[hooli].oauth2.issuer",
+			wantMsg:  "does not apply to type mcp",
+		},
+		{
 			name:     "a provider type other than oauth2 is an error",
 			mutate:   func(d map[string]any) { hooli(d)["type"] = "saml" },
 			wantPath: "auth.providers[hooli].type",

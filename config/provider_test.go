@@ -311,3 +311,12 @@ func TestIssuerReplacesTheRequestBlocks(t *testing.T) {
 		t.Fatalf("ParseProvider without issuer = %v, want authorize_request required", err)
 	}
 }
+
+// TestMCPNeedsOnlyItsURL: a type mcp entry with only its url is valid
+// (no client id, no request blocks) and needs discovery.
+func TestMCPNeedsOnlyItsURL(t *testing.T) {
+	p, _, err := ParseProvider(map[string]any{"id": "files", "type": "mcp", "mcp": map[string]any{"url": "https://mcp.example.com/mcp"}}, "")
+	if err != nil || !p.NeedsDiscovery() || p.MCP.URL != "https://mcp.example.com/mcp" {
+		t.Fatalf("ParseProvider = %+v, %v; want a valid MCP provider that needs discovery", p, err)
+	}
+}

@@ -87,3 +87,26 @@ func TestDiscoveryRecordsAreSealedScannedAndResealed(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminAPIRefusesDiscoveredProviders: discovery and MCP registration
+// run at start, so the admin API refuses oauth2.issuer and type mcp with
+// a field error and stores nothing.
+func TestAdminAPIRefusesDiscoveredProviders(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	for _, tc := range []struct {
+		doc  map[string]any
+		path string
+	}{
+		{map[string]any{"id": "acme", "client_id": "c", "client_secret": "s", "oauth2": map[string]any{"issuer": "https://id.example.com"}}, "oauth2.issuer"},
+		{map[string]any{"id": "files", "type": "mcp", "mcp": map[string]any{"url": "https://mcp.example.com/mcp"}}, "type"},
+	} {
+		_, err := r.eng.CreateProvider(t.Context(), tc.doc)
+		ipe, ok := errors.AsType[*InvalidProviderError](err)
+		if !ok || len(ipe.Fields) != 1 || ipe.Fields[0].Path != tc.path {
+			t.Fatalf("CreateProvider(%v) = %v, want one field error at %s", tc.doc["id"], err, tc.path)
+		}
+		if _, err := r.st.GetProvider(t.Context(), tc.doc["id"].(string)); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("provider %v was stored: %v", tc.doc["id"], err)
+		}
+	}
+}

@@ -317,3 +317,66 @@ func TestKeptMetadataServesAnUnreachableIssuer(t *testing.T) {
 		t.Fatalf("Resolve while down without a kept copy = %v, want ErrUnreachable", err)
 	}
 }
+
+// TestIssuerWithAPathFindsItsMetadata: for an issuer with a path, OpenID
+// Connect discovery appends the well-known path to the issuer and RFC
+// 8414 inserts its own between the host and the issuer's path; the first
+// is tried first, the second when it is not served.
+func TestIssuerWithAPathFindsItsMetadata(t *testing.T) {
+	for _, tc := range []struct {
+		name, serves string
+		wantTried    []string
+	}{
+		{"OpenID Connect: appended", "/realms/a/.well-known/openid-configuration", []string{"/realms/a/.well-known/openid-configuration"}},
+		{"RFC 8414: inserted", "/.well-known/oauth-authorization-server/realms/a",
+			[]string{"/realms/a/.well-known/openid-configuration", "/.well-known/oauth-authorization-server/realms/a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var tried []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				tried = append(tried, r.URL.Path)
+				mu.Unlock()
+				if r.URL.Path != tc.serves {
+					http.NotFound(w, r)
+					return
+				}
+				base := "http://" + r.Host
+				w.Header().Set("Content-Type", "application/json")
+				_ = encodeJSON(w, map[string]any{"issuer": base + "/realms/a", "authorization_endpoint": base + "/realms/a/auth",
+					"token_endpoint": base + "/realms/a/token"})
+			}))
+			t.Cleanup(srv.Close)
+			res, err := (&discovery.Resolver{RedirectURI: redirect}).Resolve(t.Context(), issuerOnly(t, srv.URL+"/realms/a", "c", "s"))
+			if err != nil {
+				t.Fatalf("Resolve: %v", err)
+			}
+			if got := res.Config.OAuth2.TokenRequest.Endpoint; got != srv.URL+"/realms/a/token" {
+				t.Errorf("token endpoint %q", got)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.Join(tried, " ") != strings.Join(tc.wantTried, " ") {
+				t.Errorf("fetched %v, want %v", tried, tc.wantTried)
+			}
+		})
+	}
+}
+
+// TestBearerChallenge: the 401 challenge's parameters are read whatever
+// their order, quoting and spacing.
+func TestBearerChallenge(t *testing.T) {
+	for _, tc := range []struct{ header, metadata, scope string }{
+		{`Bearer resource_metadata="https://mcp.example.com/.well-known/oauth-protected-resource", scope="a b"`, "https://mcp.example.com/.well-known/oauth-protected-resource", "a b"},
+		{`bearer scope="files:read",resource_metadata="https://x.example/m"`, "https://x.example/m", "files:read"},
+		{`Bearer realm="mcp", error="invalid_token", resource_metadata=https://x.example/m`, "https://x.example/m", ""},
+		{`Bearer realm="a \"quoted\" realm", scope="s"`, "", "s"},
+		{`Basic realm="x"`, "", ""},
+	} {
+		params := discovery.BearerParams(tc.header)
+		if params["resource_metadata"] != tc.metadata || params["scope"] != tc.scope {
+			t.Errorf("%s: got %v", tc.header, params)
+		}
+	}
+}

@@ -181,6 +181,7 @@ delimiter and body type.
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
 	}
+	b.WriteString(discoveredProvidersMarkdown)
 	return b.String()
 }
 
