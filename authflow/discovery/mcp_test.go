@@ -52,14 +52,11 @@ func authorizeMCP(t *testing.T, p *authflow.Provider, srv *mcptest.Server) (*aut
 // callMCP calls the MCP server with the token and returns the status.
 func callMCP(t *testing.T, srv *mcptest.Server, tok string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL(), strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
+	code, err := srv.Call(tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return code
 }
 
 // TestMCPServerURLAloneCompletesAnAuthorization: a provider that gives

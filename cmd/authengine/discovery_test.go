@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,7 +19,6 @@ import (
 // a later start while the issuer does not answer uses the metadata kept
 // sealed in the store, while check (which has no store) names the field.
 func TestServeWithAnIssuerOnly(t *testing.T) {
-	dir := t.TempDir()
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	var down atomic.Bool
@@ -39,18 +36,11 @@ func TestServeWithAnIssuerOnly(t *testing.T) {
 	u, _ := url.Parse(idp.URL())
 	target.Store(u)
 
-	cfg := filepath.Join(dir, "engine.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-data_dir: %s
-api: {development: true, port: %d, public_url: %q, api_keys: [%s]}
-security: {allow_private_endpoints: true}
-auth:
-  providers:
+	cfg := serveConfig(t, port, base, fmt.Sprintf(`
     - id: hooli
       client_id: %s
       client_secret: %s
-      oauth2: {issuer: %q}
-`, filepath.Join(dir, "data"), port, base, testAPIKey, idp.ClientID(), idp.ClientSecret(), front.URL)), 0o600)
+      oauth2: {issuer: %q}`, idp.ClientID(), idp.ClientSecret(), front.URL))
 
 	serveWhile(t, cfg, base, func(key string) {
 		var a enginetest.AuthResponse

@@ -15,6 +15,26 @@ import (
 	"github.com/authengine/authengine/internal/mcptest"
 )
 
+// serveConfig writes an engine.yaml for serveWhile: development mode on
+// port with public_url base, testAPIKey, private endpoints allowed (the
+// stand-ins listen on loopback), and providers (auth.providers items).
+func serveConfig(t *testing.T, port int, base, providers string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "engine.yaml")
+	err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+data_dir: %s
+api: {development: true, port: %d, public_url: %q, api_keys: [%s]}
+security: {allow_private_endpoints: true}
+auth:
+  providers:%s
+`, filepath.Join(dir, "data"), port, base, testAPIKey, providers)), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // testAPIKey is the API key the serve tests configure.
 const testAPIKey = "test-api-key-0123456789abcdef"
 
@@ -60,21 +80,13 @@ func serveWhile(t *testing.T, cfg, base string, use func(key string)) string {
 // engine registers again and the next authorization works. The engine
 // serves the provider's client ID metadata document under public_url.
 func TestServeWithAnMCPServerURLOnly(t *testing.T) {
-	dir := t.TempDir()
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	srv := mcptest.New(t, mcptest.Options{RedirectURI: base + "/oauth/callback", Scopes: []string{"files:read"}})
-	cfg := filepath.Join(dir, "engine.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf(`
-data_dir: %s
-api: {development: true, port: %d, public_url: %q, api_keys: [%s]}
-security: {allow_private_endpoints: true}
-auth:
-  providers:
+	cfg := serveConfig(t, port, base, fmt.Sprintf(`
     - id: files
       type: mcp
-      mcp: {url: %q}
-`, filepath.Join(dir, "data"), port, base, testAPIKey, srv.URL())), 0o600)
+      mcp: {url: %q}`, srv.URL()))
 
 	// start authorizes user through the API and returns the authorization
 	// and the callback URL the user's browser lands on.
@@ -96,14 +108,11 @@ auth:
 		return done
 	}
 	callMCP := func(tok string) int {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL(), strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
+		code, err := srv.Call(tok)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp.Body.Close()
-		return resp.StatusCode
+		return code
 	}
 
 	serveWhile(t, cfg, base, func(key string) {

@@ -383,3 +383,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // Register marks the dynamic client registered, as if it had registered.
 func (s *Server) Register() { s.registered.Store(true) }
+
+// Call sends the MCP server a tools/list request with the bearer token
+// and returns the answer's status (200 for a valid token, 401 otherwise).
+func (s *Server) Call(token string) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, s.URL(), strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
