@@ -115,9 +115,9 @@ type Options struct {
 
 // Engine is the authorization service. It is safe for concurrent use.
 type Engine struct {
-	// reregister and swapped: registrations redone since start, by
-	// provider id (reregister.go).
-	reregister func(ctx context.Context, providerID string) (*authflow.Provider, error)
+	// reregister and swapped: registrations redone since start (or the
+	// last SetReregister), by provider id (reregister.go).
+	reregister atomic.Pointer[reregisterFunc]
 	swapped    sync.Map
 	clientDocs []string
 	store      store.Store
@@ -194,7 +194,7 @@ func New(opts Options) (*Engine, error) {
 	if e.auditRetention <= 0 {
 		e.auditRetention = DefaultAuditRetention
 	}
-	e.reregister = opts.Reregister
+	e.SetReregister(opts.Reregister)
 	e.clientDocs = opts.ClientMetadataProviders
 	e.providerClock = opts.Now
 	e.SetProviders(opts.Providers, opts.DisabledProviders, opts.GuardedProviders)

@@ -18,6 +18,19 @@ import (
 // the request that met the refusal still fails (its code or refresh token
 // belongs to the old client).
 
+// reregisterFunc makes a new registration for a provider (Options.Reregister).
+type reregisterFunc func(ctx context.Context, providerID string) (*authflow.Provider, error)
+
+// SetReregister replaces Options.Reregister and forgets the registrations
+// redone so far: a reloaded configuration (SetProviders) brings providers
+// completed with the registrations kept in the store, and a Reregister
+// that knows the reloaded MCP providers.
+func (e *Engine) SetReregister(fn func(ctx context.Context, providerID string) (*authflow.Provider, error)) {
+	f := reregisterFunc(fn)
+	e.reregister.Store(&f)
+	e.swapped.Clear()
+}
+
 // reregistered returns the provider id's newer registration, if one was
 // made since start.
 func (e *Engine) reregistered(id string) (*authflow.Provider, bool) {
@@ -31,13 +44,14 @@ func (e *Engine) reregistered(id string) (*authflow.Provider, bool) {
 // clientRefused registers p again when err is its token endpoint refusing
 // the client (invalid_client) and the engine knows how to.
 func (e *Engine) clientRefused(ctx context.Context, p *authflow.Provider, err error) {
-	if e.reregister == nil {
+	fn := e.reregister.Load()
+	if fn == nil || *fn == nil {
 		return
 	}
 	if pe, ok := errors.AsType[*authflow.ProviderError](err); !ok || pe.Code != "invalid_client" {
 		return
 	}
-	np, rerr := e.reregister(context.WithoutCancel(ctx), p.ID())
+	np, rerr := (*fn)(context.WithoutCancel(ctx), p.ID())
 	if rerr != nil {
 		e.log.WarnContext(ctx, "register again after invalid_client", "provider", p.ID(), "err", rerr)
 		return

@@ -52,6 +52,7 @@ func (i *instance) reload(ctx context.Context, configPath, envPath string, level
 	}
 
 	i.engine.SetProviders(l.providers, disabledProviders(cfg), found.guarded)
+	i.engine.SetReregister(found.reregister)
 	i.engine.SetConfigProviders(cfg.DisplayProviders())
 	i.keys.Set(apiKeys, adminKeys)
 	if !slices.Equal(sorted(found.mcp), sorted(i.mcp)) {
