@@ -38,6 +38,9 @@ type Provider struct {
 	triggers  config.Triggers
 	// verifyRefresh refreshes once right after each grant.
 	verifyRefresh bool
+	// redirectMetadata names the redirect query parameters kept as
+	// token metadata.
+	redirectMetadata []string
 
 	// now is the clock that turns expires_in into an expiry.
 	now func() time.Time
@@ -154,6 +157,7 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 	}
 	out.revoke = block("revocation_request", o.RevocationRequest, "revoke", allowRevoke, "POST", refreshAuth)
 	out.verifyRefresh = o.VerifyRefresh
+	out.redirectMetadata = o.RedirectMetadata
 	if o.VerifyRefresh && (refresh == nil || out.grantType != config.GrantAuthorizationCode) {
 		ps.addf(base+".oauth2.verify_refresh", "needs a refresh_token_request and grant_type authorization_code")
 	}
@@ -212,6 +216,10 @@ func (p *Provider) CanRefresh() bool { return p.refresh != nil }
 // VerifyRefresh reports whether the token is refreshed once right after
 // each grant (oauth2.verify_refresh).
 func (p *Provider) VerifyRefresh() bool { return p.verifyRefresh }
+
+// RedirectMetadata returns the names of the redirect query parameters
+// kept with the token as metadata (oauth2.redirect_metadata).
+func (p *Provider) RedirectMetadata() []string { return p.redirectMetadata }
 
 // UserInfoOnGrant reports whether user info is fetched after a code
 // exchange.

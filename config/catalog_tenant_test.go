@@ -67,3 +67,16 @@ func TestParseProviderLeavesTenantVariablesAlone(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRedirectMetadataMistakes(t *testing.T) {
+	for _, tt := range []struct{ list, want string }{
+		{`[""]`, "oauth2.redirect_metadata[0]: must name a query parameter"},
+		{`[code]`, `oauth2.redirect_metadata[0]: "code" is the callback's own parameter`},
+		{`[realmId, realmId]`, `oauth2.redirect_metadata[1]: "realmId" is listed twice`},
+	} {
+		_, _, err := loadString(t, "api: {development: true}\nauth: {providers: [{provider_id: quickbooks, client_id: i, client_secret: s, oauth2: {redirect_metadata: "+tt.list+"}}]}\n", nil)
+		if err == nil || !strings.Contains(err.Error(), "auth.providers[quickbooks]."+tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.list, err, tt.want)
+		}
+	}
+}

@@ -217,6 +217,10 @@ type OAuth2 struct {
 	// (refresh_verification_failed) instead of the first refresh an hour
 	// later. It needs a refresh request and grant_type authorization_code.
 	VerifyRefresh bool `koanf:"verify_refresh"`
+	// RedirectMetadata names query parameters of the provider's redirect
+	// to the callback (QuickBooks' realmId) that are kept with the token
+	// as metadata, next to response_map's extra keys.
+	RedirectMetadata []string `koanf:"redirect_metadata"`
 }
 
 // PKCE configures RFC 7636 proof keys.

@@ -388,6 +388,7 @@ func validateProvider(p Provider, base string, r *report) {
 	if enabled && needsSecret && p.ClientSecret == "" {
 		r.errorf(keyPath(base, "client_secret"), "is required by auth_method client_secret_basic or client_secret_post (use auth_method: none for a public client)")
 	}
+	validateRedirectMetadata(p.OAuth2.RedirectMetadata, keyPath(base, "oauth2"), r)
 }
 
 // requestKind is which of a provider's requests a Request block is.

@@ -52,6 +52,9 @@ type Authorization struct {
 	// Token and UserInfo are set only when Status is completed.
 	Token    string
 	UserInfo map[string]any
+	// Metadata is the token's metadata (response_map's extra keys and
+	// oauth2.redirect_metadata), set with Token.
+	Metadata map[string]any
 	// Reason explains a failed authorization.
 	Reason string
 	// ReasonName names why it failed, from a fixed set (scope_not_granted,
@@ -154,6 +157,7 @@ func completed(id, providerID, userID string, scopes []string, ts tokenSet) Auth
 		UserID:     userID,
 		Token:      ts.AccessToken,
 		UserInfo:   ts.UserInfo,
+		Metadata:   ts.Extra,
 	}
 }
 
@@ -388,6 +392,7 @@ func (e *Engine) flowAuthorization(ctx context.Context, f store.Flow) (Authoriza
 		a.Scopes = conn.Scopes
 		a.Token = ts.AccessToken
 		a.UserInfo = ts.UserInfo
+		a.Metadata = ts.Extra
 	default:
 		a.Status = StatusNotStarted
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/authengine/authengine/authflow"
@@ -17,6 +18,9 @@ type CallbackQuery struct {
 	Code             string
 	Error            string
 	ErrorDescription string
+	// Params is the whole redirect query; the names the provider's
+	// oauth2.redirect_metadata lists are kept with the token.
+	Params url.Values
 }
 
 // CallbackResult says how the browser's visit to the callback ended.
@@ -122,6 +126,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 		}
 		tok = verified
 	}
+	keepRedirectMetadata(p, q.Params, tok)
 	ts := tokenSetFrom(tok, info)
 
 	if e.verifierURL != "" {

@@ -474,6 +474,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	}
 	// authflow keeps the old refresh token when the provider sent none.
 	ts := tokenSetFrom(tok, old.UserInfo)
+	ts.Extra = carryMetadata(old.Extra, ts.Extra)
 	scopes := union(conn.Scopes, tok.Scopes)
 	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &conn, nil)
 	if err == nil {

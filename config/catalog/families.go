@@ -25,4 +25,5 @@ var Families = []Family{
 	{"string-expires-in", "`expires_in` as a string", []string{"microsoft", "paypal"}},
 	{"extra-authorize-params", "extra authorize parameters (`access_type=offline`, `prompt=consent`, `audience`, `token_access_type`)", []string{"google", "atlassian", "dropbox", "zoho"}},
 	{"pkce-required", "PKCE (S256) required", []string{"x", "airtable", "canva"}},
+	{"captured-metadata", "metadata from the redirect query (QuickBooks `realmId`) and the token response (Salesforce `instance_url`), kept across refreshes", []string{"quickbooks", "salesforce"}},
 }

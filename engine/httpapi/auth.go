@@ -58,6 +58,9 @@ type authorizationResponse struct {
 type authContext struct {
 	Token    string         `json:"token,omitempty"`
 	UserInfo map[string]any `json:"user_info,omitempty"`
+	// Metadata is what the provider said about the grant besides the
+	// token: response_map's extra keys and oauth2.redirect_metadata.
+	Metadata map[string]any `json:"metadata,omitempty"`
 }
 
 func toResponse(a engine.Authorization) *authorizationResponse {
@@ -70,7 +73,7 @@ func toResponse(a engine.Authorization) *authorizationResponse {
 		r.Scopes = []string{}
 	}
 	if a.Status == engine.StatusCompleted {
-		r.Context = &authContext{Token: a.Token, UserInfo: a.UserInfo}
+		r.Context = &authContext{Token: a.Token, UserInfo: a.UserInfo, Metadata: a.Metadata}
 	}
 	return r
 }

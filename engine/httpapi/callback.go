@@ -29,6 +29,7 @@ func (h *handlers) callback(c echo.Context) error {
 		Code:             q.Get("code"),
 		Error:            q.Get("error"),
 		ErrorDescription: q.Get("error_description"),
+		Params:           q,
 	})
 	c.Response().Header().Set("Cache-Control", "no-store")
 	c.Response().Header().Set("Referrer-Policy", "no-referrer")

@@ -30,6 +30,10 @@ var familyKnobs = map[string]func(o *providertest.Options){
 	"string-expires-in":       func(o *providertest.Options) { o.Quirks.StringExpiresIn = true },
 	"extra-authorize-params":  func(o *providertest.Options) {},
 	"pkce-required":           func(o *providertest.Options) {},
+	"captured-metadata": func(o *providertest.Options) {
+		o.RedirectParams = map[string]string{"realmId": "9130-3571"}
+		o.GrantFields = map[string]any{"instance_url": "https://acme.my.salesforce.com"}
+	},
 }
 
 // standInFor is the strict stand-in's configuration for template p: it
@@ -133,10 +137,12 @@ func runCatalogEntry(t *testing.T, family, id string, knob func(*providertest.Op
 	case family == "rotating-refresh-tokens" || family == "nested-token":
 		refreshes = 2
 	}
+	checkMetadata(t, family, tmpl, done)
 	prev := first
 	for i := 1; i <= refreshes; i++ {
 		h.clock.Advance(2 * time.Hour)
 		again := h.authorize("ada", id)
+		checkMetadata(t, family, tmpl, again)
 		if again.Status != "completed" || again.Token() == prev || !idp.ValidAccessToken(again.Token()) {
 			t.Fatalf("refresh %d: status %s, new valid token %v", i, again.Status, again.Token() != prev && idp.ValidAccessToken(again.Token()))
 		}
@@ -175,5 +181,30 @@ func checkAuthorizeURL(t *testing.T, family string, tmpl config.Provider, raw st
 	}
 	if tmpl.OAuth2.PKCE.Enabled && q.Get("code_challenge_method") != "S256" {
 		t.Errorf("PKCE template: code_challenge_method %q", q.Get("code_challenge_method"))
+	}
+}
+
+// checkMetadata checks, for the captured-metadata family, that the
+// authorization context carries the redirect parameters the template
+// keeps and the token response's instance_url when its map reads it.
+func checkMetadata(t *testing.T, family string, tmpl config.Provider, a authResp) {
+	t.Helper()
+	if family != "captured-metadata" {
+		return
+	}
+	want := map[string]any{}
+	for _, name := range tmpl.OAuth2.RedirectMetadata {
+		want[name] = "9130-3571"
+	}
+	if _, ok := tmpl.OAuth2.TokenRequest.ResponseMap["instance_url"]; ok {
+		want["instance_url"] = "https://acme.my.salesforce.com"
+	}
+	if len(want) == 0 {
+		t.Fatal("the template keeps no metadata")
+	}
+	for k, v := range want {
+		if a.Context == nil || a.Context.Metadata[k] != v {
+			t.Errorf("context metadata %s = %v, want %v", k, a.Context.Metadata[k], v)
+		}
 	}
 }

@@ -66,6 +66,7 @@ type AuthResponse struct {
 type AuthContext struct {
 	Token    string         `json:"token"`
 	UserInfo map[string]any `json:"user_info"`
+	Metadata map[string]any `json:"metadata"`
 }
 
 // Token is the access token of a completed response, or "".

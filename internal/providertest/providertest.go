@@ -102,6 +102,12 @@ type Options struct {
 	UserInfo map[string]any
 	// Quirks reproduce real providers' deviations.
 	Quirks Quirks
+	// RedirectParams are added to the redirect that carries the code
+	// (QuickBooks' realmId).
+	RedirectParams map[string]string
+	// GrantFields are added to the code exchange's token response, not to
+	// refreshes (Salesforce's instance_url).
+	GrantFields map[string]any
 	// Now is the stand-in's clock for code and token expiry. Default time.Now.
 	Now func() time.Time
 	// OIDC, when set, makes the stand-in an OpenID Connect provider
@@ -610,7 +616,11 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Unlock()
 	p.authorize.Add(1)
-	redirect("code", code)
+	params := []string{"code", code}
+	for k, v := range p.opts.RedirectParams {
+		params = append(params, k, v)
+	}
+	redirect(params...)
 }
 
 // handleToken implements the token endpoint: authorization_code,
@@ -810,7 +820,7 @@ func (p *Provider) grantCode(w http.ResponseWriter, form url.Values, clientID st
 		return
 	}
 	p.exchanges.Add(1)
-	p.issueLocked(w, g.family, g.scopes, !p.opts.NoRefreshTokens, p.opts.Quirks.NestUnder)
+	p.issueLocked(w, g.family, g.scopes, !p.opts.NoRefreshTokens, p.opts.Quirks.NestUnder, p.opts.GrantFields)
 }
 
 // grantRefresh redeems a refresh token. There is one registered client,
@@ -857,10 +867,10 @@ func (p *Provider) grantRefresh(w http.ResponseWriter, form url.Values) {
 	p.refreshes.Add(1)
 	if p.opts.RotateRefreshTokens {
 		rt.rotated = true
-		p.issueLocked(w, rt.family, scopes, true, p.refreshNest())
+		p.issueLocked(w, rt.family, scopes, true, p.refreshNest(), nil)
 		return
 	}
-	p.issueLocked(w, rt.family, scopes, false, p.refreshNest())
+	p.issueLocked(w, rt.family, scopes, false, p.refreshNest(), nil)
 }
 
 func (p *Provider) grantClientCredentials(w http.ResponseWriter, form url.Values) {
@@ -879,7 +889,7 @@ func (p *Provider) grantClientCredentials(w http.ResponseWriter, form url.Values
 	}
 	p.family++
 	p.clientCreds.Add(1)
-	p.issueLocked(w, p.family, scopes, false, p.opts.Quirks.NestUnder)
+	p.issueLocked(w, p.family, scopes, false, p.opts.Quirks.NestUnder, nil)
 }
 
 // refreshNest is the key refresh responses nest the token under.
@@ -892,8 +902,8 @@ func (p *Provider) refreshNest() string {
 
 // issueLocked mints an access token (and a refresh token) in family and
 // writes the token response in the configured shape, nested under nest
-// when that is set. p.mu is held.
-func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []string, withRefresh bool, nest string) {
+// when that is set, with the extra fields at its top level. p.mu is held.
+func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []string, withRefresh bool, nest string, extra map[string]any) {
 	at := randomToken("at")
 	a := &accessToken{family: family, scopes: scopes}
 	if p.opts.AccessTokenTTL > 0 {
@@ -922,6 +932,9 @@ func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []strin
 		} else {
 			fields["scope"] = strings.Join(scopes, p.opts.Quirks.ScopeDelimiter)
 		}
+	}
+	for k, v := range extra {
+		fields[k] = v
 	}
 	q := p.opts.Quirks
 	switch {
