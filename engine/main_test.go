@@ -4,14 +4,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/engine/store"
-	redisstore "github.com/authengine/authengine/engine/store/redis"
 	"github.com/authengine/authengine/internal/enginetest"
 	"github.com/authengine/authengine/internal/providertest"
 	"github.com/authengine/authengine/internal/redistest"
@@ -144,13 +142,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 }
 
 func redisStore(t *testing.T, now func() time.Time) store.Store {
-	t.Helper()
-	st, err := redisstore.Open(redisstore.Config{URL: redistest.URL(t), KeyPrefix: redistest.Prefix(t)}, redisstore.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return enginetest.RedisStore(t, now)
 }
 
 // connect runs a whole authorization of user at the stand-in and returns
@@ -162,18 +154,8 @@ func (r *rig) connect(user string) string {
 	if err != nil || start.Status != StatusPending {
 		r.t.Fatalf("authorize: %+v, %v; want pending", start, err)
 	}
-	cb, err := r.idp.Consent(ctx, start.URL)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	u, err := url.Parse(cb)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	q := u.Query()
-	res, err := r.eng.Callback(ctx, CallbackQuery{State: q.Get("state"), Code: q.Get("code")})
-	if err != nil || res.Status != store.FlowCompleted {
-		r.t.Fatalf("callback: %+v, %v; want completed", res, err)
+	if res := r.consent(start); res.Status != store.FlowCompleted {
+		r.t.Fatalf("callback: %+v; want completed", res)
 	}
 	return store.ConnectionID("hooli", user)
 }

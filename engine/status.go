@@ -68,9 +68,9 @@ func (e *Engine) statusChanged(ctx context.Context, ch StatusChange) {
 // since it was read (a new authorization wins: errConnChanged). A
 // connection.needs_reauth event (its status field says which) is written
 // in the same store write; kind names the cause from a fixed set
-// (invalid_grant, unauthorized_client, no_refresh_token). It returns
-// ErrNeedsReauth once the change is stored: every status but connected
-// needs a new authorization.
+// (invalid_grant, unauthorized_client, no_refresh_token). It returns a
+// *StatusError (errors.Is ErrNeedsReauth) once the change is stored: every
+// status but connected needs a new authorization.
 func (e *Engine) markStatus(ctx context.Context, conn store.Connection, to store.ConnectionStatus, reason, kind string) error {
 	var (
 		change  StatusChange

@@ -15,20 +15,28 @@ import (
 func verifyingRig(t *testing.T) *rig {
 	t.Helper()
 	r := newRig(t, rigOptions{})
-	cfg := r.idp.Config("hooli")
+	r.verifyWith(r.idp)
+	return r
+}
+
+// verifyWith replaces the rig's engine with one whose provider "hooli" is
+// idp with oauth2.verify_refresh.
+func (r *rig) verifyWith(idp *providertest.Provider) {
+	r.t.Helper()
+	r.idp = idp
+	cfg := idp.Config("hooli")
 	cfg.OAuth2.VerifyRefresh = true
 	p, err := authflow.Compile(cfg, redirect)
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
 	r.opts.Providers = map[string]*authflow.Provider{"hooli": p}
 	eng, err := New(r.opts)
 	if err != nil {
-		t.Fatal(err)
+		r.t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = eng.Close(context.Background()) })
+	r.t.Cleanup(func() { _ = eng.Close(context.Background()) })
 	r.eng = eng
-	return r
 }
 
 func TestVerifyRefresh(t *testing.T) {
@@ -93,18 +101,7 @@ func TestVerifyRefresh(t *testing.T) {
 
 	t.Run("a provider that issues no refresh token fails the flow", func(t *testing.T) {
 		r := newRig(t, rigOptions{})
-		r.idp = providertest.New(t, providertest.Options{RedirectURI: redirect, NoRefreshTokens: true, AccessTokenTTL: time.Hour, Now: r.clock.Now})
-		cfg := r.idp.Config("hooli")
-		cfg.OAuth2.VerifyRefresh = true
-		p, err := authflow.Compile(cfg, redirect)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.opts.Providers = map[string]*authflow.Provider{"hooli": p}
-		if r.eng, err = New(r.opts); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = r.eng.Close(context.Background()) })
+		r.verifyWith(providertest.New(t, providertest.Options{RedirectURI: redirect, NoRefreshTokens: true, AccessTokenTTL: time.Hour, Now: r.clock.Now}))
 		start, err := r.authorize(ctx, "ada")
 		if err != nil {
 			t.Fatal(err)

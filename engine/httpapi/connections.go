@@ -24,6 +24,12 @@ func connectionJSON(conn engine.Connection) map[string]any {
 		"connection_status": conn.Status, "status": conn.Status, "scopes": nonNil(conn.Scopes),
 		"created_at": conn.CreatedAt.UTC().Format(time.RFC3339), "updated_at": conn.UpdatedAt.UTC().Format(time.RFC3339),
 	}
+	return withLifecycle(item, conn)
+}
+
+// withLifecycle adds the fields a connection has only sometimes: its
+// expiry, account label and declined scopes.
+func withLifecycle(item map[string]any, conn engine.Connection) map[string]any {
 	if !conn.ExpiresAt.IsZero() {
 		item["expires_at"] = conn.ExpiresAt.UTC().Format(time.RFC3339)
 	}
@@ -91,20 +97,10 @@ func (h *handlers) userConnections(c echo.Context) error {
 	}
 	items := make([]map[string]any, 0, len(list))
 	for _, conn := range list {
-		item := map[string]any{
+		items = append(items, withLifecycle(map[string]any{
 			"id": conn.ID, "provider_id": conn.ProviderID, "status": conn.Status, "scopes": nonNil(conn.Scopes),
 			"updated_at": conn.UpdatedAt.UTC().Format(time.RFC3339),
-		}
-		if !conn.ExpiresAt.IsZero() {
-			item["expires_at"] = conn.ExpiresAt.UTC().Format(time.RFC3339)
-		}
-		if conn.Account != "" {
-			item["account"] = conn.Account
-		}
-		if len(conn.DeclinedScopes) > 0 {
-			item["declined_scopes"] = conn.DeclinedScopes
-		}
-		items = append(items, item)
+		}, conn))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"user_id": c.QueryParam("user_id"), "items": items})
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/store"
-	redisstore "github.com/authengine/authengine/engine/store/redis"
 	"github.com/authengine/authengine/engine/sweeper"
 	"github.com/authengine/authengine/internal/enginetest"
 	"github.com/authengine/authengine/internal/providertest"
@@ -101,13 +100,7 @@ func (c *cluster) sweeper(i int, idle time.Duration) *sweeper.Sweeper {
 }
 
 func redisStore(t *testing.T, now func() time.Time) store.Store {
-	t.Helper()
-	st, err := redisstore.Open(redisstore.Config{URL: redistest.URL(t), KeyPrefix: redistest.Prefix(t)}, redisstore.Options{Now: now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
+	return enginetest.RedisStore(t, now)
 }
 
 func boltStore(t *testing.T, now func() time.Time) store.Store {
