@@ -224,17 +224,21 @@ func scalarInt(raw any) (int64, bool) {
 func tagFields(t reflect.Type) map[string]int {
 	out := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+		if key, ok := koanfKey(t.Field(i)); ok {
+			out[key] = i
 		}
-		tag, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
-		if tag == "" || tag == "-" {
-			continue
-		}
-		out[tag] = i
 	}
 	return out
+}
+
+// koanfKey returns the file key of struct field f (its koanf tag), and
+// whether it has one.
+func koanfKey(f reflect.StructField) (string, bool) {
+	if !f.IsExported() {
+		return "", false
+	}
+	tag, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
+	return tag, tag != "" && tag != "-"
 }
 
 func fieldNames(fields map[string]int) []string {

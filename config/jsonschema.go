@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
-	"strings"
 )
 
 // SchemaID is the $id of the JSON Schema of engine.yaml: the committed
@@ -103,15 +102,9 @@ func (w *schemaWalker) schema(t reflect.Type) map[string]any {
 func (w *schemaWalker) structSchema(t reflect.Type) map[string]any {
 	props := map[string]any{}
 	for i := range t.NumField() {
-		f := t.Field(i)
-		if !f.IsExported() {
-			continue
+		if key, ok := koanfKey(t.Field(i)); ok {
+			props[key] = w.schema(t.Field(i).Type)
 		}
-		tag, _, _ := strings.Cut(f.Tag.Get("koanf"), ",")
-		if tag == "" || tag == "-" {
-			continue
-		}
-		props[tag] = w.schema(f.Type)
 	}
 	return map[string]any{
 		"type":                 "object",
