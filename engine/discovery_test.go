@@ -3,8 +3,13 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"net/http"
+	"net/url"
 	"testing"
 	"time"
+
+	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/internal/providertest"
 
 	"github.com/authengine/authengine/engine/keyring"
 	"github.com/authengine/authengine/engine/seal"
@@ -108,5 +113,53 @@ func TestAdminAPIRefusesDiscoveredProviders(t *testing.T) {
 		if _, err := r.st.GetProvider(t.Context(), tc.doc["id"].(string)); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("provider %v was stored: %v", tc.doc["id"], err)
 		}
+	}
+}
+
+// TestGuardedProvidersConnectOnlyToPublicAddresses: an engine.yaml
+// provider named in GuardedProviders (its endpoints came from remote
+// metadata) makes its requests through the runtime client, which refuses
+// private addresses when connecting: the code exchange with a stand-in on
+// loopback fails, while the same provider unguarded completes.
+func TestGuardedProvidersConnectOnlyToPublicAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		guarded []string
+		want    store.FlowStatus
+	}{
+		{"guarded: refused when connecting", []string{"hooli"}, store.FlowFailed},
+		{"not guarded: the operator's own endpoints", nil, store.FlowCompleted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idp := providertest.New(t, providertest.Options{RedirectURI: redirect})
+			p, err := authflow.Compile(idp.Config("hooli"), redirect)
+			if err != nil {
+				t.Fatal(err)
+			}
+			eng, err := New(Options{
+				Providers: map[string]*authflow.Provider{"hooli": p}, GuardedProviders: tc.guarded,
+				Store: enginetest.BoltStore(t, nil), Sealer: enginetest.Sealer(t),
+				HTTPClient: &http.Client{Transport: &http.Transport{}}, PublicURL: "https://engine.example.com",
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			start, err := eng.Authorize(t.Context(), AuthorizeRequest{UserID: "ada", ProviderID: "hooli"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cb, err := idp.Consent(t.Context(), start.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u, _ := url.Parse(cb)
+			res, _ := eng.Callback(t.Context(), CallbackQuery{State: u.Query().Get("state"), Code: u.Query().Get("code")})
+			if res.Status != tc.want {
+				t.Fatalf("callback status %s, want %s", res.Status, tc.want)
+			}
+			if tc.want == store.FlowFailed && idp.Counts().CodeExchanges != 0 {
+				t.Fatal("the guarded provider's token request reached the loopback stand-in")
+			}
+		})
 	}
 }
