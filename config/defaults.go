@@ -121,6 +121,7 @@ func applyDerived(c *Config) {
 	if c.Telemetry.Metrics.Enabled == nil {
 		c.Telemetry.Metrics.Enabled = &t
 	}
+	consoleDefaults(&c.Console)
 	for i := range c.Auth.Providers {
 		providerDefaults(&c.Auth.Providers[i])
 	}

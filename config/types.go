@@ -24,6 +24,8 @@ type Config struct {
 	Audit Audit `koanf:"audit"`
 	// Refresh configures refreshing tokens ahead of need.
 	Refresh Refresh `koanf:"refresh"`
+	// Console is the operator console served at <public_url>/console/.
+	Console Console `koanf:"console"`
 
 	// references replaces every value that came from $<env:> or $<file:>
 	// with "[redacted]" (see DisplayProviders); nil when none did.

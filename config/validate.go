@@ -59,6 +59,7 @@ func validate(c *Config, r *report) {
 	} else if c.Audit.Retention > 0 && c.Audit.Retention < time.Hour {
 		r.errorf("audit.retention", "must be at least 1h (entries are pruned hourly), not %s", c.Audit.Retention)
 	}
+	validateConsole(c, r)
 }
 
 func validateAPI(c *Config, r *report) {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -358,4 +359,16 @@ func originOf(raw string) (string, error) {
 		return scheme + "://" + host, nil
 	}
 	return scheme + "://" + net.JoinHostPort(host, port), nil
+}
+
+// AllowedOrigins returns the origins the engine sends browsers to: the
+// public URL's and api.allowed_redirect_origins, normalised and sorted.
+// The callback page posts a popup's outcome only to these.
+func (e *Engine) AllowedOrigins() []string {
+	out := make([]string, 0, len(e.origins))
+	for o := range e.origins {
+		out = append(out, o)
+	}
+	slices.Sort(out)
+	return out
 }

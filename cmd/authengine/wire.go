@@ -519,6 +519,15 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 	if api.SeparateAdmin {
 		inst.admin = httpapi.NewAdmin(api)
 	}
+	// The console goes with the admin plane: on the admin listener when
+	// there is one.
+	consoleOn := handler
+	if api.SeparateAdmin {
+		consoleOn = inst.admin
+	}
+	if err := mountConsole(consoleOn, cfg, eng, st, sealer, adminKeys, log); err != nil {
+		return nil, err
+	}
 	if api.SeparateMetrics {
 		inst.metrics = httpapi.NewMetrics(api)
 	}

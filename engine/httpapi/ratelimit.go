@@ -80,7 +80,7 @@ func tooMany(echo.Context, time.Duration) error {
 
 // tooManyCallbacks answers a browser on the callback with a page.
 func tooManyCallbacks(c echo.Context, _ time.Duration) error {
-	return render(c, 429, pageData{"Too many attempts", "This browser made too many connection attempts in a short time. Wait a minute, then start the connection again from the app."})
+	return render(c, 429, pageData{Title: "Too many attempts", Message: "This browser made too many connection attempts in a short time. Wait a minute, then start the connection again from the app."})
 }
 
 // byActor keys a request by the API key that authenticated it (its

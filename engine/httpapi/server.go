@@ -106,6 +106,7 @@ func New(opts Options) *echo.Echo {
 	mountHealth(e, h)
 	e.GET("/oauth/callback", h.callback, limit(opts.Limits.Callback, opts.Limits.ExemptLoopback, byAddress, tooManyCallbacks))
 	e.GET("/oauth/client-metadata/:id", h.clientMetadata, limit(opts.Limits.Callback, opts.Limits.ExemptLoopback, byAddress, tooMany))
+	e.GET("/oauth/popup.js", popupJS)
 
 	v1 := e.Group("/v1", apps, limit(opts.Limits.APIKey, opts.Limits.ExemptLoopback, byActor, tooMany))
 	v1.POST("/auth/authorize", h.authorize)
