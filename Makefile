@@ -1,7 +1,7 @@
 # The two commands a new user needs: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test check vet fmt bench build crash failover
+.PHONY: run test check vet fmt bench build crash failover screenshots
 
 run:
 	$(GO) run ./cmd/authengine serve
@@ -41,3 +41,8 @@ crash:
 FAILOVER_ROUNDS ?= 5
 failover:
 	AUTHENGINE_FAILOVER_ROUNDS=$(FAILOVER_ROUNDS) $(GO) test -count=1 -timeout 60m -run '^TestFailover$$' -v ./engine/cluster/
+
+# The console's browser test (headless chromium), writing its screenshots
+# into docs/console/ (docs/console.md shows them).
+screenshots:
+	AUTHENGINE_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsoleInABrowser$$' ./engine/console/

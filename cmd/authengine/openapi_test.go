@@ -418,6 +418,9 @@ func (r *openAPIRig) scenario() {
 	// The demo provider, played as a browser and as a client.
 	r.demo()
 
+	// The operator console, through its forms.
+	r.console()
+
 	// Tools.
 	code, body, _ = r.call(oasAPIKey, "GET", "/v1/tools?limit=10", nil)
 	r.want(code, 200, "list tools", body)

@@ -145,8 +145,14 @@ func (c *Console) Mount(e *echo.Echo) {
 		c.mux.ServeHTTP(ec.Response(), r)
 		return nil
 	}
-	e.Any("/console", h)
-	e.Any("/console/*", h)
+	// GET and POST only, one route per depth, so a route list (the
+	// OpenAPI check) names them; the console's own mux routes within.
+	e.GET("/console", h)
+	e.GET("/console/", h)
+	for _, path := range []string{"/console/:page", "/console/:page/:sub", "/console/:page/:sub/:action"} {
+		e.GET(path, h)
+		e.POST(path, h)
+	}
 }
 
 type clientAddrKey struct{}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine"
@@ -136,7 +135,6 @@ func (h *harness) start(opts harnessOptions) {
 	h.handler.Store(&handler)
 	h.store, h.engine, h.console = st, eng, con
 }
-
 
 // client is a cookie-keeping HTTP client that does not follow redirects.
 func (h *harness) client() *http.Client {

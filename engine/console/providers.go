@@ -81,7 +81,11 @@ func (c *Console) providersPage(w http.ResponseWriter, r *http.Request, s *sessi
 // providerForm is the Add provider / edit form: its values by document
 // path, and the problems by the same paths.
 type providerForm struct {
-	Editing    bool
+	Editing bool
+	// Shown holds, when editing, the values the form showed (the
+	// provider's effective configuration): only fields changed from them
+	// go into the patch.
+	Shown      map[string]string
 	ID         string
 	Values     map[string]string
 	Errors     map[string]string
@@ -173,6 +177,14 @@ func parseResponseMap(s string) (map[string]any, bool) {
 	return out, true
 }
 
+func toStrings(m map[string]any) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k], _ = v.(string)
+	}
+	return out
+}
+
 // formValues reads the submitted fields.
 func formValues(r *http.Request) map[string]string {
 	v := map[string]string{}
@@ -208,8 +220,14 @@ func (f *providerForm) document() map[string]any {
 	doc := map[string]any{}
 	put := func(path string, value any, empty bool) {
 		switch {
+		case f.Editing && f.Shown != nil && v[path] == f.Shown[path]:
+			// unchanged: the stored value (or the template's) stays
 		case !empty:
 			setPath(doc, path, value)
+		case f.Editing && strings.HasSuffix(path, ".endpoint"):
+			// A request emptied of its endpoint goes as a whole (the
+			// template's, if any, applies again).
+			setPath(doc, strings.TrimSuffix(path, ".endpoint"), nil)
 		case f.Editing:
 			setPath(doc, path, nil)
 		}
@@ -233,16 +251,22 @@ func (f *providerForm) document() map[string]any {
 	put(fScopes, scopes, len(scopes) == 0)
 	put(fDelimiter, v[fDelimiter], v[fDelimiter] == "")
 	put(fAuthMethod, v[fAuthMethod], v[fAuthMethod] == "")
-	switch v[fPKCE] {
-	case "on":
-		setPath(doc, fPKCE, true)
-	case "off":
-		setPath(doc, fPKCE, false)
+	if !f.Editing || f.Shown == nil || v[fPKCE] != f.Shown[fPKCE] {
+		switch v[fPKCE] {
+		case "on":
+			setPath(doc, fPKCE, true)
+		case "off":
+			setPath(doc, fPKCE, false)
+		}
 	}
 	put(fRefreshURL, v[fRefreshURL], v[fRefreshURL] == "")
 	put(fUserInfoURL, v[fUserInfoURL], v[fUserInfoURL] == "")
-	if rm, ok := parseResponseMap(v[fResponseMap]); ok {
-		put(fResponseMap, rm, len(rm) == 0)
+	if rm, ok := parseResponseMap(v[fResponseMap]); ok && (f.Shown == nil || formatResponseMap(toStrings(rm)) != f.Shown[fResponseMap]) {
+		if len(rm) > 0 {
+			setPath(doc, fResponseMap, rm)
+		} else if f.Editing {
+			setPath(doc, fResponseMap, nil)
+		}
 	}
 	if !f.Editing && v[fTemplate] == "" {
 		standardRequests(doc, v)
@@ -252,16 +276,21 @@ func (f *providerForm) document() map[string]any {
 
 // standardRequests gives a provider without a template the parameters of
 // a plain OAuth 2.0 provider: the authorization request's response_type,
-// client_id, redirect_uri and scope, the client-credentials scope, the
-// refresh and user-info requests' authentication.
+// client_id, redirect_uri and scope, the code exchange's redirect_uri (or
+// the client-credentials scope), the refresh and user-info requests'
+// authentication.
 func standardRequests(doc map[string]any, v map[string]string) {
 	if v[fAuthURL] != "" {
 		setPath(doc, "oauth2.authorize_request.params", map[string]any{
 			"response_type": "code", "client_id": "<<client_id>>", "redirect_uri": "<<redirect_uri>>", "scope": "<<scopes>>",
 		})
 	}
-	if v[fGrant] == config.GrantClientCredentials && v[fTokenURL] != "" {
+	switch {
+	case v[fTokenURL] == "":
+	case v[fGrant] == config.GrantClientCredentials:
 		setPath(doc, "oauth2.token_request.params", map[string]any{"scope": "<<scopes>>"})
+	default:
+		setPath(doc, "oauth2.token_request.params", map[string]any{"redirect_uri": "<<redirect_uri>>"})
 	}
 	if v[fRefreshURL] != "" {
 		setPath(doc, "oauth2.refresh_token_request.params", map[string]any{"grant_type": "refresh_token", "refresh_token": "<<refresh_token>>"})
@@ -400,7 +429,8 @@ func (c *Console) updateProvider(w http.ResponseWriter, r *http.Request, s *sess
 	if !ok {
 		return
 	}
-	form := &providerForm{Editing: true, ID: info.Provider.ID, Values: formValues(r), SecretHint: displaySecretHint(info.SecretHint), Templates: c.templates}
+	form := &providerForm{Editing: true, ID: info.Provider.ID, Values: formValues(r), Shown: valuesOf(info.Provider),
+		SecretHint: displaySecretHint(info.SecretHint), Templates: c.templates}
 	if _, err := c.engine.PatchProvider(r.Context(), info.Provider.ID, form.document()); err != nil {
 		form.Values[fSecret] = ""
 		form.problems(err)
