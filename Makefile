@@ -1,7 +1,7 @@
 # The two commands a new user needs: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test check vet fmt bench build crash failover screenshots
+.PHONY: run test check vet fmt bench build image crash failover screenshots
 
 run:
 	$(GO) run ./cmd/authengine serve
@@ -21,6 +21,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unkn
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/authengine ./cmd/authengine
+
+# A container image FROM scratch (no registry needed) from the binary
+# `make build` produces, the host's CA bundle and deploy/image's passwd,
+# group and Dockerfile; `Dockerfile` is the multi-stage build for users who
+# can pull. IMAGE names the tag.
+IMAGE ?= authengine:$(VERSION)
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+image: build
+	rm -rf bin/image && mkdir -p bin/image/data
+	cp bin/authengine deploy/image/Dockerfile deploy/image/passwd deploy/image/group engine.yaml bin/image/
+	cp $(CA_BUNDLE) bin/image/ca-certificates.crt
+	docker build -t $(IMAGE) bin/image
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
