@@ -271,6 +271,16 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	b.page("integrations-fetch-token-error")
 
+	// Refresh now fetches the service token again.
+	b.do("refresh the service token", chromedp.Navigate(base+"/console/connections?provider=reports"), chromedp.WaitVisible(chromedp.CSS("table")),
+		chromedp.Click(`//button[text()="Refresh now"]`), chromedp.WaitVisible(chromedp.CSS("p.notice")))
+	if n := b.text("p.notice"); !strings.Contains(n, "Token refreshed") {
+		t.Errorf("Refresh now says %q", n)
+	}
+	if n := svc.Counts().ClientCredentials; n != 2 {
+		t.Errorf("client-credentials grants at the stand-in: %d, want 2 (Fetch token, Refresh now)", n)
+	}
+
 	// Connections: filter, then Disconnect ada behind a confirm.
 	b.do("open Connections", chromedp.Navigate(base+"/console/connections?provider=hooli"), chromedp.WaitVisible(chromedp.CSS("table")))
 	b.page("connections")

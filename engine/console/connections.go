@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -45,24 +46,8 @@ func (c *Console) connectionsPage(w http.ResponseWriter, r *http.Request, s *ses
 	f := connectionFilter{Provider: strings.TrimSpace(q.Get("provider")), User: strings.TrimSpace(q.Get("user")), Status: q.Get("status")}
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
-	var list []engine.Connection
-	var total int
-	var err error
-	if f.Status == "" {
-		list, total, err = c.engine.Connections(r.Context(), f.User, f.Provider, (page-1)*connectionsPerPage, connectionsPerPage)
-	} else {
-		// The store filters by user and provider; the status is
-		// filtered here, then paginated.
-		var all []engine.Connection
-		all, _, err = c.engine.Connections(r.Context(), f.User, f.Provider, 0, 0)
-		for _, conn := range all {
-			if conn.Status == f.Status {
-				list = append(list, conn)
-			}
-		}
-		total = len(list)
-		list = list[min((page-1)*connectionsPerPage, total):min(page*connectionsPerPage, total)]
-	}
+	list, total, err := c.engine.ListConnections(r.Context(), engine.ConnectionQuery{UserID: f.User, ProviderID: f.Provider, Status: f.Status},
+		(page-1)*connectionsPerPage, connectionsPerPage)
 	if err != nil {
 		c.fail(w, err)
 		return
@@ -90,17 +75,8 @@ func (c *Console) connectionsPage(w http.ResponseWriter, r *http.Request, s *ses
 	if page < pages {
 		pg.NextURL = link(page + 1)
 	}
-	infos, err := c.engine.ListProviders(r.Context())
-	if err != nil {
-		c.fail(w, err)
-		return
-	}
-	ids := make([]string, 0, len(infos))
-	for _, in := range infos {
-		ids = append(ids, in.Provider.ID)
-	}
 	c.render(w, http.StatusOK, "connections.html", pageData{Title: "Connections", Nav: "connections", CSRF: s.secrets.CSRF, SignedIn: true,
-		Connections: rows, Filter: f, ProviderIDs: ids, Page: pg, Notice: q.Get("notice")})
+		Connections: rows, Filter: f, Page: pg, Notice: q.Get("notice")})
 }
 
 func (c *Console) disconnectPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -121,4 +97,32 @@ func (c *Console) disconnect(w http.ResponseWriter, r *http.Request, _ *session)
 		return
 	}
 	http.Redirect(w, r, "/console/connections?notice="+url.QueryEscape("Connection disconnected: its tokens are deleted; the provider stays."), http.StatusSeeOther)
+}
+
+// refresh refreshes a connection's token now (RefreshConnection, as the
+// admin API does) and says how it went.
+func (c *Console) refresh(w http.ResponseWriter, r *http.Request, _ *session) {
+	res, err := c.engine.RefreshConnection(r.Context(), r.PathValue("id"))
+	var notice string
+	var pf *engine.ProviderFailedError
+	var se *engine.StatusError
+	var req *engine.RequestError
+	switch {
+	case err == nil && res.ExpiresAt.IsZero():
+		notice = "Token refreshed; it does not expire."
+	case err == nil:
+		notice = "Token refreshed; it expires " + formatTime(res.ExpiresAt) + "."
+	case errors.As(err, &pf):
+		notice = "The provider refused the refresh: " + pf.Reason
+	case errors.As(err, &se):
+		notice = "Not refreshed: " + se.Error()
+	case errors.As(err, &req):
+		notice = "Not refreshed: " + req.Message
+	case errors.Is(err, engine.ErrProviderUnavailable):
+		notice = "Not refreshed: the provider did not answer or answered with a server error; try again later."
+	default:
+		c.fail(w, err)
+		return
+	}
+	http.Redirect(w, r, "/console/connections?notice="+url.QueryEscape(notice), http.StatusSeeOther)
 }

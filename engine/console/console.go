@@ -196,6 +196,7 @@ func (c *Console) routes() *http.ServeMux {
 	page("GET /console/connections", c.connectionsPage)
 	page("GET /console/connections/{id}/disconnect", c.disconnectPage)
 	page("POST /console/connections/{id}/disconnect", c.disconnect)
+	page("POST /console/connections/{id}/refresh", c.refresh)
 	m.Handle("/console/", c.headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.render(w, http.StatusNotFound, "message.html", pageData{Title: "Not found", Message: "There is no console page at this address."})
 	})))

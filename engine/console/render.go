@@ -27,7 +27,6 @@ type pageData struct {
 	Tiles        []tile
 	Connections  []connectionRow
 	Filter       connectionFilter
-	ProviderIDs  []string
 	Page         pager
 	Target       string // the provider or connection a confirm page is about
 	Count        int
