@@ -366,12 +366,27 @@ func (e *Engine) Connections(ctx context.Context, userID, providerID string, off
 	return e.ListConnections(ctx, ConnectionQuery{UserID: userID, ProviderID: providerID}, offset, limit)
 }
 
-// Disconnect drops a connection's tokens; the provider stays configured.
-// When the provider has a revocation_request the token is revoked there
-// first (RFC 7009); the outcome is logged and carried in the
-// connection.deleted event, and a failed revocation does not keep the
+// Disconnect drops one connection's tokens (the admin API's
+// DELETE /v1/admin/user_connections/:id, the console's Disconnect); the
+// provider stays configured and the user can connect again. When the
+// provider has a revocation_request the token is revoked there first
+// (RFC 7009); the outcome is logged and carried in the
+// connection.disconnected event, and a failed revocation does not keep the
 // connection.
 func (e *Engine) Disconnect(ctx context.Context, id string) error {
+	if err := e.removeConnection(ctx, id, events.ConnectionDisconnected, "disconnected",
+		"the connection was disconnected through the admin API"); err != nil {
+		return err
+	}
+	e.audit(ctx, "connection.delete", id, nil, false)
+	return nil
+}
+
+// removeConnection revokes connection id's token at its provider when it
+// can, then deletes the record together with an event of type typ (one
+// store write, so the event survives a crash exactly when the deletion
+// does).
+func (e *Engine) removeConnection(ctx context.Context, id, typ, status, reason string) error {
 	c, err := e.store.GetConnection(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrConnectionNotFound
@@ -380,9 +395,9 @@ func (e *Engine) Disconnect(ctx context.Context, id string) error {
 		return storeErr("read connection", err)
 	}
 	rev := e.revoke(ctx, c)
-	evs := e.newEvent(events.ConnectionDeleted, c.ID, events.Data{
-		ProviderID: c.ProviderID, UserID: c.UserID, Account: c.Account, ConnectionID: c.ID, Status: "deleted",
-		Reason: "the connection was deleted through the admin API", Revocation: &rev,
+	evs := e.newEvent(typ, c.ID, events.Data{
+		ProviderID: c.ProviderID, UserID: c.UserID, Account: c.Account, ConnectionID: c.ID, Status: status,
+		Reason: reason, Revocation: &rev,
 	})
 	err = e.store.DeleteConnectionEvents(ctx, id, evs)
 	if errors.Is(err, store.ErrNotFound) {
@@ -392,6 +407,5 @@ func (e *Engine) Disconnect(ctx context.Context, id string) error {
 		return storeErr("delete connection", err)
 	}
 	e.notifyConn(ctx, id)
-	e.audit(ctx, "connection.delete", id, nil, false)
 	return nil
 }

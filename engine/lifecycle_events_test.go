@@ -92,16 +92,16 @@ func TestLifecycleEventsAreRecordedWithTheirStateChange(t *testing.T) {
 				t.Fatalf("flow.failed events = %+v, want one for grace, access_denied", failed)
 			}
 
-			// Delete: connection.deleted; a second delete records nothing.
+			// Disconnect: connection.disconnected; a second one records nothing.
 			if err := r.eng.Disconnect(ctx, id); err != nil {
 				t.Fatal(err)
 			}
 			if err := r.eng.Disconnect(ctx, id); !errors.Is(err, ErrConnectionNotFound) {
 				t.Fatalf("second Disconnect: %v, want ErrConnectionNotFound", err)
 			}
-			deleted := r.outbox(events.ConnectionDeleted)
+			deleted := r.outbox(events.ConnectionDisconnected)
 			if len(deleted) != 1 || deleted[0].Data.ConnectionID != id || deleted[0].Data.UserID != "ada" {
-				t.Fatalf("connection.deleted events = %+v, want one for %s", deleted, id)
+				t.Fatalf("connection.disconnected events = %+v, want one for %s", deleted, id)
 			}
 			list, _, err := r.st.ListEvents(ctx, "", 0, 0)
 			if err != nil {
@@ -204,7 +204,7 @@ func TestEventsNameTheConnectionsAccount(t *testing.T) {
 	if err := r.eng.Disconnect(ctx, created[0].Data.ConnectionID); err != nil {
 		t.Fatal(err)
 	}
-	if d := r.outbox(events.ConnectionDeleted); len(d) != 1 || d[0].Data.Account != "work" {
-		t.Fatalf("connection.deleted = %+v, want account work", d)
+	if d := r.outbox(events.ConnectionDisconnected); len(d) != 1 || d[0].Data.Account != "work" {
+		t.Fatalf("connection.disconnected = %+v, want account work", d)
 	}
 }

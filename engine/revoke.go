@@ -9,8 +9,8 @@ import (
 	"github.com/authengine/authengine/engine/store"
 )
 
-// Revocation outcomes, as the connection.deleted event and the log name
-// them.
+// Revocation outcomes, as the connection.disconnected and
+// connection.deleted events and the log name them.
 const (
 	revokeRevoked       = "revoked"
 	revokeFailed        = "failed"

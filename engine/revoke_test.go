@@ -19,7 +19,7 @@ func TestDeleteRevokesTheTokenAtTheProvider(t *testing.T) {
 		{"no revocation_request: nothing is sent", false, false, "not_configured"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, rigOptions{revoke: tc.revoke, events: []string{events.ConnectionDeleted}})
+			r := newRig(t, rigOptions{revoke: tc.revoke, events: []string{events.ConnectionDisconnected}})
 			id := r.connect("ada")
 			ts := r.storedToken(id)
 			if tc.fail {
@@ -41,9 +41,9 @@ func TestDeleteRevokesTheTokenAtTheProvider(t *testing.T) {
 			if r.idp.ValidAccessToken(ts.AccessToken) == wantRevoked {
 				t.Errorf("access token valid at the provider = %v, want %v", !wantRevoked, !wantRevoked)
 			}
-			got := r.outbox(events.ConnectionDeleted)
+			got := r.outbox(events.ConnectionDisconnected)
 			if len(got) != 1 || got[0].Data.Revocation == nil || got[0].Data.Revocation.Outcome != tc.outcome {
-				t.Fatalf("connection.deleted = %+v, want revocation outcome %s", got, tc.outcome)
+				t.Fatalf("connection.disconnected = %+v, want revocation outcome %s", got, tc.outcome)
 			}
 			if tc.fail && got[0].Data.Revocation.Reason == "" {
 				t.Error("a failed revocation carries no reason")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/engine/events"
 	"github.com/authengine/authengine/engine/store"
 )
 
@@ -477,13 +478,31 @@ func (e *Engine) DeleteProvider(ctx context.Context, id string) error {
 	if e.isConfigID(id) {
 		return readOnlyError(id)
 	}
+	if _, err := e.store.GetProvider(ctx, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFoundError(id)
+		}
+		return storeErr("read runtime provider", err)
+	}
+	// The provider's connections go first, while the provider can still
+	// revoke their tokens; a crash part way leaves the provider in place
+	// and a second delete finishes the job. A callback that lands between
+	// the sweep and the provider's removal is caught by the second sweep.
+	n, err := e.deleteConnectionsOf(ctx, id)
+	if err != nil {
+		return err
+	}
 	if err := e.store.DeleteProvider(ctx, id); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return notFoundError(id)
 		}
 		return storeErr("delete runtime provider", err)
 	}
-	e.log.Info("runtime provider deleted", "provider", id)
+	late, err := e.deleteConnectionsOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	e.log.Info("runtime provider deleted", "provider", id, "connections_deleted", n+late)
 	e.audit(ctx, "provider.delete", id, nil, false)
 	e.announceProviders(ctx)
 	return nil
@@ -691,4 +710,30 @@ func mergePatch(target, patch any) any {
 		tm[k] = mergePatch(tm[k], v)
 	}
 	return tm
+}
+
+// deleteConnectionsOf deletes every connection of provider id (users' and
+// service tokens), each with a connection.deleted event, and returns how
+// many it deleted.
+func (e *Engine) deleteConnectionsOf(ctx context.Context, id string) (int, error) {
+	const page = 100
+	deleted := 0
+	for {
+		list, _, err := e.store.ListConnections(ctx, store.ConnectionFilter{ProviderID: id}, 0, page)
+		if err != nil {
+			return deleted, storeErr("list the provider's connections", err)
+		}
+		if len(list) == 0 {
+			return deleted, nil
+		}
+		for _, c := range list {
+			err := e.removeConnection(ctx, c.ID, events.ConnectionDeleted, "deleted", "its provider was deleted")
+			if err != nil && !errors.Is(err, ErrConnectionNotFound) {
+				return deleted, err
+			}
+			if err == nil {
+				deleted++
+			}
+		}
+	}
 }

@@ -148,7 +148,7 @@ func TestOutboxOnRedisCluster(t *testing.T) {
 		}
 	}
 	byType := h.await(t, users+2)
-	if byType[events.ConnectionCreated] != users || byType[events.ConnectionDeleted] != 2 {
-		t.Errorf("events by type = %v, want %d connection.created and 2 connection.deleted", byType, users)
+	if byType[events.ConnectionCreated] != users || byType[events.ConnectionDisconnected] != 2 {
+		t.Errorf("events by type = %v, want %d connection.created and 2 connection.disconnected", byType, users)
 	}
 }
