@@ -468,20 +468,17 @@ func (c *Console) deleteProvider(w http.ResponseWriter, r *http.Request, _ *sess
 		return
 	}
 	id := info.Provider.ID
-	if err := c.engine.DeleteProvider(r.Context(), id); err != nil {
-		c.fail(w, err)
-		return
-	}
+	// The engine deletes the provider's connections with it (each revoked
+	// at the provider and announced as connection.deleted); they are
+	// counted first for the notice.
 	conns, err := c.providerConnections(r.Context(), id)
 	if err != nil {
 		c.fail(w, err)
 		return
 	}
-	for _, conn := range conns {
-		if err := c.engine.Disconnect(r.Context(), conn.ID); err != nil && !errors.Is(err, engine.ErrConnectionNotFound) {
-			c.fail(w, err)
-			return
-		}
+	if err := c.engine.DeleteProvider(r.Context(), id); err != nil {
+		c.fail(w, err)
+		return
 	}
 	http.Redirect(w, r, "/console/providers?notice="+url.QueryEscape("Provider "+id+" deleted with "+plural(len(conns), "connection", "connections")+"."), http.StatusSeeOther)
 }
