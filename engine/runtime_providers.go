@@ -108,6 +108,21 @@ type runtimeProviders struct {
 type loadedProvider struct {
 	sealed   []byte             // the record's blob, to skip recompiling an unchanged record
 	compiled *authflow.Provider // nil when the provider is inactive
+	info     ProviderInfo       // the admin API's view of the record, computed with compiled
+}
+
+// cachedInfo returns the view of rec computed when rec was last loaded,
+// if the loaded copy was made from exactly rec's sealed blob.
+func (r *runtimeProviders) cachedInfo(rec store.ProviderRecord) (ProviderInfo, bool) {
+	r.mu.RLock()
+	lp, ok := r.loaded[rec.ID]
+	r.mu.RUnlock()
+	if !ok || !bytes.Equal(lp.sealed, rec.Sealed) {
+		return ProviderInfo{}, false
+	}
+	info := lp.info
+	info.CreatedAt, info.UpdatedAt = rec.CreatedAt, rec.UpdatedAt
+	return info, true
 }
 
 // byID returns the runtime provider id: found reports whether it exists;
@@ -268,7 +283,7 @@ func (e *Engine) reloadProviders(ctx context.Context) error {
 		if !cp.IsEnabled() {
 			compiled = nil
 		}
-		next[rec.ID] = loadedProvider{sealed: rec.Sealed, compiled: compiled}
+		next[rec.ID] = loadedProvider{sealed: rec.Sealed, compiled: compiled, info: infoOf(cp, SourceAdmin, rec)}
 	}
 	e.runtime.mu.Lock()
 	e.runtime.loaded = next
@@ -543,8 +558,15 @@ func (e *Engine) openProvider(rec store.ProviderRecord) (map[string]any, error) 
 	return sp.Provider, nil
 }
 
-// recordInfo describes a stored record, or its problem.
+// recordInfo describes a stored record, or its problem. A record this
+// engine has loaded (reloadProviders) is described from that load when
+// its sealed blob is unchanged, without opening and compiling it again;
+// the store is still read on every call, so a write by any instance is
+// seen at once.
 func (e *Engine) recordInfo(rec store.ProviderRecord) ProviderInfo {
+	if info, ok := e.runtime.cachedInfo(rec); ok {
+		return info
+	}
 	broken := ProviderInfo{Provider: config.Provider{ID: rec.ID}, Source: SourceAdmin, CreatedAt: rec.CreatedAt, UpdatedAt: rec.UpdatedAt}
 	doc, err := e.openProvider(rec)
 	var mk *KeyMissingError
