@@ -1,7 +1,9 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"go.etcd.io/bbolt"
@@ -123,16 +125,39 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 	offset = max(offset, 0)
 	inPage := func(i int) bool { return i >= offset && (limit <= 0 || i < offset+limit) }
 	unfiltered := filter.Empty()
+	needles, err := filterNeedles(filter)
+	if err != nil {
+		return nil, 0, err
+	}
 	var (
 		list  []store.Connection
 		total int
 	)
-	err := s.view(ctx, "list connections", func(tx *bbolt.Tx) error {
+	err = s.view(ctx, "list connections", func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketConnections).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if unfiltered && !inPage(total) {
 				total++
 				continue
+			}
+			if !containsAll(v, needles) {
+				continue
+			}
+			if !unfiltered {
+				// Only the filtered fields first: most records do not
+				// match, and skipping the rest of a record (its sealed
+				// tokens, its times) is much cheaper than decoding it.
+				var f connectionFilterWire
+				if err := decode("connection", k, v, &f); err != nil {
+					return err
+				}
+				if !filter.Match(f.connection()) {
+					continue
+				}
+				if !inPage(total) {
+					total++
+					continue
+				}
 			}
 			var w connectionWire
 			if err := decode("connection", k, v, &w); err != nil {
@@ -153,4 +178,47 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 		return nil, 0, err
 	}
 	return list, total, nil
+}
+
+// connectionFilterWire is the part of a connectionWire that
+// store.ConnectionFilter looks at.
+type connectionFilterWire struct {
+	UserID     string `json:"user_id,omitempty"`
+	ProviderID string `json:"provider_id"`
+	Status     string `json:"status"`
+	Account    string `json:"account,omitempty"`
+}
+
+func (f connectionFilterWire) connection() store.Connection {
+	return store.Connection{UserID: f.UserID, ProviderID: f.ProviderID, Status: store.ConnectionStatus(f.Status), Account: f.Account}
+}
+
+// filterNeedles returns, for the user and provider a filter asks for, the
+// exact bytes encode writes for that field ("provider_id":"p1"): a record
+// that does not contain them cannot match, and is skipped without being
+// decoded. The needles cannot occur inside another field's value, since
+// encoding/json escapes every quote in a string and the sealed blob is
+// base64.
+func filterNeedles(f store.ConnectionFilter) ([][]byte, error) {
+	var out [][]byte
+	for _, field := range []struct{ key, value string }{{"user_id", f.UserID}, {"provider_id", f.ProviderID}} {
+		if field.value == "" {
+			continue
+		}
+		b, err := json.Marshal(map[string]string{field.key: field.value})
+		if err != nil {
+			return nil, fmt.Errorf("bolt: list connections: %w", err)
+		}
+		out = append(out, b[1:len(b)-1]) // without the braces
+	}
+	return out, nil
+}
+
+func containsAll(v []byte, needles [][]byte) bool {
+	for _, n := range needles {
+		if !bytes.Contains(v, n) {
+			return false
+		}
+	}
+	return true
 }

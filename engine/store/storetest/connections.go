@@ -345,6 +345,46 @@ func runConnections(t *testing.T, newStore NewStore) {
 			t.Fatalf("ListConnections = %d records, total %d, err %v; want none", len(list), total, err)
 		}
 	})
+
+	t.Run("filters match exactly whatever characters the values hold, and page after filtering", func(t *testing.T) {
+		s, clock := fresh(t, newStore)
+		odd, lookalike, plain := uid(`a<b&c "ü"`), uid(`x","provider_id":"github`), uid("plain")
+		oddConn := putConnection(t, s, connectionFor(clock, "slack", odd))
+		lookConn := putConnection(t, s, connectionFor(clock, "slack", lookalike))
+		putConnection(t, s, connectionFor(clock, "github", plain))
+		var reauth []string
+		for _, u := range []string{uid("r1"), uid("r2"), uid("r3")} {
+			c := connectionFor(clock, "slack", u)
+			c.Status = store.ConnectionNeedsReauth
+			reauth = append(reauth, putConnection(t, s, c).ID)
+		}
+		sort.Strings(reauth)
+		tests := []struct {
+			name          string
+			filter        store.ConnectionFilter
+			offset, limit int
+			want          []string
+			total         int
+		}{
+			{"a user id with markup and quotes", store.ConnectionFilter{UserID: odd}, 0, 10, []string{oddConn.ID}, 1},
+			{"a user id that reads like another field", store.ConnectionFilter{UserID: lookalike}, 0, 10, []string{lookConn.ID}, 1},
+			{"a provider is not matched by a user id naming it", store.ConnectionFilter{ProviderID: "github"}, 0, 10, []string{store.ConnectionID("github", plain)}, 1},
+			{"status and provider, second page of one", store.ConnectionFilter{ProviderID: "slack", Status: store.ConnectionNeedsReauth}, 1, 1, reauth[1:2], 3},
+		}
+		for _, tc := range tests {
+			list, total, err := s.ListConnections(t.Context(), tc.filter, tc.offset, tc.limit)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			var got []string
+			for _, c := range list {
+				got = append(got, c.ID)
+			}
+			if !slices.Equal(got, tc.want) || total != tc.total {
+				t.Errorf("%s: ids %v total %d; want %v total %d", tc.name, got, total, tc.want, tc.total)
+			}
+		}
+	})
 }
 
 // mustGetConnection reads a connection or fails the test.
