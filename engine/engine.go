@@ -150,6 +150,8 @@ type Engine struct {
 	// runtime holds the providers added through the admin API, layered
 	// under providers (runtime_providers.go).
 	runtime runtimeProviders
+	// connCounts is ConnectionCounts' kept count (connection_counts.go).
+	connCounts connectionCounts
 	// life tracks the engine's goroutines for Close (lifecycle.go).
 	life lifecycle
 	// eventTypes are the lifecycle events recorded (lifecycle_events.go).

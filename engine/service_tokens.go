@@ -44,7 +44,9 @@ func (e *Engine) boundServiceTokens(ctx context.Context, p *authflow.Provider, k
 		return strings.Compare(a.ID, b.ID)
 	})
 	for _, c := range others[:max(len(others)+1-maxServiceTokens, 0)] {
-		if err := e.store.DeleteConnection(ctx, c.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		err := e.store.DeleteConnection(ctx, c.ID)
+		e.connCounts.invalidate()
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			e.log.WarnContext(ctx, "evict service token", "provider", p.ID(), "connection_id", c.ID, "err", err)
 			continue
 		}

@@ -620,6 +620,7 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 		saved, err = e.store.UpdateConnectionEvents(sctx, id, evs, write)
 		return err
 	})
+	e.connCounts.invalidate()
 	switch {
 	case err == nil:
 	case errors.Is(err, errAlreadySaved):

@@ -42,22 +42,10 @@ type tokenResult struct {
 }
 
 // connectionCounts counts each provider's connections by status: user
-// connections and service tokens alike.
+// connections and service tokens alike (Engine.ConnectionCounts: this
+// engine's writes show at once, other instances' within 30 s).
 func (c *Console) connectionCounts(r *http.Request) (map[string]map[string]int, error) {
-	list, _, err := c.engine.Connections(r.Context(), "", "", 0, 0)
-	if err != nil {
-		return nil, err
-	}
-	counts := map[string]map[string]int{}
-	for _, conn := range list {
-		m := counts[conn.ProviderID]
-		if m == nil {
-			m = map[string]int{}
-			counts[conn.ProviderID] = m
-		}
-		m[conn.Status]++
-	}
-	return counts, nil
+	return c.engine.ConnectionCounts(r.Context())
 }
 
 func (c *Console) tiles(r *http.Request) ([]tile, error) {
