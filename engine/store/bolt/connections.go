@@ -141,6 +141,10 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 				continue
 			}
 			if !containsAll(v, needles) {
+				// Still a corrupt record is an error, as when it is decoded.
+				if !json.Valid(v) {
+					return decode("connection", k, v, &connectionFilterWire{})
+				}
 				continue
 			}
 			if !unfiltered {
