@@ -27,6 +27,15 @@ func connectionFor(clock *Clock, providerID, userID string) store.Connection {
 	return c
 }
 
+// listCase is one ListConnections call and the ids and total it must give.
+type listCase struct {
+	name          string
+	filter        store.ConnectionFilter
+	offset, limit int
+	want          []string
+	total         int
+}
+
 // putConnection creates or replaces c through UpdateConnection.
 func putConnection(t *testing.T, s store.Store, c store.Connection) store.Connection {
 	t.Helper()
@@ -288,13 +297,7 @@ func runConnections(t *testing.T, newStore NewStore) {
 		githubIDs := ids(func(c store.Connection) bool { return c.ProviderID == "github" })
 		aliceGoogle := ids(func(c store.Connection) bool { return c.UserID == alice && c.ProviderID == "google" })
 
-		tests := []struct {
-			name          string
-			filter        store.ConnectionFilter
-			offset, limit int
-			want          []string
-			total         int
-		}{
+		tests := []listCase{
 			{"an empty filter lists everything", store.ConnectionFilter{}, 0, 100, everything, 7},
 			{"a user filter lists only that user's connections", store.ConnectionFilter{UserID: alice}, 0, 100, aliceIDs, 3},
 			{"a provider filter lists only that provider's connections", store.ConnectionFilter{ProviderID: "github"}, 0, 100, githubIDs, 3},
@@ -359,13 +362,7 @@ func runConnections(t *testing.T, newStore NewStore) {
 			reauth = append(reauth, putConnection(t, s, c).ID)
 		}
 		sort.Strings(reauth)
-		tests := []struct {
-			name          string
-			filter        store.ConnectionFilter
-			offset, limit int
-			want          []string
-			total         int
-		}{
+		tests := []listCase{
 			{"a user id with markup and quotes", store.ConnectionFilter{UserID: odd}, 0, 10, []string{oddConn.ID}, 1},
 			{"a user id that reads like another field", store.ConnectionFilter{UserID: lookalike}, 0, 10, []string{lookConn.ID}, 1},
 			{"a provider is not matched by a user id naming it", store.ConnectionFilter{ProviderID: "github"}, 0, 10, []string{store.ConnectionID("github", plain)}, 1},
