@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/lease"
 )
 
 // Endpoint is one configured webhook.
@@ -171,32 +172,18 @@ func (d *Deliverer) Run(ctx context.Context) {
 // lead delivers while this instance holds the lock: it renews the lease
 // every third of it and stops when a renewal fails or ctx ends.
 func (d *Deliverer) lead(ctx context.Context, token string) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer cancel()
-		for sleep(ctx, d.opts.Lease/3) {
-			if err := d.opts.Store.Renew(ctx, LockName, token, d.opts.Lease); err != nil {
-				if ctx.Err() == nil {
-					d.log.Warn("webhook delivery lock lost; another instance takes over", "err", err)
-				}
-				return
-			}
-		}
-	}()
+	ctx, stop := lease.Hold(ctx, d.opts.Store, LockName, token, d.opts.Lease, func(err error) {
+		d.log.Warn("webhook delivery lock lost; another instance takes over", "err", err)
+	})
+	defer stop()
 	for {
 		if err := d.DeliverDue(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("deliver webhook events", "err", err)
 		}
 		if !sleep(ctx, d.opts.Poll) {
-			break
+			return
 		}
 	}
-	cancel()
-	wg.Wait()
 }
 
 // DeliverDue delivers the events due now, at most a batch, several at a

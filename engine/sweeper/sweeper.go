@@ -11,6 +11,7 @@ import (
 
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/lease"
 )
 
 // LockName is the store lock the sweeping instance holds.
@@ -114,16 +115,11 @@ func (s *Sweeper) Sweep(ctx context.Context) (refreshed int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.holdLease(ctx, cancel, token)
-	}()
+	ctx, stop := lease.Hold(ctx, s.opts.Locker, LockName, token, s.opts.Lease, func(err error) {
+		s.log.Warn("sweep lock lost; stopping this pass", "err", err)
+	})
 	defer func() {
-		cancel()
-		wg.Wait()
+		stop()
 		uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer ucancel()
 		if err := s.opts.Locker.Unlock(uctx, LockName, token); err != nil {
@@ -160,25 +156,4 @@ func (s *Sweeper) Sweep(ctx context.Context) (refreshed int, err error) {
 		s.log.Info("background refresh pass", "refreshed", n, "due", len(ids))
 	}
 	return int(done.Load()), ctx.Err()
-}
-
-// holdLease renews the sweep lock every third of the lease until ctx ends;
-// when it cannot, it cancels the pass (another instance may take over).
-func (s *Sweeper) holdLease(ctx context.Context, cancel context.CancelFunc, token string) {
-	tick := time.NewTicker(s.opts.Lease / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if err := s.opts.Locker.Renew(ctx, LockName, token, s.opts.Lease); err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("sweep lock lost; stopping this pass", "err", err)
-			}
-			cancel()
-			return
-		}
-	}
 }
