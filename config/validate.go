@@ -133,12 +133,11 @@ func validateAPI(c *Config, r *report) {
 		}
 	}
 	if a.AdminListen != "" {
-		host, port, err := net.SplitHostPort(a.AdminListen)
-		n, perr := strconv.Atoi(port)
+		host, n, ok := parseListen(a.AdminListen)
 		switch {
-		case err != nil || perr != nil || n < 1 || n > 65535:
+		case !ok:
 			r.errorf("api.admin_listen", "must be host:port with a port from 1 to 65535 (127.0.0.1:9098), not %q", a.AdminListen)
-		case n == a.Port && (host == a.Host || host == "" || host == "0.0.0.0" || host == "::" || a.Host == "0.0.0.0" || a.Host == "::"):
+		case sameListener(host, n, a.Host, a.Port):
 			r.errorf("api.admin_listen", "must differ from the main listener %s", net.JoinHostPort(a.Host, strconv.Itoa(a.Port)))
 		}
 	}
@@ -580,10 +579,9 @@ func validateTelemetry(c *Config, r *report) {
 		r.errorf("telemetry.metrics.path", "must start with /")
 	}
 	if l := c.Telemetry.Metrics.Listen; l != "" {
-		host, port, err := net.SplitHostPort(l)
-		n, perr := strconv.Atoi(port)
+		host, n, ok := parseListen(l)
 		switch {
-		case err != nil || perr != nil || n < 1 || n > 65535:
+		case !ok:
 			r.errorf("telemetry.metrics.listen", "must be host:port with a port from 1 to 65535 (127.0.0.1:9100), not %q", l)
 		case sameListener(host, n, c.API.Host, c.API.Port):
 			r.errorf("telemetry.metrics.listen", "must differ from the main listener %s", net.JoinHostPort(c.API.Host, strconv.Itoa(c.API.Port)))
@@ -603,16 +601,22 @@ func sameListener(host string, port int, mainHost string, mainPort int) bool {
 	return port == mainPort && (host == mainHost || wild(host) || wild(mainHost))
 }
 
+// parseListen splits a host:port listener address; ok is false unless
+// the port is a number from 1 to 65535.
+func parseListen(addr string) (host string, port int, ok bool) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, false
+	}
+	port, err = strconv.Atoi(p)
+	return host, port, err == nil && port >= 1 && port <= 65535
+}
+
 // sameAddr reports whether two host:port listeners would collide.
 func sameAddr(a, b string) bool {
-	ah, ap, err1 := net.SplitHostPort(a)
-	bh, bp, err2 := net.SplitHostPort(b)
-	an, err3 := strconv.Atoi(ap)
-	bn, err4 := strconv.Atoi(bp)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-		return false
-	}
-	return sameListener(ah, an, bh, bn)
+	ah, an, aok := parseListen(a)
+	bh, bn, bok := parseListen(b)
+	return aok && bok && sameListener(ah, an, bh, bn)
 }
 
 // positive reports a duration that is not above zero.
