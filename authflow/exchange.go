@@ -206,14 +206,10 @@ func (p *Provider) do(ctx context.Context, c *http.Client, r *request, v *vars, 
 	if err != nil {
 		return nil, err
 	}
-	doc, parseErr := jsonmap.Parse(body, contentType)
 	if status < 200 || status > 299 {
-		pe := &ProviderError{Op: r.op, Status: status}
-		if parseErr == nil {
-			pe.Code, pe.Description = oauthError(doc)
-		}
-		return nil, pe
+		return nil, statusError(r.op, status, body, contentType)
 	}
+	doc, parseErr := jsonmap.Parse(body, contentType)
 	if parseErr != nil {
 		return nil, fmt.Errorf("parse %s response (HTTP %d, %s): %w", r.op, status, mediaType(contentType), parseErr)
 	}
@@ -221,6 +217,16 @@ func (p *Provider) do(ctx context.Context, c *http.Client, r *request, v *vars, 
 		return nil, &ProviderError{Op: r.op, Status: status, Code: code, Description: desc}
 	}
 	return doc, nil
+}
+
+// statusError is the *ProviderError of an answer with a non-2xx status,
+// with the OAuth error its body reports when the body parses.
+func statusError(op string, status int, body []byte, contentType string) *ProviderError {
+	pe := &ProviderError{Op: op, Status: status}
+	if doc, err := jsonmap.Parse(body, contentType); err == nil {
+		pe.Code, pe.Description = oauthError(doc)
+	}
+	return pe
 }
 
 // send performs one request and returns the response's status, body

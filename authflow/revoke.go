@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-
-	"github.com/authengine/authengine/jsonmap"
 )
 
 // CanRevoke reports whether a revocation request is configured.
@@ -42,11 +40,7 @@ func (p *Provider) Revoke(ctx context.Context, c *http.Client, t *Token) error {
 		return fmt.Errorf("revoke token for provider %q: %w", p.id, err)
 	}
 	if status < 200 || status > 299 {
-		pe := &ProviderError{Op: p.revoke.op, Status: status}
-		if doc, perr := jsonmap.Parse(body, contentType); perr == nil {
-			pe.Code, pe.Description = oauthError(doc)
-		}
-		return fmt.Errorf("revoke token for provider %q: %w", p.id, pe)
+		return fmt.Errorf("revoke token for provider %q: %w", p.id, statusError(p.revoke.op, status, body, contentType))
 	}
 	return nil
 }
