@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -119,7 +118,7 @@ func (e *Engine) ReplayWebhookEvent(ctx context.Context, id string) (WebhookEven
 func eventTypeSet(types []string) map[string]bool {
 	set := map[string]bool{}
 	for _, t := range types {
-		if slices.Contains(events.Types, t) {
+		if events.Known(t) {
 			set[t] = true
 		}
 	}
