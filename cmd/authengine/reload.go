@@ -24,9 +24,13 @@ import (
 func (i *instance) reload(ctx context.Context, configPath, envPath string, level *slog.LevelVar) {
 	log := i.log
 	log.Info("reloading the configuration (SIGHUP)", "config", configPath)
+	// An error is redacted by the running configuration's references and,
+	// once the new file is loaded, by the new one's too: a value the new
+	// file reads from $<env:> or $<file:> is as secret as the old ones.
+	redact := i.cfg.Redact
 	refuse := func(err error) {
 		if !errors.Is(err, errReported) {
-			log.Error("invalid configuration", "config", configPath, "errors", strings.Split(strings.TrimSpace(i.cfg.Redact(err.Error())), "\n"))
+			log.Error("invalid configuration", "config", configPath, "errors", strings.Split(strings.TrimSpace(redact(err.Error())), "\n"))
 		}
 		log.Error("configuration reload refused; the running configuration is kept", "config", configPath)
 	}
@@ -36,13 +40,14 @@ func (i *instance) reload(ctx context.Context, configPath, envPath string, level
 		return
 	}
 	cfg := l.cfg
+	redact = func(s string) string { return i.cfg.Redact(cfg.Redact(s)) }
 	if _, err := startupChecks(cfg); err != nil {
 		refuse(err)
 		return
 	}
 	found, err := resolveProviders(ctx, cfg, l.providers, engine.DiscoveryCache{Store: i.store, Sealer: i.sealer}, log)
 	if err != nil {
-		refuse(errors.New(cfg.Redact(err.Error())))
+		refuse(err)
 		return
 	}
 	_, apiKeys, adminKeys, err := resolveKeys(cfg, log, io.Discard)
