@@ -298,13 +298,16 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		c.renderSignIn(w, http.StatusUnauthorized, "That admin key is not valid.")
 		return
 	}
-	value, err := c.startSession(r.Context(), "admin_key:"+hex.EncodeToString(digest[:6]))
+	// The actor names the key as the admin API does (kind and the first
+	// 12 hex digits of its SHA-256), never the key itself.
+	actor := "admin_key:" + hex.EncodeToString(digest[:6])
+	value, err := c.startSession(r.Context(), actor)
 	if err != nil {
 		c.log.Error("console sign-in", "err", err)
 		c.renderSignIn(w, http.StatusServiceUnavailable, "The session could not be stored. Try again in a moment.")
 		return
 	}
-	c.log.Info("console sign-in", "actor", "admin_key:"+hex.EncodeToString(digest[:6]), "client", addr)
+	c.log.Info("console sign-in", "actor", actor, "client", addr)
 	http.SetCookie(w, c.cookie(signInCookie, "", -1))
 	http.SetCookie(w, c.cookie(sessionCookie, value, 0))
 	http.Redirect(w, r, "/console/integrations", http.StatusSeeOther)
