@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,8 +20,8 @@ import (
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine/events"
 	"github.com/authengine/authengine/engine/store"
-	"github.com/authengine/authengine/engine/store/bolt"
 	redisstore "github.com/authengine/authengine/engine/store/redis"
+	"github.com/authengine/authengine/internal/enginetest"
 	"github.com/authengine/authengine/internal/redistest"
 )
 
@@ -106,16 +105,6 @@ func await(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func boltStore(t *testing.T) store.Store {
-	t.Helper()
-	s, err := bolt.Open(filepath.Join(t.TempDir(), "engine.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 func endpoint(t *testing.T, url string, types ...string) events.Endpoint {
 	t.Helper()
 	sec, err := events.ParseSecret(testSecret)
@@ -180,7 +169,7 @@ func TestParseSecretRefusesWhatIsNotAKey(t *testing.T) {
 }
 
 func TestEventsAreDeliveredOnceSignedAndThenRemoved(t *testing.T) {
-	s := boltStore(t)
+	s := enginetest.BoltStore(t, nil)
 	rcv := newReceiver(t, testSecret)
 	other := newReceiver(t, testSecret)
 	run(t, events.NewDeliverer(events.Options{
@@ -208,7 +197,7 @@ func TestEventsAreDeliveredOnceSignedAndThenRemoved(t *testing.T) {
 }
 
 func TestAReceiverDownIsRetriedThenDelivered(t *testing.T) {
-	s := boltStore(t)
+	s := enginetest.BoltStore(t, nil)
 	rcv := newReceiver(t, testSecret)
 	rcv.down.Store(true)
 	run(t, events.NewDeliverer(events.Options{
@@ -233,7 +222,7 @@ func TestAReceiverDownIsRetriedThenDelivered(t *testing.T) {
 }
 
 func TestAttemptsAreBoundedThenTheEventIsFailedAndCanBeReplayed(t *testing.T) {
-	s := boltStore(t)
+	s := enginetest.BoltStore(t, nil)
 	rcv := newReceiver(t, testSecret)
 	rcv.down.Store(true)
 	run(t, events.NewDeliverer(events.Options{

@@ -14,7 +14,7 @@ import (
 // lifecycle (as serve starts it) is stopped and waited for by Close, and
 // leaves no goroutine behind (TestMain checks with goleak).
 func TestEngineCloseStopsTheDeliverer(t *testing.T) {
-	s := boltStore(t)
+	s := enginetest.BoltStore(t, nil)
 	eng, err := engine.New(engine.Options{Store: s, Sealer: enginetest.Sealer(t)})
 	if err != nil {
 		t.Fatal(err)

@@ -3,32 +3,21 @@ package lease_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
 	"github.com/authengine/authengine/engine/store"
-	"github.com/authengine/authengine/engine/store/bolt"
+	"github.com/authengine/authengine/internal/enginetest"
 	"github.com/authengine/authengine/internal/lease"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func openStore(t *testing.T) *bolt.Store {
-	t.Helper()
-	s, err := bolt.Open(filepath.Join(t.TempDir(), "engine.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
 // TestHoldKeepsTheLock: held past several lifetimes, the lock stays taken.
 func TestHoldKeepsTheLock(t *testing.T) {
-	s := openStore(t)
+	s := enginetest.BoltStore(t, nil)
 	ctx := context.Background()
 	const ttl = 60 * time.Millisecond
 	token, err := s.Lock(ctx, "l", ttl)
@@ -52,7 +41,7 @@ func TestHoldKeepsTheLock(t *testing.T) {
 // TestHoldEndsTheWorkWhenTheLockIsLost: a failed renewal reports the loss
 // and ends the work's context.
 func TestHoldEndsTheWorkWhenTheLockIsLost(t *testing.T) {
-	s := openStore(t)
+	s := enginetest.BoltStore(t, nil)
 	ctx := context.Background()
 	const ttl = 30 * time.Millisecond
 	token, err := s.Lock(ctx, "l", ttl)
@@ -77,7 +66,7 @@ func TestHoldEndsTheWorkWhenTheLockIsLost(t *testing.T) {
 
 // TestStopEndsQuietly: stop ends the work and reports no loss.
 func TestStopEndsQuietly(t *testing.T) {
-	s := openStore(t)
+	s := enginetest.BoltStore(t, nil)
 	ctx := context.Background()
 	token, err := s.Lock(ctx, "l", time.Minute)
 	if err != nil {
