@@ -49,7 +49,8 @@ func (s *Store) putSession(ctx context.Context, op string, sess store.Session, m
 		case !exists && mustExist:
 			return fmt.Errorf("bolt: %s: %w", op, store.ErrNotFound)
 		}
-		b, err := encode("session", sess.ID, sessionWire{V: wireVersion, ID: sess.ID, Sealed: sess.Sealed, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt})
+		// The id (the hash of a live cookie) stays out of the error, as in GetSession.
+		b, err := encode("session", "?", sessionWire{V: wireVersion, ID: sess.ID, Sealed: sess.Sealed, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt})
 		if err != nil {
 			return err
 		}
