@@ -148,9 +148,9 @@ func mountMetrics(e *echo.Echo, opts Options) {
 		want := sha256.Sum256([]byte(opts.MetricsToken))
 		mw = append(mw, func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
-				scheme, token, _ := strings.Cut(c.Request().Header.Get("Authorization"), " ")
-				got := sha256.Sum256([]byte(strings.TrimSpace(token)))
-				if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+				token, bearer := bearerToken(c)
+				got := sha256.Sum256([]byte(token))
+				if !bearer || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 					c.Response().Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 					return &engine.RequestError{Name: "unauthorized", Message: "the metrics need Authorization: Bearer <telemetry.metrics.bearer_token>", Status: http.StatusUnauthorized}
 				}
@@ -222,10 +222,7 @@ func requireKey(keys *atomic.Pointer[[][32]byte], kind string) echo.MiddlewareFu
 			if len(digests) == 0 {
 				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "this API is off: no api." + kind + "s are configured"}
 			}
-			got := strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization))
-			if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
-				got = strings.TrimSpace(got[7:])
-			}
+			got, _ := bearerToken(c)
 			if got == "" {
 				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "missing API key: send it in the Authorization header"}
 			}
@@ -242,6 +239,16 @@ func requireKey(keys *atomic.Pointer[[][32]byte], kind string) echo.MiddlewareFu
 			return next(c)
 		}
 	}
+}
+
+// bearerToken is the request's Authorization header, the token alone
+// (and bearer true) when it is sent as "Bearer <token>".
+func bearerToken(c echo.Context) (token string, bearer bool) {
+	got := strings.TrimSpace(c.Request().Header.Get(echo.HeaderAuthorization))
+	if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
+		return strings.TrimSpace(got[7:]), true
+	}
+	return got, false
 }
 
 func bytesString(n int64) string {
