@@ -1,7 +1,7 @@
 # The two commands a new user needs: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run test check vet fmt bench build image crash failover screenshots
+.PHONY: run test check vet fmt bench bench-compare build image crash failover screenshots
 
 run:
 	$(GO) run ./cmd/authengine serve
@@ -36,6 +36,13 @@ image: build
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The connected authorize path side by side with its ceilings (an echo
+# handler doing one bbolt read, one doing one Redis GET), printing the
+# ratios per concurrency level and the load average (docs/benchmarks.md).
+# Needs a Redis at REDIS_URL (default redis://127.0.0.1:6379/0).
+bench-compare:
+	bench/compare.sh
 
 # The long kill -9 loop (60 kills per store; `make test` runs 4): kills a
 # real engine process at random moments during callbacks and refresh

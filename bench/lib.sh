@@ -173,3 +173,74 @@ machine() {
 	echo "engine:  env ${ENGINE_ENV:-(default GOGC, no GOMEMLIMIT)}"
 	echo "commit:  $(cd "$ROOT" && git rev-parse --short HEAD)"
 }
+
+# loadavg is the 1, 5 and 15 minute load averages.
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# median reads numbers, one a line, and prints their median (the lower
+# middle one for an even count).
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# load_run NAME URL C BODY drives POST URL with BODY at C connections for
+# DURATION after a 1 s warm-up (loadgen, pinned to $CPUS, every answer
+# must be 200), prints loadgen's line after NAME, and appends
+# "NAME C rps p99_us" to $TMP/runs.
+load_run() {
+	local out nums
+	out=$(taskset -c "$CPUS" "$BIN/loadgen" -url "$2" -method POST -header "Authorization: Bearer $KEY" \
+		-body "$4" -c "$3" -d "$DURATION" -warmup 1s -numbers)
+	printf '%-8s %s\n' "$1" "$(echo "$out" | head -n1)"
+	nums=$(echo "$out" | sed -n 's/^numbers: rps=\([0-9]*\) p50_us=[0-9]* p99_us=\([0-9]*\)$/\1 \2/p')
+	echo "$1 $3 $nums" >>"$TMP/runs"
+}
+
+# compare URL CEILING_URL BODY TARGET_RPS TARGET_P99 loads the engine at
+# URL and the ceiling at CEILING_URL side by side: at each level of
+# CONCURRENCY, ROUNDS runs of each, alternated (engine, ceiling; then
+# ceiling, engine; ...) so that a change of load on the machine weighs on
+# both. Per level it prints the medians, the engine/ceiling ratios of rps
+# and of p99 (against the targets: rps ratio at least TARGET_RPS, p99
+# ratio at most TARGET_P99) and the load average before and after.
+compare() {
+	local url=$1 ceiling=$2 body=$3 trps=$4 tp99=$5 c r before
+	local -a summary=()
+	: >"$TMP/runs"
+	for c in $CONCURRENCY; do
+		before=$(loadavg)
+		for r in $(seq "$ROUNDS"); do
+			if [ $((r % 2)) = 1 ]; then
+				load_run engine "$url" "$c" "$body"
+				load_run ceiling "$ceiling" "$c" "$body"
+			else
+				load_run ceiling "$ceiling" "$c" "$body"
+				load_run engine "$url" "$c" "$body"
+			fi
+		done
+		summary+=("$(
+			er=$(awk -v c="$c" '$1 == "engine" && $2 == c { print $3 }' "$TMP/runs" | median)
+			ep=$(awk -v c="$c" '$1 == "engine" && $2 == c { print $4 }' "$TMP/runs" | median)
+			cr=$(awk -v c="$c" '$1 == "ceiling" && $2 == c { print $3 }' "$TMP/runs" | median)
+			cp=$(awk -v c="$c" '$1 == "ceiling" && $2 == c { print $4 }' "$TMP/runs" | median)
+			awk -v c="$c" -v er="$er" -v ep="$ep" -v cr="$cr" -v cp="$cp" -v trps="$trps" -v tp99="$tp99" \
+				-v before="$before" -v after="$(loadavg)" 'BEGIN {
+				rr = cr > 0 ? er / cr : 0; pr = cp > 0 ? ep / cp : 0
+				printf "c=%-4s engine %6d rps p99 %6.2f ms | ceiling %6d rps p99 %6.2f ms | rps ratio %.2f (target >= %s: %s) | p99 ratio %.2f (target <= %s: %s) | load %s -> %s\n",
+					c, er, ep / 1000, cr, cp / 1000, rr, trps, (rr >= trps ? "met" : "NOT met"), pr, tp99, (pr <= tp99 ? "met" : "NOT met"), before, after
+			}'
+		)")
+	done
+	echo "medians of $ROUNDS runs per level, $DURATION each, engine and ceiling alternated:"
+	printf '%s\n' "${summary[@]}"
+}
+
+# await_ceiling ORIGIN BODY waits until the ceiling answers an authorize.
+await_ceiling() {
+	for _ in $(seq 100); do
+		if curl -fsS -o /dev/null -X POST "$1/v1/auth/authorize" -H "Authorization: Bearer $KEY" \
+			-H 'Content-Type: application/json' -d "$2" 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	echo "the ceiling at $1 did not answer:" >&2
+	cat "$TMP/ceiling.log" >&2
+	return 1
+}

@@ -35,6 +35,7 @@ func main() {
 		duration    = flag.Duration("d", 10*time.Second, "how long to run")
 		expect      = flag.Int("expect", 200, "status every response must have")
 		warmup      = flag.Duration("warmup", time.Second, "run this long first, unmeasured (opens the connections)")
+		numbers     = flag.Bool("numbers", false, "also print a second line for scripts: rps, p50 and p99 in microseconds")
 		hdrs        headers
 	)
 	flag.Var(&hdrs, "header", "request header 'Name: value' (repeatable)")
@@ -59,6 +60,9 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("c=%d %s\n", *concurrency, res)
+	if *numbers {
+		fmt.Printf("numbers: rps=%.0f p50_us=%d p99_us=%d\n", res.rps(), res.percentile(0.50).Microseconds(), res.percentile(0.99).Microseconds())
+	}
 	if res.failures > 0 {
 		os.Exit(1)
 	}
@@ -72,16 +76,21 @@ type result struct {
 }
 
 func (r result) String() string {
-	slices.Sort(r.latencies)
-	pct := func(p float64) time.Duration {
-		if len(r.latencies) == 0 {
-			return 0
-		}
-		return r.latencies[min(len(r.latencies)-1, int(float64(len(r.latencies))*p))]
-	}
 	return fmt.Sprintf("requests=%d failures=%d elapsed=%s rps=%.0f p50=%s p90=%s p99=%s max=%s",
 		r.requests, r.failures, r.elapsed.Round(time.Millisecond),
-		float64(r.requests)/r.elapsed.Seconds(), pct(0.50), pct(0.90), pct(0.99), pct(1))
+		r.rps(), r.percentile(0.50).Round(time.Microsecond), r.percentile(0.90).Round(time.Microsecond),
+		r.percentile(0.99).Round(time.Microsecond), r.percentile(1).Round(time.Microsecond))
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// percentile is the nearest-rank percentile p of the latencies (sorted
+// by run).
+func (r result) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(float64(len(r.latencies))*p))]
 }
 
 func run(client *http.Client, target, method, body string, hdrs []string, concurrency int, d time.Duration, expect int) (result, error) {
@@ -141,5 +150,6 @@ func run(client *http.Client, target, method, body string, hdrs []string, concur
 	}
 	wg.Wait()
 	total.elapsed = time.Since(start)
+	slices.Sort(total.latencies)
 	return total, nil
 }
