@@ -26,13 +26,13 @@ func TestCompileRejects(t *testing.T) {
 		}, []string{"auth.providers[hooli].oauth2.token_request.params.scope: unknown placeholder <<scope>>"}},
 		{"existing_scopes outside the authorize request", func(p *config.Provider) {
 			p.OAuth2.TokenRequest.Params["scope"] = "<<existing_scopes>>"
-		}, []string{"token_request.params.scope: unknown placeholder <<existing_scopes>>"}},
+		}, []string{"token_request.params.scope: <<existing_scopes>> is not available in this request; it is available in authorize_request"}},
 		{"refresh_token in the authorize request", func(p *config.Provider) {
 			p.OAuth2.AuthorizeRequest.Params["x"] = "<<refresh_token>>"
 		}, []string{"authorize_request.params.x: <<refresh_token>> is not allowed in the authorize request"}},
 		{"client_secret in the user-info request", func(p *config.Provider) {
 			p.OAuth2.UserInfoRequest.Headers = map[string]string{"X-Secret": "<<client_secret>>"}
-		}, []string{"user_info_request.headers.X-Secret: unknown placeholder <<client_secret>>"}},
+		}, []string{"user_info_request.headers.X-Secret: <<client_secret>> is not available in this request; it is available in token_request (grant_type authorization_code), token_request (grant_type client_credentials), refresh_token_request, revocation_request"}},
 		{"an unknown placeholder in an endpoint", func(p *config.Provider) {
 			p.OAuth2.RefreshTokenRequest.Endpoint = "https://<<tenant>>.hooli.example/token"
 		}, []string{"refresh_token_request.endpoint: unknown placeholder <<tenant>>"}},
@@ -60,13 +60,13 @@ func TestCompileRejects(t *testing.T) {
 		{"access_token in a client-credentials token request", func(p *config.Provider) {
 			p.OAuth2.GrantType = "client_credentials"
 			p.OAuth2.TokenRequest.Params["assertion"] = "<<access_token>>"
-		}, []string{"token_request.params.assertion: unknown placeholder <<access_token>>"}},
+		}, []string{"token_request.params.assertion: <<access_token>> is not available in this request; it is available in refresh_token_request, user_info_request, revocation_request"}},
 		{"both refresh_token_request and refresh_request", func(p *config.Provider) {
 			p.OAuth2.RefreshRequest = p.OAuth2.RefreshTokenRequest
 		}, []string{"oauth2.refresh_request: give refresh_token_request or its alias refresh_request, not both"}},
 		{"scopes in a revocation request", func(p *config.Provider) {
 			p.OAuth2.RevocationRequest = &config.Request{Endpoint: "https://hooli.example/revoke", Params: map[string]string{"scope": "<<scopes>>"}}
-		}, []string{"revocation_request.params.scope: unknown placeholder <<scopes>>"}},
+		}, []string{"revocation_request.params.scope: <<scopes>> is not available in this request; it is available in authorize_request, token_request (grant_type authorization_code), token_request (grant_type client_credentials), refresh_token_request"}},
 		{"every error of a provider at once", func(p *config.Provider) {
 			p.OAuth2.TokenRequest.Params["a"] = "<<nope>>"
 			p.OAuth2.AuthorizeRequest.Params["b"] = "<<nada>>"

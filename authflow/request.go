@@ -64,6 +64,31 @@ const (
 	allowRevoke            = phClientID | phClientSecret | phRefreshToken | phAccessToken
 )
 
+// requestPlaceholders names each request block with the placeholders it
+// may use, in the order messages list them.
+var requestPlaceholders = []struct {
+	name    string
+	allowed placeholder
+}{
+	{"authorize_request", allowAuthorize},
+	{"token_request (grant_type authorization_code)", allowToken},
+	{"token_request (grant_type client_credentials)", allowClientCredentials},
+	{"refresh_token_request", allowRefresh},
+	{"user_info_request", allowUserInfo},
+	{"revocation_request", allowRevoke},
+}
+
+// availableIn lists the request blocks that may use ph.
+func availableIn(ph placeholder) string {
+	var names []string
+	for _, r := range requestPlaceholders {
+		if r.allowed&ph != 0 {
+			names = append(names, r.name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 // vars are the values placeholders render to for one request.
 type vars struct {
 	clientID, clientSecret, redirectURI string
@@ -137,11 +162,15 @@ func compileText(path, s string, allowed placeholder) (text, error) {
 	tmpl.ExecuteFuncString(func(w io.Writer, name string) (int, error) {
 		ph, ok := placeholderNames[strings.TrimSpace(name)]
 		if ok && ph&secretPlaceholders != 0 && allowed == allowAuthorize {
-			ps.addf(path, "%s%s%s is not allowed in the authorize request: it is a URL the user's browser opens, and the secret would be exposed there", startTag, name, endTag)
+			ps.addf(path, "%s%s%s is not allowed in the authorize request: it is a URL the user's browser opens, and the secret would be exposed there; it is available in %s", startTag, name, endTag, availableIn(ph))
 			return 0, nil
 		}
-		if !ok || ph&allowed == 0 {
+		if !ok {
 			ps.addf(path, "unknown placeholder %s%s%s", startTag, name, endTag)
+			return 0, nil
+		}
+		if ph&allowed == 0 {
+			ps.addf(path, "%s%s%s is not available in this request; it is available in %s", startTag, name, endTag, availableIn(ph))
 			return 0, nil
 		}
 		uses |= ph

@@ -122,7 +122,7 @@ func (d *decoder) slice(path string, raw any, v reflect.Value) {
 	}
 	out := reflect.MakeSlice(v.Type(), len(items), len(items))
 	for i, item := range items {
-		p := elemPath(path, item, i)
+		p := elemPath(path, items, i)
 		e := out.Index(i)
 		if e.Kind() == reflect.Struct && d.preset != nil {
 			d.preset(p, e)

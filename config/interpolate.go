@@ -29,6 +29,9 @@ type resolver struct {
 	readFile func(string) ([]byte, error)
 	// envOverrides merges the AUTHENGINE_* settings (EnvOverrides).
 	envOverrides bool
+	// checkProvider, when set, compiles providers' templates when the
+	// configuration has other errors (WithProviderCheck).
+	checkProvider ProviderCheck
 	// used collects every substituted value, so that messages quoting a
 	// field's value can be scrubbed of anything that came from the
 	// environment or a file.
@@ -106,7 +109,7 @@ func (rs resolver) interpolateRoot(root map[string]any, r *report) map[string]an
 			base := keyPath(k, sk)
 			resolved := make([]any, len(items))
 			for i, item := range items {
-				p := elemPath(base, item, i)
+				p := elemPath(base, items, i)
 				sev := sevError
 				if m, ok := item.(map[string]any); ok && !rawEnabled(rs, p, m) {
 					sev = sevWarning
@@ -151,7 +154,7 @@ func (rs resolver) walk(path string, v any, sev severity, r *report) any {
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = rs.walk(elemPath(path, e, i), e, sev, r)
+			out[i] = rs.walk(elemPath(path, t, i), e, sev, r)
 		}
 		return out
 	default:

@@ -27,6 +27,20 @@ type loadOptions struct {
 	lookupEnv       func(string) (string, bool)
 	envOverrides    bool
 	readFile        func(string) ([]byte, error)
+	checkProvider   ProviderCheck
+}
+
+// ProviderCheck compiles one provider's templates and JSONPath (package
+// authflow does) and returns its problems, each path starting
+// "auth.providers[<id>]".
+type ProviderCheck func(Provider) []FieldError
+
+// WithProviderCheck has Load run check over every enabled provider when
+// the configuration has other errors, so that template and JSONPath
+// problems are reported in the same report as the structural ones rather
+// than only once those are fixed.
+func WithProviderCheck(check ProviderCheck) Option {
+	return func(o *loadOptions) { o.checkProvider = check }
 }
 
 // WithEnvFile names the .env file to read (the -e/--env flag). It must
@@ -75,7 +89,7 @@ func Load(path string, opts ...Option) (*Config, []string, error) {
 		v, ok := dotenv[name]
 		return v, ok
 	}
-	return parse(data, resolver{lookup: lookup, readFile: o.readFile, envOverrides: o.envOverrides})
+	return parse(data, resolver{lookup: lookup, readFile: o.readFile, envOverrides: o.envOverrides, checkProvider: o.checkProvider})
 }
 
 // readDotEnv reads the .env file named by the options; a missing default
@@ -134,6 +148,9 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 	d.decode("", doc, reflect.ValueOf(c).Elem())
 	applyDerived(c)
 	validate(c, &r)
+	if len(r.errs) > 0 && rs.checkProvider != nil {
+		checkProviders(c, &r, rs.checkProvider)
+	}
 	rs.scrub(&r)
 	if err := r.err(); err != nil {
 		return nil, r.warningLines(), err
@@ -214,7 +231,7 @@ func mergeCatalog(doc map[string]any, r *report) {
 		}
 		merged, err := mergeProvider(p)
 		if err != nil {
-			r.errorf(keyPath(elemPath("auth.providers", p, i), "provider_id"), "%v", err)
+			r.errorf(keyPath(elemPath("auth.providers", providers, i), "provider_id"), "%v", err)
 		}
 		providers[i] = merged
 	}
@@ -261,4 +278,34 @@ func foldRawRefreshAlias(p map[string]any) {
 	}
 	delete(o, "refresh_request")
 	o["refresh_token_request"] = alias
+}
+
+// checkProviders adds the problems check finds in the enabled providers
+// that are compiled at start (not those completed by discovery), under
+// the paths validateAuth names them by. A problem at a path that already
+// has an error is left out: validation named it first.
+func checkProviders(c *Config, r *report, check ProviderCheck) {
+	reported := make(map[string]bool, len(r.errs))
+	for _, e := range r.errs {
+		reported[e.Path] = true
+	}
+	bases := providerBases(c.Auth.Providers)
+	for i, p := range c.Auth.Providers {
+		if p.ID == "" || !p.IsEnabled() || p.NeedsDiscovery() {
+			continue
+		}
+		prefix := "auth.providers[" + p.ID + "]"
+		for _, e := range check(p) {
+			rest, ok := strings.CutPrefix(e.Path, prefix)
+			if !ok {
+				continue // a problem across providers: validation reports those
+			}
+			e.Path = bases[i] + rest
+			if reported[e.Path] {
+				continue
+			}
+			reported[e.Path] = true
+			r.errs = append(r.errs, e)
+		}
+	}
 }

@@ -13,14 +13,28 @@ import (
 
 // elemPath is the path of the i-th element of the list at path: the
 // element's id in brackets when it has a usable one, its index otherwise
-// (auth.providers[hooli], api.api_keys[0]).
-func elemPath(path string, elem any, i int) string {
-	if m, ok := elem.(map[string]any); ok {
-		if id, ok := scalarString(m["id"]); ok {
+// (auth.providers[hooli], api.api_keys[0]); two elements sharing an id are
+// both named by their index.
+func elemPath(path string, list []any, i int) string {
+	if m, ok := list[i].(map[string]any); ok {
+		if id, ok := scalarString(m["id"]); ok && !sharedID(list, i, id) {
 			return listPath(path, id, i)
 		}
 	}
 	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// sharedID reports whether another element of list has the id id: both
+// are then named by position, as auth.providers[<id>] would name either.
+func sharedID(list []any, i int, id string) bool {
+	for j, e := range list {
+		if m, ok := e.(map[string]any); ok && j != i {
+			if other, ok := scalarString(m["id"]); ok && other == id {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // keyPath joins a map key onto a path.

@@ -145,10 +145,14 @@ func validateAPI(c *Config, r *report) {
 
 func validateSecurity(c *Config, r *report) {
 	seen := map[string]int{}
+	shared := map[string]int{}
+	for _, k := range c.Security.RootKeys {
+		shared[k.ID]++
+	}
 	for i, k := range c.Security.RootKeys {
 		first, dup := seen[k.ID]
 		p := fmt.Sprintf("security.root_keys[%d]", i)
-		if k.ID != "" && idRE.MatchString(k.ID) && !dup {
+		if k.ID != "" && idRE.MatchString(k.ID) && shared[k.ID] == 1 {
 			p = "security.root_keys[" + k.ID + "]"
 		}
 		switch {
@@ -245,22 +249,47 @@ func validateAuth(c *Config, r *report) {
 			r.errorf("auth.user_verification.verifier_url", "%s", msg)
 		}
 	}
-	seen := map[string]int{}
+	bases := providerBases(a.Providers)
+	first := map[string]int{}
 	for i, p := range a.Providers {
-		base := listPath("auth.providers", p.ID, i)
 		if p.ID != "" {
-			if first, dup := seen[p.ID]; dup {
-				// Both entries would print as auth.providers[<id>]: the
-				// second is named by its position, and so are its other
-				// problems.
-				base = listPath("auth.providers", "", i)
-				r.errorf(base+".id", "duplicate provider id %q (entry %d has it too; entries count from 0): give each provider its own id", p.ID, first)
+			if j, dup := first[p.ID]; dup {
+				r.errorf(bases[i]+".id", "duplicate provider id %q (entry %d has it too; entries count from 0): give each provider its own id", p.ID, j)
 			} else {
-				seen[p.ID] = i
+				first[p.ID] = i
 			}
 		}
-		validateProvider(p, base, r)
+		validateProvider(p, bases[i], r)
 	}
+}
+
+// providerBases is the path of each provider's problems: auth.providers[<id>],
+// or its position when the id is not usable in a path or is shared with
+// another entry (auth.providers[hooli] would name both).
+func providerBases(ps []Provider) []string {
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	return listPaths("auth.providers", ids)
+}
+
+// listPaths is listPath for every element of a list with ids ids; an id
+// shared by several elements names none of them (the decoder's rule:
+// elemPath).
+func listPaths(base string, ids []string) []string {
+	count := make(map[string]int, len(ids))
+	for _, id := range ids {
+		count[id]++
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		if count[id] > 1 {
+			id = ""
+		}
+		out[i] = listPath(base, id, i)
+	}
+	return out
 }
 
 // validateProvider checks one decoded and defaulted provider, reporting
@@ -526,12 +555,14 @@ func checkContentType(p, got string, r *report) {
 
 func validateTools(c *Config, r *report) {
 	seen := map[string]int{}
+	ids := make([]string, len(c.Tools.Workers))
 	for i, w := range c.Tools.Workers {
-		base := listPath("tools.workers", w.ID, i)
+		ids[i] = w.ID
+	}
+	bases := listPaths("tools.workers", ids)
+	for i, w := range c.Tools.Workers {
+		base := bases[i]
 		first, dup := seen[w.ID]
-		if dup {
-			base = listPath("tools.workers", "", i)
-		}
 		switch {
 		case w.ID == "":
 			r.errorf(base+".id", "is required")

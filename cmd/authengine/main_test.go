@@ -104,6 +104,63 @@ auth:
 	}
 }
 
+// TestCheckReportsTemplateErrorsWithStructuralOnes: one run of check
+// shows the template and JSONPath problems together with the structural
+// ones (not only once those are fixed); two providers sharing an id are
+// each named by position, and no line is printed twice; a placeholder
+// used where it is not available says where it is.
+func TestCheckReportsTemplateErrorsWithStructuralOnes(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "engine.yaml")
+	os.WriteFile(bad, []byte(`
+api: {development: true, prot: 9099}
+auth:
+  providers:
+    - id: hooli
+      client_id: id
+      client_secret: secret
+      oauth2:
+        authorize_request: {endpoint: "https://hooli.example/authorize", params: {client_id: "<<clientid>>"}}
+        token_request:
+          endpoint: https://hooli.example/token
+          params: {grant_type: authorization_code, refresh_token: "<<refresh_token>>"}
+          response_map: {access_token: "$.[", expires_in: "$.expires_in"}
+    - id: hooli
+      client_id: id
+      client_secret: secret
+      colour: blue
+      oauth2:
+        authorize_request: {endpoint: "https://hooli.example/authorize", params: {scope: "<<scope>>"}}
+        token_request: {endpoint: "https://hooli.example/token"}
+`), 0o600)
+	code, _, errOut := runCmd(t, "check", "-c", bad)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		`api.prot: unknown key (did you mean "port"?)`,
+		"auth.providers[0].oauth2.authorize_request.params.client_id: unknown placeholder <<clientid>>",
+		"auth.providers[0].oauth2.token_request.params.refresh_token: <<refresh_token>> is not available in this request; it is available in refresh_token_request, revocation_request",
+		"auth.providers[0].oauth2.token_request.response_map.access_token: bad JSONPath",
+		"auth.providers[1].colour: unknown key",
+		`auth.providers[1].id: duplicate provider id "hooli"`,
+		"auth.providers[1].oauth2.authorize_request.params.scope: unknown placeholder <<scope>>",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("check output lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Contains(errOut, "providers[hooli]") {
+		t.Errorf("a path names one of two providers sharing an id:\n%s", errOut)
+	}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(errOut), "\n") {
+		if seen[line] {
+			t.Errorf("line printed twice: %q", line)
+		}
+		seen[line] = true
+	}
+}
+
 func TestVersionAndUsage(t *testing.T) {
 	if code, out, _ := runCmd(t, "version"); code != 0 || !strings.HasPrefix(out, "authengine ") {
 		t.Errorf("version: exit %d %q", code, out)

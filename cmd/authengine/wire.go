@@ -78,7 +78,7 @@ func (r logReport) invalid(configPath, detail string) {
 // loadReporting is load with the reporter report picks once the file is
 // parsed (cfg is nil when it could not be).
 func loadReporting(configPath, envPath string, report func(cfg *config.Config) reporter) (*loaded, error) {
-	opts := []config.Option{config.WithEnvOverrides()}
+	opts := []config.Option{config.WithEnvOverrides(), config.WithProviderCheck(authflow.Problems)}
 	if envPath != "" {
 		opts = append(opts, config.WithEnvFile(envPath))
 	}
