@@ -78,6 +78,8 @@ type rigOptions struct {
 	events []string
 	// revoke gives the provider the stand-in's revocation_request.
 	revoke bool
+	// service adds "svc", a client-credentials provider at the stand-in.
+	service bool
 }
 
 const redirect = "https://engine.example.com/oauth/callback"
@@ -108,8 +110,16 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	client := &http.Client{Transport: &http.Transport{}}
+	providers := map[string]*authflow.Provider{"hooli": p}
+	if o.service {
+		svc, err := authflow.Compile(r.idp.ClientCredentialsConfig("svc"), redirect)
+		if err != nil {
+			t.Fatal(err)
+		}
+		providers["svc"] = svc
+	}
 	r.opts = Options{
-		Providers:       map[string]*authflow.Provider{"hooli": p},
+		Providers:       providers,
 		Store:           r.st,
 		Sealer:          enginetest.Sealer(t),
 		HTTPClient:      client,

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -128,16 +126,13 @@ func (e *Engine) renewForced(ctx context.Context, p *authflow.Provider, id strin
 }
 
 func (e *Engine) renewWith(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64, force bool) (tokenSet, error) {
+	// A service token's id names its scope set (store.ServiceConnectionID),
+	// so callers of different scope sets never share an attempt.
 	key := id
 	if force {
 		// A forced refresh must not join an attempt that finds the token
 		// fresh and returns it unrefreshed.
 		key += "\x00force"
-	}
-	if scopes != nil {
-		// Service tokens for different scopes are different requests; the
-		// store lock still serialises them per connection.
-		key += "\x00" + strings.Join(slices.Sorted(slices.Values(scopes)), " ")
 	}
 	v, err := e.refreshes.Do(ctx, key, e.spawnWork, func() (any, error) {
 		// The attempt outlives any one caller: others may be waiting on it.

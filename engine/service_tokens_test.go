@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authengine/authengine/engine/store"
+)
+
+// serviceToken asks for the client-credentials token of "svc" for scopes.
+func (r *rig) serviceToken(ctx context.Context, scopes ...string) (Authorization, error) {
+	return r.eng.Authorize(ctx, AuthorizeRequest{UserID: "app", ProviderID: "svc", Scopes: scopes})
+}
+
+// TestServiceTokensOfDifferentScopeSetsAreSeparateRequests: callers
+// asking at once for two scope sets share one grant per set, and each
+// gets a token of exactly its own scopes (never the other set's, never a
+// union).
+func TestServiceTokensOfDifferentScopeSetsAreSeparateRequests(t *testing.T) {
+	r := newRig(t, rigOptions{service: true})
+	r.idp.SetDelay(300 * time.Millisecond)
+	sets := [][]string{{"read"}, {"write"}}
+	const perSet = 8
+	var wg sync.WaitGroup
+	for _, scopes := range sets {
+		for range perSet {
+			wg.Go(func() {
+				a, err := r.serviceToken(context.Background(), scopes...)
+				if err != nil || a.Status != StatusCompleted {
+					t.Errorf("service token %v: %+v, %v", scopes, a, err)
+					return
+				}
+				if got := r.idp.AccessTokenScopes(a.Token); !slices.Equal(got, scopes) {
+					t.Errorf("asked for %v, got a token of %v", scopes, got)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if c := r.idp.Counts(); c.ClientCredentials != len(sets) {
+		t.Errorf("provider saw %d client-credentials grants for %d scope sets, want one each", c.ClientCredentials, len(sets))
+	}
+}
+
+// TestServiceRecordNotConnectedIsFetchedAgain: a service token record
+// that is not connected (a status only user connections act on) is
+// replaced by a new grant, never answered with needs_reauth: a service
+// token has no user to authorize again.
+func TestServiceRecordNotConnectedIsFetchedAgain(t *testing.T) {
+	r := newRig(t, rigOptions{service: true})
+	ctx := context.Background()
+	first, err := r.serviceToken(ctx, "read")
+	mustComplete(t, "first service token", first, err)
+	id := store.ServiceConnectionID("svc", []string{"read"})
+	if _, err := r.st.UpdateConnection(ctx, id, func(c store.Connection, exists bool) (store.Connection, error) {
+		if !exists {
+			t.Fatalf("no service record %s", id)
+		}
+		c.Status = store.ConnectionNeedsReauth
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.serviceToken(ctx, "read")
+	mustComplete(t, "service token after its record left connected", again, err)
+	if again.Token == first.Token {
+		t.Error("the record that is not connected was handed out, not replaced")
+	}
+	if c := r.idp.Counts(); c.ClientCredentials != 2 {
+		t.Errorf("provider saw %d client-credentials grants, want 2", c.ClientCredentials)
+	}
+}
