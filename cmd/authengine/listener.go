@@ -25,13 +25,19 @@ type sideListener struct {
 	path string
 }
 
-// start listens on l.addr and serves l.handler. Serve errors go to errc;
-// stop shuts the listener down.
-func (l sideListener) start(log *slog.Logger, stdout io.Writer, errc chan<- error) (stop func(context.Context), err error) {
+// listen listens on l.addr. serve listens on every address before it
+// generates or writes anything, so that an address in use fails first.
+func (l sideListener) listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", l.addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen on %s: %w", l.setting, l.addr, err)
 	}
+	return ln, nil
+}
+
+// start serves l.handler on ln (from listen). Serve errors go to errc;
+// stop shuts the listener down.
+func (l sideListener) start(ln net.Listener, log *slog.Logger, stdout io.Writer, errc chan<- error) (stop func(context.Context)) {
 	srv := &http.Server{
 		Handler:           l.handler,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -51,5 +57,5 @@ func (l sideListener) start(log *slog.Logger, stdout io.Writer, errc chan<- erro
 		if err := srv.Shutdown(ctx); err != nil {
 			log.Warn(l.what+" listener shutdown", "err", err)
 		}
-	}, nil
+	}
 }

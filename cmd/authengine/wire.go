@@ -573,13 +573,33 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	if _, err := startupChecks(cfg); err != nil {
 		return err
 	}
-	// Listen first: a port in use fails before any key or file is made.
+	// Listen first, then make sure the directories can be written: a
+	// port in use or a data dir that cannot be created fails before any
+	// key or file is made.
 	addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	defer ln.Close()
+	admin := sideListener{setting: "api.admin_listen", what: "admin API", addr: cfg.API.AdminListen}
+	metrics := sideListener{setting: "telemetry.metrics.listen", what: "metrics", addr: cfg.Telemetry.Metrics.Listen}
+	var adminLn, metricsLn net.Listener
+	if cfg.API.AdminListen != "" {
+		if adminLn, err = admin.listen(); err != nil {
+			return err
+		}
+		defer adminLn.Close()
+	}
+	if cfg.Telemetry.Metrics.Listen != "" && (cfg.Telemetry.Metrics.Enabled == nil || *cfg.Telemetry.Metrics.Enabled) {
+		if metricsLn, err = metrics.listen(); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
+	if err := prepareDirs(cfg); err != nil {
+		return err
+	}
 	inst, err := assemble(ctx, l, log, allowMissingKeys, stderr)
 	if err != nil {
 		return err
@@ -602,21 +622,13 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	errc := make(chan error, 3)
 	stopAdmin := func(context.Context) {}
 	if api.SeparateAdmin {
-		admin := sideListener{setting: "api.admin_listen", what: "admin API", addr: cfg.API.AdminListen, handler: inst.admin}
-		if stopAdmin, err = admin.start(log, stdout, errc); err != nil {
-			ln.Close()
-			return err
-		}
+		admin.handler = inst.admin
+		stopAdmin = admin.start(adminLn, log, stdout, errc)
 	}
 	stopMetrics := func(context.Context) {}
 	if api.SeparateMetrics {
-		metrics := sideListener{setting: "telemetry.metrics.listen", what: "metrics", addr: cfg.Telemetry.Metrics.Listen,
-			handler: inst.metrics, path: api.MetricsPath}
-		if stopMetrics, err = metrics.start(log, stdout, errc); err != nil {
-			ln.Close()
-			stopAdmin(context.Background())
-			return err
-		}
+		metrics.handler, metrics.path = inst.metrics, api.MetricsPath
+		stopMetrics = metrics.start(metricsLn, log, stdout, errc)
 	}
 	go func() { errc <- srv.Serve(ln) }()
 	for serving := true; serving; {
