@@ -8,22 +8,12 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // bucketAudit maps an audit entry's id (which sorts by time) to the
 // entry. Created by the first append.
 var bucketAudit = []byte("audit")
-
-type auditWire struct {
-	V               int       `json:"v"`
-	ID              string    `json:"id"`
-	Time            time.Time `json:"time"`
-	Actor           string    `json:"actor"`
-	Action          string    `json:"action"`
-	Target          string    `json:"target,omitempty"`
-	Changed         []string  `json:"changed,omitempty"`
-	SecretReentered bool      `json:"secret_reentered,omitempty"`
-}
 
 // AppendAudit stores an entry.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
@@ -35,12 +25,7 @@ func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
 		if err != nil {
 			return fmt.Errorf("bolt: create bucket %s: %w", bucketAudit, err)
 		}
-		b, err := encode("audit entry", e.ID, auditWire{V: wireVersion, ID: e.ID, Time: e.Time, Actor: e.Actor, Action: e.Action,
-			Target: e.Target, Changed: e.Changed, SecretReentered: e.SecretReentered})
-		if err != nil {
-			return err
-		}
-		return bucket.Put([]byte(e.ID), b)
+		return bucket.Put([]byte(e.ID), codec.EncodeAudit(e))
 	})
 }
 
@@ -59,12 +44,10 @@ func (s *Store) ListAudit(ctx context.Context, filter store.AuditFilter, offset,
 		}
 		c := bucket.Cursor()
 		for k, v := c.Last(); k != nil; k, v = c.Prev() {
-			var w auditWire
-			if err := decode("audit entry", k, v, &w); err != nil {
+			e, err := decode(codec.DecodeAudit, k, v)
+			if err != nil {
 				return err
 			}
-			e := store.AuditEntry{ID: w.ID, Time: w.Time, Actor: w.Actor, Action: w.Action, Target: w.Target,
-				Changed: w.Changed, SecretReentered: w.SecretReentered}
 			if !filter.Matches(e) {
 				continue
 			}
@@ -92,11 +75,11 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time) (int, error) {
 		}
 		c := bucket.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.First() {
-			var w auditWire
-			if err := decode("audit entry", k, v, &w); err != nil {
+			e, err := decode(codec.DecodeAudit, k, v)
+			if err != nil {
 				return err
 			}
-			if !w.Time.Before(before) {
+			if !e.Time.Before(before) {
 				return nil
 			}
 			if err := c.Delete(); err != nil {

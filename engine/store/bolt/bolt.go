@@ -7,8 +7,9 @@
 // providers live in the file. Run several engines against one store with
 // the Redis backend instead.
 //
-// Records are JSON-encoded through this package's own wire structs; no
-// bbolt type or error leaves the package. Secrets arrive already sealed
+// Records are encoded by engine/store/codec (shared with the Redis
+// backend, and reading the JSON records of earlier releases); no bbolt
+// type or error leaves the package. Secrets arrive already sealed
 // (engine/seal) and are written only inside their record's Sealed field.
 //
 // Expiry is logical: a flow past its ExpiresAt (by the injected clock)
@@ -37,6 +38,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -401,10 +403,10 @@ func (s *Store) sweep() (int, error) {
 	n := 0
 	err := s.update(context.Background(), "sweep expired flows", func(tx *bbolt.Tx) error {
 		flows, states := tx.Bucket(bucketFlows), tx.Bucket(bucketStates)
-		var dead []flowWire
+		var dead []store.Flow
 		err := flows.ForEach(func(k, v []byte) error {
-			var w flowWire
-			if err := decode("flow", k, v, &w); err != nil {
+			w, err := decode(codec.DecodeFlow, k, v)
+			if err != nil {
 				// One bad record must not stop the sweep of all the
 				// others: report it and go on. It stays for
 				// `authengine store check` and the operator.

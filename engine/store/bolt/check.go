@@ -16,6 +16,7 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // ErrDamaged is wrapped by Open and Check when the file is not a sound
@@ -237,8 +238,7 @@ func Check(ctx context.Context, path string) ([]string, error) {
 				return nil
 			}
 			return keys.ForEach(func(k, v []byte) error {
-				var w dataKeyWire
-				if err := decode("data key", k, v, &w); err != nil {
+				if _, err := decode(codec.DecodeDataKey, k, v); err != nil {
 					problems = append(problems, err.Error())
 				}
 				return nil
@@ -271,34 +271,29 @@ func scanTx(tx *bbolt.Tx, expired func(at time.Time) bool, fn func(store.SealedR
 		open func(k, v []byte) (store.SealedRecord, error)
 	}{
 		{bucketFlows, store.KindFlow, func(k, v []byte) (store.SealedRecord, error) {
-			var w flowWire
-			err := decode("flow", k, v, &w)
+			w, err := decode(codec.DecodeFlow, k, v)
 			if err == nil && expired != nil && expired(w.ExpiresAt) {
 				return store.SealedRecord{}, errSkip
 			}
 			return store.SealedRecord{Sealed: w.Sealed}, err
 		}},
 		{bucketConnections, store.KindConnection, func(k, v []byte) (store.SealedRecord, error) {
-			var w connectionWire
-			err := decode("connection", k, v, &w)
+			w, err := decode(codec.DecodeConnection, k, v)
 			return store.SealedRecord{Sealed: w.Sealed}, err
 		}},
 		{bucketProviders, store.KindProvider, func(k, v []byte) (store.SealedRecord, error) {
-			var w providerWire
-			err := decode("provider", k, v, &w)
+			w, err := decode(codec.DecodeProvider, k, v)
 			return store.SealedRecord{Sealed: w.Sealed}, err
 		}},
 		{bucketSessions, store.KindSession, func(k, v []byte) (store.SealedRecord, error) {
-			var w sessionWire
-			err := decode("session", k, v, &w)
+			w, err := decode(codec.DecodeSession, k, v)
 			if err == nil && expired != nil && expired(w.ExpiresAt) {
 				return store.SealedRecord{}, errSkip
 			}
 			return store.SealedRecord{Sealed: w.Sealed}, err
 		}},
 		{bucketDiscovery, store.KindDiscovery, func(k, v []byte) (store.SealedRecord, error) {
-			var w discoveryWire
-			err := decode("discovery record", k, v, &w)
+			w, err := decode(codec.DecodeDiscovery, k, v)
 			return store.SealedRecord{Sealed: w.Sealed}, err
 		}},
 	}

@@ -1,14 +1,13 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // GetConnection returns a connection, or store.ErrNotFound when missing.
@@ -21,12 +20,9 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 		if v == nil {
 			return fmt.Errorf("bolt: get connection %q: %w", id, store.ErrNotFound)
 		}
-		var w connectionWire
-		if err := decode("connection", []byte(id), v, &w); err != nil {
-			return err
-		}
-		c = w.connection()
-		return nil
+		var err error
+		c, err = decode(codec.DecodeConnection, []byte(id), v)
+		return err
 	})
 	return c, err
 }
@@ -54,11 +50,11 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 			exists bool
 		)
 		if v := bucket.Get([]byte(id)); v != nil {
-			var w connectionWire
-			if err := decode("connection", []byte(id), v, &w); err != nil {
+			var err error
+			if cur, err = decode(codec.DecodeConnection, []byte(id), v); err != nil {
 				return err
 			}
-			cur, exists = w.connection(), true
+			exists = true
 		}
 		next, err := fn(cur, exists)
 		if err != nil {
@@ -77,11 +73,7 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 		} else {
 			next.Version, next.CreatedAt = 1, now
 		}
-		b, err := encode("connection", id, connectionToWire(next))
-		if err != nil {
-			return err
-		}
-		if err := bucket.Put([]byte(id), b); err != nil {
+		if err := bucket.Put([]byte(id), codec.EncodeConnection(next)); err != nil {
 			return fmt.Errorf("bolt: write connection %q: %w", id, err)
 		}
 		if err := putEvents(tx, events, now); err != nil {
@@ -120,60 +112,38 @@ func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []
 // ListConnections returns the connections matching filter, ordered by ID,
 // the page [offset, offset+limit) and the number of matches. A negative
 // offset counts as 0; a limit of zero or less means no limit. With an
-// empty filter only the page is decoded.
+// empty filter only the page is decoded; with a filter, every record is
+// checked against it without being copied (codec.MatchConnection, which
+// still finds a corrupt record), and only the page's matches are decoded.
 func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
 	offset = max(offset, 0)
 	inPage := func(i int) bool { return i >= offset && (limit <= 0 || i < offset+limit) }
 	unfiltered := filter.Empty()
-	needles, err := filterNeedles(filter)
-	if err != nil {
-		return nil, 0, err
-	}
 	var (
 		list  []store.Connection
 		total int
 	)
-	err = s.view(ctx, "list connections", func(tx *bbolt.Tx) error {
+	err := s.view(ctx, "list connections", func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketConnections).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if unfiltered && !inPage(total) {
+			if !unfiltered {
+				ok, err := codec.MatchConnection(v, filter)
+				if err != nil {
+					return fmt.Errorf("bolt: record %q: %w", k, err)
+				}
+				if !ok {
+					continue
+				}
+			}
+			if !inPage(total) {
 				total++
 				continue
 			}
-			if !containsAll(v, needles) {
-				// Still a corrupt record is an error, as when it is decoded.
-				if !json.Valid(v) {
-					return decode("connection", k, v, &connectionFilterWire{})
-				}
-				continue
-			}
-			if !unfiltered {
-				// Only the filtered fields first: most records do not
-				// match, and skipping the rest of a record (its sealed
-				// tokens, its times) is much cheaper than decoding it.
-				var f connectionFilterWire
-				if err := decode("connection", k, v, &f); err != nil {
-					return err
-				}
-				if !filter.Match(f.connection()) {
-					continue
-				}
-				if !inPage(total) {
-					total++
-					continue
-				}
-			}
-			var w connectionWire
-			if err := decode("connection", k, v, &w); err != nil {
+			conn, err := decode(codec.DecodeConnection, k, v)
+			if err != nil {
 				return err
 			}
-			c := w.connection()
-			if !filter.Match(c) {
-				continue
-			}
-			if inPage(total) {
-				list = append(list, c)
-			}
+			list = append(list, conn)
 			total++
 		}
 		return nil
@@ -182,47 +152,4 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 		return nil, 0, err
 	}
 	return list, total, nil
-}
-
-// connectionFilterWire is the part of a connectionWire that
-// store.ConnectionFilter looks at.
-type connectionFilterWire struct {
-	UserID     string `json:"user_id,omitempty"`
-	ProviderID string `json:"provider_id"`
-	Status     string `json:"status"`
-	Account    string `json:"account,omitempty"`
-}
-
-func (f connectionFilterWire) connection() store.Connection {
-	return store.Connection{UserID: f.UserID, ProviderID: f.ProviderID, Status: store.ConnectionStatus(f.Status), Account: f.Account}
-}
-
-// filterNeedles returns, for the user and provider a filter asks for, the
-// exact bytes encode writes for that field ("provider_id":"p1"): a record
-// that does not contain them cannot match, and is skipped without being
-// decoded. The needles cannot occur inside another field's value, since
-// encoding/json escapes every quote in a string and the sealed blob is
-// base64.
-func filterNeedles(f store.ConnectionFilter) ([][]byte, error) {
-	var out [][]byte
-	for _, field := range []struct{ key, value string }{{"user_id", f.UserID}, {"provider_id", f.ProviderID}} {
-		if field.value == "" {
-			continue
-		}
-		b, err := json.Marshal(map[string]string{field.key: field.value})
-		if err != nil {
-			return nil, fmt.Errorf("bolt: list connections: %w", err)
-		}
-		out = append(out, b[1:len(b)-1]) // without the braces
-	}
-	return out, nil
-}
-
-func containsAll(v []byte, needles [][]byte) bool {
-	for _, n := range needles {
-		if !bytes.Contains(v, n) {
-			return false
-		}
-	}
-	return true
 }

@@ -4,32 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
-// dataKeyWire is a store.DataKey as written to the file.
-type dataKeyWire struct {
-	V         int       `json:"v"`
-	ID        string    `json:"id"`
-	RootKeyID string    `json:"root_key_id"`
-	Wrapped   []byte    `json:"wrapped"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
-}
-
-func (w dataKeyWire) dataKey() store.DataKey {
-	return store.DataKey{ID: w.ID, RootKeyID: w.RootKeyID, Wrapped: w.Wrapped, CreatedAt: w.CreatedAt}
-}
-
 func putDataKey(bucket *bbolt.Bucket, op string, k store.DataKey) error {
-	b, err := encode("data key", k.ID, dataKeyWire{V: wireVersion, ID: k.ID, RootKeyID: k.RootKeyID, Wrapped: k.Wrapped, CreatedAt: k.CreatedAt})
-	if err != nil {
-		return err
-	}
-	if err := bucket.Put([]byte(k.ID), b); err != nil {
+	if err := bucket.Put([]byte(k.ID), codec.EncodeDataKey(k)); err != nil {
 		return fmt.Errorf("bolt: %s %q: %w", op, k.ID, err)
 	}
 	return nil
@@ -55,11 +38,7 @@ func getDataKey(tx *bbolt.Tx, op, id string) (store.DataKey, error) {
 	if v == nil {
 		return store.DataKey{}, fmt.Errorf("bolt: %s %q: %w", op, id, store.ErrNotFound)
 	}
-	var w dataKeyWire
-	if err := decode("data key", []byte(id), v, &w); err != nil {
-		return store.DataKey{}, err
-	}
-	return w.dataKey(), nil
+	return decode(codec.DecodeDataKey, []byte(id), v)
 }
 
 // GetDataKey returns a data key, or store.ErrNotFound when missing.
@@ -77,11 +56,11 @@ func (s *Store) ListDataKeys(ctx context.Context) ([]store.DataKey, error) {
 	var list []store.DataKey
 	err := s.view(ctx, "list data keys", func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketDataKeys).ForEach(func(k, v []byte) error {
-			var w dataKeyWire
-			if err := decode("data key", k, v, &w); err != nil {
+			key, err := decode(codec.DecodeDataKey, k, v)
+			if err != nil {
 				return err
 			}
-			list = append(list, w.dataKey())
+			list = append(list, key)
 			return nil
 		})
 	})

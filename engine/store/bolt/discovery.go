@@ -3,23 +3,15 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // bucketDiscovery holds discovery records by id.
 var bucketDiscovery = []byte("discovery")
-
-// discoveryWire is a store.DiscoveryRecord as written to the file.
-type discoveryWire struct {
-	V         int       `json:"v"`
-	ID        string    `json:"id"`
-	Sealed    []byte    `json:"sealed,omitempty"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
 
 // PutDiscovery creates or replaces record r.ID.
 func (s *Store) PutDiscovery(ctx context.Context, r store.DiscoveryRecord) error {
@@ -27,10 +19,7 @@ func (s *Store) PutDiscovery(ctx context.Context, r store.DiscoveryRecord) error
 	if r.ID == "" {
 		return fmt.Errorf("bolt: %s: the id is required", op)
 	}
-	b, err := encode("discovery record", r.ID, discoveryWire{V: wireVersion, ID: r.ID, Sealed: r.Sealed, UpdatedAt: r.UpdatedAt})
-	if err != nil {
-		return err
-	}
+	b := codec.EncodeDiscovery(r)
 	return s.update(ctx, op, func(tx *bbolt.Tx) error {
 		bucket, err := tx.CreateBucketIfNotExists(bucketDiscovery)
 		if err != nil {
@@ -54,12 +43,9 @@ func (s *Store) GetDiscovery(ctx context.Context, id string) (store.DiscoveryRec
 		if v == nil {
 			return fmt.Errorf("bolt: get discovery record %q: %w", id, store.ErrNotFound)
 		}
-		var w discoveryWire
-		if err := decode("discovery record", []byte(id), v, &w); err != nil {
-			return err
-		}
-		r = store.DiscoveryRecord{ID: w.ID, Sealed: w.Sealed, UpdatedAt: w.UpdatedAt}
-		return nil
+		var err error
+		r, err = decode(codec.DecodeDiscovery, []byte(id), v)
+		return err
 	})
 	return r, err
 }

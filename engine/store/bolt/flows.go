@@ -7,29 +7,26 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // liveFlow reads the flow id inside tx. ok is false when the flow is
 // missing or expired (an expired flow is garbage the sweep has not reached).
-func (s *Store) liveFlow(tx *bbolt.Tx, id string) (w flowWire, ok bool, err error) {
+func (s *Store) liveFlow(tx *bbolt.Tx, id string) (f store.Flow, ok bool, err error) {
 	v := tx.Bucket(bucketFlows).Get([]byte(id))
 	if v == nil {
-		return flowWire{}, false, nil
+		return store.Flow{}, false, nil
 	}
-	if err := decode("flow", []byte(id), v, &w); err != nil {
-		return flowWire{}, false, err
+	if f, err = decode(codec.DecodeFlow, []byte(id), v); err != nil {
+		return store.Flow{}, false, err
 	}
-	return w, !s.expired(w.ExpiresAt), nil
+	return f, !s.expired(f.ExpiresAt), nil
 }
 
-// putFlow writes w under its id.
-func putFlow(tx *bbolt.Tx, w flowWire) error {
-	b, err := encode("flow", w.ID, w)
-	if err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketFlows).Put([]byte(w.ID), b); err != nil {
-		return fmt.Errorf("write flow %q: %w", w.ID, err)
+// putFlow writes f under its id.
+func putFlow(tx *bbolt.Tx, f store.Flow) error {
+	if err := tx.Bucket(bucketFlows).Put([]byte(f.ID), codec.EncodeFlow(f)); err != nil {
+		return fmt.Errorf("write flow %q: %w", f.ID, err)
 	}
 	return nil
 }
@@ -65,7 +62,7 @@ func (s *Store) CreateFlow(ctx context.Context, f store.Flow) error {
 		if err := states.Put([]byte(f.StateHash), []byte(f.ID)); err != nil {
 			return fmt.Errorf("bolt: create flow %q: index state: %w", f.ID, err)
 		}
-		return putFlow(tx, flowToWire(f))
+		return putFlow(tx, f)
 	})
 }
 
@@ -80,7 +77,7 @@ func (s *Store) GetFlow(ctx context.Context, id string) (store.Flow, error) {
 		if !live {
 			return fmt.Errorf("bolt: get flow %q: %w", id, store.ErrNotFound)
 		}
-		f = w.flow()
+		f = w
 		return nil
 	})
 	return f, err
@@ -107,7 +104,7 @@ func (s *Store) ConsumeState(ctx context.Context, stateHash string) (store.Flow,
 		if err := states.Delete([]byte(stateHash)); err != nil {
 			return fmt.Errorf("bolt: consume state of flow %q: %w", w.ID, err)
 		}
-		f = w.flow()
+		f = w
 		return nil
 	})
 	return f, err
@@ -134,7 +131,7 @@ func (s *Store) UpdateFlowEvents(ctx context.Context, id string, events []store.
 		if !live {
 			return fmt.Errorf("bolt: update flow %q: %w", id, store.ErrNotFound)
 		}
-		next, err := fn(w.flow())
+		next, err := fn(w)
 		if err != nil {
 			return err
 		}
@@ -145,7 +142,7 @@ func (s *Store) UpdateFlowEvents(ctx context.Context, id string, events []store.
 		if err := putEvents(tx, events, s.now()); err != nil {
 			return err
 		}
-		return putFlow(tx, flowToWire(next))
+		return putFlow(tx, next)
 	})
 	if err != nil {
 		return store.Flow{}, err

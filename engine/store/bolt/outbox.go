@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // bucketOutbox maps an event id to its record. Event ids sort by creation
@@ -15,38 +16,6 @@ import (
 // created by the first write that needs it; a file without it holds no
 // event.
 var bucketOutbox = []byte("outbox")
-
-// eventWire is a store.Event as written to the file.
-type eventWire struct {
-	V             int       `json:"v"`
-	ID            string    `json:"id"`
-	Key           string    `json:"key"`
-	Type          string    `json:"type"`
-	Payload       []byte    `json:"payload,omitempty"`
-	Status        string    `json:"status"`
-	Attempts      int       `json:"attempts,omitempty"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	LastError     string    `json:"last_error,omitempty"`
-	Done          []string  `json:"done,omitempty"`
-	CreatedAt     time.Time `json:"created_at,omitzero"`
-	UpdatedAt     time.Time `json:"updated_at,omitzero"`
-}
-
-func eventToWire(e store.Event) eventWire {
-	return eventWire{
-		V: wireVersion, ID: e.ID, Key: e.Key, Type: e.Type, Payload: e.Payload, Status: string(e.Status),
-		Attempts: e.Attempts, NextAttemptAt: e.NextAttemptAt, LastError: e.LastError, Done: e.Done,
-		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-	}
-}
-
-func (w eventWire) event() store.Event {
-	return store.Event{
-		ID: w.ID, Key: w.Key, Type: w.Type, Payload: w.Payload, Status: store.EventStatus(w.Status),
-		Attempts: w.Attempts, NextAttemptAt: w.NextAttemptAt, LastError: w.LastError, Done: w.Done,
-		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
-	}
-}
 
 // putEvents writes new events inside tx; an id already stored is
 // store.ErrConflict. CreatedAt and UpdatedAt default to now.
@@ -69,11 +38,7 @@ func putEvents(tx *bbolt.Tx, events []store.Event, now time.Time) error {
 			ev.CreatedAt = now
 		}
 		ev.UpdatedAt = now
-		b, err := encode("event", ev.ID, eventToWire(ev))
-		if err != nil {
-			return err
-		}
-		if err := bucket.Put([]byte(ev.ID), b); err != nil {
+		if err := bucket.Put([]byte(ev.ID), codec.EncodeEvent(ev)); err != nil {
 			return fmt.Errorf("bolt: write event %q: %w", ev.ID, err)
 		}
 	}
@@ -96,11 +61,11 @@ func eachEvent(tx *bbolt.Tx, fn func(store.Event) bool) error {
 	}
 	c := bucket.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		var w eventWire
-		if err := decode("event", k, v, &w); err != nil {
+		ev, err := decode(codec.DecodeEvent, k, v)
+		if err != nil {
 			return err
 		}
-		if !fn(w.event()) {
+		if !fn(ev) {
 			return nil
 		}
 	}
@@ -141,11 +106,7 @@ func getEvent(tx *bbolt.Tx, id string) (store.Event, error) {
 	if v == nil {
 		return store.Event{}, fmt.Errorf("bolt: event %q: %w", id, store.ErrNotFound)
 	}
-	var w eventWire
-	if err := decode("event", []byte(id), v, &w); err != nil {
-		return store.Event{}, err
-	}
-	return w.event(), nil
+	return decode(codec.DecodeEvent, []byte(id), v)
 }
 
 // UpdateEvent reads an event, calls fn and writes its result in one
@@ -168,11 +129,7 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, fn func(store.Event)
 			return err
 		}
 		next.UpdatedAt = s.now()
-		b, err := encode("event", id, eventToWire(next))
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketOutbox).Put([]byte(id), b); err != nil {
+		if err := tx.Bucket(bucketOutbox).Put([]byte(id), codec.EncodeEvent(next)); err != nil {
 			return fmt.Errorf("bolt: write event %q: %w", id, err)
 		}
 		out = next

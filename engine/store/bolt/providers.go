@@ -8,6 +8,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // putProvider writes p, requiring that a record exists (or does not).
@@ -49,11 +50,10 @@ func (s *Store) UpdateProvider(ctx context.Context, p store.ProviderRecord, old 
 		if v == nil {
 			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, store.ErrNotFound)
 		}
-		var w providerWire
-		if err := decode("provider", []byte(p.ID), v, &w); err != nil {
+		cur, err := decode(codec.DecodeProvider, []byte(p.ID), v)
+		if err != nil {
 			return err
 		}
-		cur := w.provider()
 		if !bytes.Equal(cur.Sealed, old) {
 			return fmt.Errorf("bolt: %s %q: %w", op, p.ID, store.ErrConflict)
 		}
@@ -70,12 +70,9 @@ func (s *Store) GetProvider(ctx context.Context, id string) (store.ProviderRecor
 		if v == nil {
 			return fmt.Errorf("bolt: get provider %q: %w", id, store.ErrNotFound)
 		}
-		var w providerWire
-		if err := decode("provider", []byte(id), v, &w); err != nil {
-			return err
-		}
-		p = w.provider()
-		return nil
+		var err error
+		p, err = decode(codec.DecodeProvider, []byte(id), v)
+		return err
 	})
 	return p, err
 }
@@ -85,11 +82,11 @@ func (s *Store) ListProviders(ctx context.Context) ([]store.ProviderRecord, erro
 	var list []store.ProviderRecord
 	err := s.view(ctx, "list providers", func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketProviders).ForEach(func(k, v []byte) error {
-			var w providerWire
-			if err := decode("provider", k, v, &w); err != nil {
+			p, err := decode(codec.DecodeProvider, k, v)
+			if err != nil {
 				return err
 			}
-			list = append(list, w.provider())
+			list = append(list, p)
 			return nil
 		})
 	})
@@ -116,11 +113,7 @@ func (s *Store) DeleteProvider(ctx context.Context, id string) error {
 
 // putProvider encodes p and writes it into bucket under its id.
 func putProvider(bucket *bbolt.Bucket, op string, p store.ProviderRecord) error {
-	b, err := encode("provider", p.ID, providerToWire(p))
-	if err != nil {
-		return err
-	}
-	if err := bucket.Put([]byte(p.ID), b); err != nil {
+	if err := bucket.Put([]byte(p.ID), codec.EncodeProvider(p)); err != nil {
 		return fmt.Errorf("bolt: %s %q: %w", op, p.ID, err)
 	}
 	return nil

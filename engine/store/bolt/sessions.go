@@ -3,29 +3,16 @@ package bolt
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // bucketSessions maps a console session's id to its record. It is created
 // by the first session written; a file without it holds no session.
 var bucketSessions = []byte("sessions")
-
-// sessionWire is a store.Session as written to the file.
-type sessionWire struct {
-	V         int       `json:"v"`
-	ID        string    `json:"id"`
-	Sealed    []byte    `json:"sealed,omitempty"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-}
-
-func (w sessionWire) session() store.Session {
-	return store.Session{ID: w.ID, Sealed: w.Sealed, CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt}
-}
 
 // putSession writes sess, requiring that an unexpired record exists (or
 // that none does).
@@ -40,8 +27,8 @@ func (s *Store) putSession(ctx context.Context, op string, sess store.Session, m
 		}
 		exists := false
 		if v := bucket.Get([]byte(sess.ID)); v != nil {
-			var w sessionWire
-			exists = decode("session", []byte(sess.ID), v, &w) != nil || !s.expired(w.ExpiresAt)
+			cur, err := codec.DecodeSession(v)
+			exists = err != nil || !s.expired(cur.ExpiresAt)
 		}
 		switch {
 		case exists && !mustExist:
@@ -50,11 +37,7 @@ func (s *Store) putSession(ctx context.Context, op string, sess store.Session, m
 			return fmt.Errorf("bolt: %s: %w", op, store.ErrNotFound)
 		}
 		// The id (the hash of a live cookie) stays out of the error, as in GetSession.
-		b, err := encode("session", "?", sessionWire{V: wireVersion, ID: sess.ID, Sealed: sess.Sealed, CreatedAt: sess.CreatedAt, ExpiresAt: sess.ExpiresAt})
-		if err != nil {
-			return err
-		}
-		if err := bucket.Put([]byte(sess.ID), b); err != nil {
+		if err := bucket.Put([]byte(sess.ID), codec.EncodeSession(sess)); err != nil {
 			return fmt.Errorf("bolt: %s: %w", op, err)
 		}
 		return nil
@@ -85,14 +68,14 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 		if v == nil {
 			return fmt.Errorf("bolt: get session: %w", store.ErrNotFound)
 		}
-		var w sessionWire
-		if err := decode("session", []byte("?"), v, &w); err != nil {
-			return err
+		sess, err := codec.DecodeSession(v)
+		if err != nil {
+			return fmt.Errorf("bolt: get session: %w", err)
 		}
-		if s.expired(w.ExpiresAt) {
+		if s.expired(sess.ExpiresAt) {
 			return fmt.Errorf("bolt: get session: %w", store.ErrNotFound)
 		}
-		out = w.session()
+		out = sess
 		return nil
 	})
 	return out, err
@@ -119,8 +102,7 @@ func (s *Store) sweepSessions(tx *bbolt.Tx) (int, error) {
 	}
 	var dead [][]byte
 	err := bucket.ForEach(func(k, v []byte) error {
-		var w sessionWire
-		if decode("session", k, v, &w) == nil && s.expired(w.ExpiresAt) {
+		if sess, err := codec.DecodeSession(v); err == nil && s.expired(sess.ExpiresAt) {
 			dead = append(dead, append([]byte(nil), k...))
 		}
 		return nil

@@ -1,45 +1,34 @@
 package redis
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // The audit log is one sorted set, <prefix>audit: score = the entry's
-// time in unix milliseconds, member = the entry as JSON (its id makes
-// every member unique). Appends are one ZADD; pruning is one
+// time in unix milliseconds, member = the entry's record
+// (engine/store/codec; its id makes every member unique). Appends are one ZADD; pruning is one
 // ZREMRANGEBYSCORE; listing reads the set newest first and filters in Go
 // (the log is bounded by retention).
 
 func (s *Store) auditKey() string { return s.prefix + "audit" }
-
-type auditWire struct {
-	ID              string    `json:"id"`
-	Time            time.Time `json:"time"`
-	Actor           string    `json:"actor"`
-	Action          string    `json:"action"`
-	Target          string    `json:"target,omitempty"`
-	Changed         []string  `json:"changed,omitempty"`
-	SecretReentered bool      `json:"secret_reentered,omitempty"`
-}
 
 // AppendAudit stores an entry.
 func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) error {
 	if e.ID == "" {
 		return fmt.Errorf("redis store: append audit entry: ID is required")
 	}
-	b, err := json.Marshal(auditWire{ID: e.ID, Time: utc(e.Time), Actor: e.Actor, Action: e.Action, Target: e.Target,
-		Changed: e.Changed, SecretReentered: e.SecretReentered})
-	if err != nil {
-		return fmt.Errorf("redis store: encode audit entry: %w", err)
-	}
+	b := codec.EncodeAudit(e)
 	if err := s.client.ZAdd(ctx, s.auditKey(), goredis.Z{Score: float64(e.Time.UnixMilli()), Member: b}).Err(); err != nil {
 		return s.wrap("append audit entry", err)
 	}
@@ -64,13 +53,20 @@ func (s *Store) ListAudit(ctx context.Context, filter store.AuditFilter, offset,
 		list  []store.AuditEntry
 		total int
 	)
+	entries := make([]store.AuditEntry, 0, len(members))
 	for _, m := range members {
-		var w auditWire
-		if err := json.Unmarshal([]byte(m), &w); err != nil {
-			return nil, 0, fmt.Errorf("redis store: decode audit entry: %w", err)
+		e, err := decode(codec.DecodeAudit, []byte(m))
+		if err != nil {
+			return nil, 0, err
 		}
-		e := store.AuditEntry{ID: w.ID, Time: w.Time, Actor: w.Actor, Action: w.Action, Target: w.Target,
-			Changed: w.Changed, SecretReentered: w.SecretReentered}
+		entries = append(entries, e)
+	}
+	// Redis orders members of one millisecond by their bytes, which for a
+	// binary record is not its id: order by (millisecond, id), newest first.
+	slices.SortStableFunc(entries, func(a, b store.AuditEntry) int {
+		return cmp.Or(cmp.Compare(b.Time.UnixMilli(), a.Time.UnixMilli()), strings.Compare(b.ID, a.ID))
+	})
+	for _, e := range entries {
 		if !filter.Matches(e) {
 			continue
 		}

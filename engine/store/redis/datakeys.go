@@ -3,51 +3,23 @@ package redis
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
-
-// dataKeyWire is a store.DataKey as written to Redis.
-type dataKeyWire struct {
-	ID        string    `json:"id"`
-	RootKeyID string    `json:"root_key_id"`
-	Wrapped   []byte    `json:"wrapped"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
-}
 
 func (s *Store) dataKeyKey(id string) string { return s.prefix + "datakey:{" + id + "}" }
 func (s *Store) dataKeyIndex() string        { return s.prefix + "datakeys" }
 
-func encodeDataKey(k store.DataKey) ([]byte, error) {
-	b, err := json.Marshal(dataKeyWire{ID: k.ID, RootKeyID: k.RootKeyID, Wrapped: k.Wrapped, CreatedAt: utc(k.CreatedAt)})
-	if err != nil {
-		return nil, fmt.Errorf("redis store: encode data key %q: %w", k.ID, err)
-	}
-	return b, nil
-}
-
-func decodeDataKey(raw []byte) (store.DataKey, error) {
-	var w dataKeyWire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return store.DataKey{}, fmt.Errorf("redis store: decode data key: %w", err)
-	}
-	return store.DataKey{ID: w.ID, RootKeyID: w.RootKeyID, Wrapped: w.Wrapped, CreatedAt: w.CreatedAt}, nil
-}
-
 // CreateDataKey stores a new data key (SET NX, never expiring);
 // store.ErrConflict when the ID exists.
 func (s *Store) CreateDataKey(ctx context.Context, k store.DataKey) error {
-	data, err := encodeDataKey(k)
-	if err != nil {
-		return err
-	}
+	data := codec.EncodeDataKey(k)
 	if err := s.client.SAdd(ctx, s.dataKeyIndex(), k.ID).Err(); err != nil {
 		return s.wrap("create data key", err)
 	}
@@ -70,7 +42,7 @@ func (s *Store) GetDataKey(ctx context.Context, id string) (store.DataKey, error
 	if err != nil {
 		return store.DataKey{}, s.wrap("get data key", err)
 	}
-	return decodeDataKey(raw)
+	return decode(codec.DecodeDataKey, raw)
 }
 
 // ListDataKeys returns every data key ordered by ID.
@@ -82,7 +54,7 @@ func (s *Store) ListDataKeys(ctx context.Context) ([]store.DataKey, error) {
 	slices.Sort(ids)
 	var out []store.DataKey
 	err = s.readEach(ctx, "list data keys", ids, s.dataKeyKey, func(_ string, raw []byte) error {
-		k, err := decodeDataKey(raw)
+		k, err := decode(codec.DecodeDataKey, raw)
 		if err != nil {
 			return err
 		}
@@ -106,7 +78,7 @@ func (s *Store) RewrapDataKey(ctx context.Context, k store.DataKey, old []byte) 
 		if err != nil {
 			return err
 		}
-		cur, err := decodeDataKey(raw)
+		cur, err := decode(codec.DecodeDataKey, raw)
 		if err != nil {
 			abortErr = err
 			return errAbort
@@ -116,11 +88,7 @@ func (s *Store) RewrapDataKey(ctx context.Context, k store.DataKey, old []byte) 
 			return errAbort
 		}
 		cur.RootKeyID, cur.Wrapped = k.RootKeyID, k.Wrapped
-		data, err := encodeDataKey(cur)
-		if err != nil {
-			abortErr = err
-			return errAbort
-		}
+		data := codec.EncodeDataKey(cur)
 		_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, data, 0)
 			return nil

@@ -2,11 +2,10 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // Discovery records live under <prefix>discovery:{<id>}, indexed by the
@@ -15,31 +14,13 @@ import (
 func (s *Store) discoveryKey(id string) string { return s.prefix + "discovery:{" + id + "}" }
 func (s *Store) discoveryIndex() string        { return s.prefix + "discoveries" }
 
-// discoveryWire is a store.DiscoveryRecord as written to Redis.
-type discoveryWire struct {
-	ID        string    `json:"id"`
-	Sealed    []byte    `json:"sealed,omitempty"`
-	UpdatedAt time.Time `json:"updated_at,omitzero"`
-}
-
-func decodeDiscovery(raw []byte) (store.DiscoveryRecord, error) {
-	var w discoveryWire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return store.DiscoveryRecord{}, fmt.Errorf("redis store: decode discovery record: %w", err)
-	}
-	return store.DiscoveryRecord{ID: w.ID, Sealed: w.Sealed, UpdatedAt: w.UpdatedAt}, nil
-}
-
 // PutDiscovery creates or replaces record r.ID. The index entry is added
 // first, so a record is never written without one.
 func (s *Store) PutDiscovery(ctx context.Context, r store.DiscoveryRecord) error {
 	if r.ID == "" {
 		return fmt.Errorf("redis store: put discovery record: the id is required")
 	}
-	data, err := json.Marshal(discoveryWire{ID: r.ID, Sealed: r.Sealed, UpdatedAt: utc(r.UpdatedAt)})
-	if err != nil {
-		return fmt.Errorf("redis store: encode discovery record %q: %w", r.ID, err)
-	}
+	data := codec.EncodeDiscovery(r)
 	if err := s.client.SAdd(ctx, s.discoveryIndex(), r.ID).Err(); err != nil {
 		return s.wrap("put discovery record", err)
 	}
@@ -55,7 +36,7 @@ func (s *Store) GetDiscovery(ctx context.Context, id string) (store.DiscoveryRec
 	if err != nil {
 		return store.DiscoveryRecord{}, s.wrap("get discovery record", err)
 	}
-	return decodeDiscovery(raw)
+	return decode(codec.DecodeDiscovery, raw)
 }
 
 // DeleteDiscovery removes a record; store.ErrNotFound when missing.
@@ -78,7 +59,7 @@ func (s *Store) scanDiscovery(ctx context.Context, fn func(store.SealedRecord) e
 		return s.wrap("scan discovery records", err)
 	}
 	return s.scanEach(ctx, store.KindDiscovery, ids, s.discoveryKey, func(raw []byte) ([]byte, bool, error) {
-		r, err := decodeDiscovery(raw)
+		r, err := codec.DecodeDiscovery(raw)
 		return r.Sealed, true, err
 	}, fn)
 }

@@ -2,7 +2,7 @@ package redis
 
 // The outbox. Keys:
 //
-//	<prefix>event:{<key>}:<event id>  event record (JSON), no TTL; <key> is the
+//	<prefix>event:{<key>}:<event id>  event record, no TTL; <key> is the
 //	                                  id of the connection or flow the event is
 //	                                  about, so the event shares its slot and
 //	                                  is written in the same MULTI
@@ -23,7 +23,6 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -33,6 +32,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // eventGrace is how old an indexed event id whose record is missing must
@@ -53,44 +53,6 @@ func (s *Store) eventKeys() string  { return s.prefix + "eventkeys" }
 func (s *Store) eventIndex() string { return s.prefix + "events" }
 func (s *Store) outboxIndex() string {
 	return s.prefix + "outbox"
-}
-
-type eventWire struct {
-	ID            string    `json:"id"`
-	Key           string    `json:"key"`
-	Type          string    `json:"type"`
-	Payload       []byte    `json:"payload,omitempty"`
-	Status        string    `json:"status"`
-	Attempts      int       `json:"attempts,omitempty"`
-	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
-	LastError     string    `json:"last_error,omitempty"`
-	Done          []string  `json:"done,omitempty"`
-	CreatedAt     time.Time `json:"created_at,omitzero"`
-	UpdatedAt     time.Time `json:"updated_at,omitzero"`
-}
-
-func encodeEvent(e store.Event) ([]byte, error) {
-	b, err := json.Marshal(eventWire{
-		ID: e.ID, Key: e.Key, Type: e.Type, Payload: e.Payload, Status: string(e.Status),
-		Attempts: e.Attempts, NextAttemptAt: utc(e.NextAttemptAt), LastError: e.LastError, Done: e.Done,
-		CreatedAt: utc(e.CreatedAt), UpdatedAt: utc(e.UpdatedAt),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("redis store: encode event %q: %w", e.ID, err)
-	}
-	return b, nil
-}
-
-func decodeEvent(raw []byte) (store.Event, error) {
-	var w eventWire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return store.Event{}, fmt.Errorf("redis store: decode event: %w", err)
-	}
-	return store.Event{
-		ID: w.ID, Key: w.Key, Type: w.Type, Payload: w.Payload, Status: store.EventStatus(w.Status),
-		Attempts: w.Attempts, NextAttemptAt: w.NextAttemptAt, LastError: w.LastError, Done: w.Done,
-		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
-	}, nil
 }
 
 // score is a pending event's place in the outbox index.
@@ -136,10 +98,7 @@ func (s *Store) prepareEvents(ctx context.Context, key string, events []store.Ev
 			ev.CreatedAt = now
 		}
 		ev.UpdatedAt = now
-		data, err := encodeEvent(ev)
-		if err != nil {
-			return nil, err
-		}
+		data := codec.EncodeEvent(ev)
 		pe.keys = append(pe.keys, s.eventKey(key, ev.ID))
 		pe.data = append(pe.data, data)
 		pe.ids = append(pe.ids, ev.ID)
@@ -280,7 +239,7 @@ func (s *Store) readEvents(ctx context.Context, op string, ids []string) ([]stor
 	var out []store.Event
 	found := map[string]bool{}
 	err = s.readEach(ctx, op, known, func(id string) string { return s.eventKey(keyOf[id], id) }, func(id string, raw []byte) error {
-		ev, err := decodeEvent(raw)
+		ev, err := decode(codec.DecodeEvent, raw)
 		if err != nil {
 			return err
 		}
@@ -360,7 +319,7 @@ func (s *Store) GetEvent(ctx context.Context, id string) (store.Event, error) {
 	if err != nil {
 		return store.Event{}, s.wrap("get event", err)
 	}
-	return decodeEvent(raw)
+	return decode(codec.DecodeEvent, raw)
 }
 
 // UpdateEvent is compare-and-swap on the event's key. The id is made due
@@ -382,7 +341,7 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, fn func(store.Event)
 		if err != nil {
 			return err
 		}
-		cur, err := decodeEvent(raw)
+		cur, err := decode(codec.DecodeEvent, raw)
 		if err != nil {
 			abortErr = err
 			return errAbort
@@ -401,11 +360,7 @@ func (s *Store) UpdateEvent(ctx context.Context, id string, fn func(store.Event)
 			return errAbort
 		}
 		next.UpdatedAt = s.now()
-		data, err := encodeEvent(next)
-		if err != nil {
-			abortErr = err
-			return errAbort
-		}
+		data := codec.EncodeEvent(next)
 		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, rkey, data, 0)
 			return nil

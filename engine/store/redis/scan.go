@@ -9,6 +9,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // Scan calls fn with every connection, runtime provider and discovery
@@ -23,7 +24,7 @@ func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) err
 		return s.wrap("scan connections", err)
 	}
 	err = s.scanEach(ctx, store.KindConnection, conns, s.connKey, func(raw []byte) ([]byte, bool, error) {
-		c, err := decodeConnection(raw)
+		c, err := codec.DecodeConnection(raw)
 		return c.Sealed, true, err
 	}, fn)
 	if err != nil {
@@ -34,7 +35,7 @@ func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) err
 		return s.wrap("scan providers", err)
 	}
 	err = s.scanEach(ctx, store.KindProvider, providers, s.providerKey, func(raw []byte) ([]byte, bool, error) {
-		p, err := decodeProvider(raw)
+		p, err := codec.DecodeProvider(raw)
 		return p.Sealed, true, err
 	}, fn)
 	if err != nil {
@@ -48,7 +49,7 @@ func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) err
 		return err
 	}
 	err = s.scanEach(ctx, store.KindFlow, flows, s.flowKey, func(raw []byte) ([]byte, bool, error) {
-		f, err := decodeFlow(raw)
+		f, err := codec.DecodeFlow(raw)
 		return f.Sealed, err != nil || !s.expired(f.ExpiresAt), err
 	}, fn)
 	if err != nil {
@@ -59,7 +60,7 @@ func (s *Store) Scan(ctx context.Context, fn func(store.SealedRecord) error) err
 		return err
 	}
 	return s.scanEach(ctx, store.KindSession, sessions, s.sessionKey, func(raw []byte) ([]byte, bool, error) {
-		sess, err := decodeSession(raw)
+		sess, err := codec.DecodeSession(raw)
 		return sess.Sealed, err != nil || !s.expired(sess.ExpiresAt), err
 	}, fn)
 }
@@ -113,7 +114,7 @@ func (s *Store) scanEach(ctx context.Context, kind string, ids []string, key fun
 		sealed, keep, err := open(raw)
 		switch {
 		case err != nil:
-			rec.Err = fmt.Errorf("redis store: %s %q: corrupt record: %w", kind, id, err)
+			rec.Err = fmt.Errorf("redis store: %s %q: %w", kind, id, err)
 		case !keep:
 			return nil
 		default:

@@ -2,14 +2,13 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // A console session is one key, prefix+"session:{<id>}", with a Redis TTL
@@ -19,40 +18,13 @@ import (
 
 func (s *Store) sessionKey(id string) string { return s.prefix + "session:{" + id + "}" }
 
-// sessionWire is a store.Session as written to Redis.
-type sessionWire struct {
-	ID        string    `json:"id"`
-	Sealed    []byte    `json:"sealed,omitempty"`
-	CreatedAt time.Time `json:"created_at,omitzero"`
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-}
-
-func encodeSession(sess store.Session) ([]byte, error) {
-	b, err := json.Marshal(sessionWire{ID: sess.ID, Sealed: sess.Sealed, CreatedAt: utc(sess.CreatedAt), ExpiresAt: utc(sess.ExpiresAt)})
-	if err != nil {
-		return nil, fmt.Errorf("redis store: encode session: %w", err)
-	}
-	return b, nil
-}
-
-func decodeSession(raw []byte) (store.Session, error) {
-	var w sessionWire
-	if err := json.Unmarshal(raw, &w); err != nil {
-		return store.Session{}, fmt.Errorf("redis store: decode session: %w", err)
-	}
-	return store.Session{ID: w.ID, Sealed: w.Sealed, CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt}, nil
-}
-
 // setSession writes sess with SET NX (create) or SET XX (replace).
 func (s *Store) setSession(ctx context.Context, op, mode string, sess store.Session) error {
 	if sess.ID == "" {
 		return fmt.Errorf("redis store: %s: the id is required", op)
 	}
-	data, err := encodeSession(sess)
-	if err != nil {
-		return err
-	}
-	err = s.client.SetArgs(ctx, s.sessionKey(sess.ID), data, goredis.SetArgs{Mode: mode, TTL: s.flowTTL(sess.ExpiresAt)}).Err()
+	data := codec.EncodeSession(sess)
+	err := s.client.SetArgs(ctx, s.sessionKey(sess.ID), data, goredis.SetArgs{Mode: mode, TTL: s.flowTTL(sess.ExpiresAt)}).Err()
 	switch {
 	case errors.Is(err, goredis.Nil) && mode == "NX":
 		return fmt.Errorf("redis store: %s: %w", op, store.ErrConflict)
@@ -80,7 +52,7 @@ func (s *Store) GetSession(ctx context.Context, id string) (store.Session, error
 	if err != nil {
 		return store.Session{}, s.wrap("get session", err)
 	}
-	sess, err := decodeSession(raw)
+	sess, err := decode(codec.DecodeSession, raw)
 	if err != nil {
 		return store.Session{}, err
 	}

@@ -13,13 +13,13 @@
 // hash tag, so that on Redis Cluster each record lives in one slot and each
 // transaction touches one slot:
 //
-//	<prefix>flow:{<flow id>}          flow record (JSON), TTL = ExpiresAt + 5m
+//	<prefix>flow:{<flow id>}          flow record, TTL = ExpiresAt + 5m
 //	<prefix>state:{<state hash>}      flow id, same TTL; removed by ConsumeState
-//	<prefix>conn:{<connection id>}    connection record (JSON), no TTL
+//	<prefix>conn:{<connection id>}    connection record, no TTL
 //	<prefix>conns                     sorted set of connection ids (score 0)
-//	<prefix>provider:{<provider id>}  runtime provider record (JSON)
+//	<prefix>provider:{<provider id>}  runtime provider record
 //	<prefix>providers                 set of provider ids
-//	<prefix>discovery:{<id>}          discovery record (JSON, sealed part)
+//	<prefix>discovery:{<id>}          discovery record (sealed part)
 //	<prefix>discoveries               set of discovery record ids
 //	<prefix>lock:{<name>}             lease owner token, PX = ttl
 //	<prefix>flows                     pub/sub channel; payload = flow id
@@ -27,6 +27,10 @@
 //
 // The prefix must not contain '{' or '}' (it would put every key in one
 // slot).
+//
+// A record's value is its engine/store/codec encoding, the bytes the
+// embedded store writes too; values written as JSON by earlier releases
+// are still read.
 //
 // The index keys live in their own slots, so they are kept outside the
 // record transactions: they are supersets of the records (an id is added
@@ -77,6 +81,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
 )
 
 // DefaultKeyPrefix is the key prefix when none is configured.
@@ -250,10 +255,7 @@ func (s *Store) CreateFlow(ctx context.Context, f store.Flow) error {
 	if f.ID == "" || f.StateHash == "" {
 		return errors.New("redis store: create flow: ID and StateHash are required")
 	}
-	data, err := encodeFlow(f)
-	if err != nil {
-		return err
-	}
+	data := codec.EncodeFlow(f)
 	ttl := s.flowTTL(f.ExpiresAt)
 	ok, err := s.setNX(ctx, s.stateKey(f.StateHash), f.ID, ttl)
 	if err != nil {
@@ -292,7 +294,7 @@ func (s *Store) GetFlow(ctx context.Context, id string) (store.Flow, error) {
 	if err != nil {
 		return store.Flow{}, s.wrap("get flow", err)
 	}
-	f, err := decodeFlow(raw)
+	f, err := decode(codec.DecodeFlow, raw)
 	if err != nil {
 		return store.Flow{}, err
 	}
@@ -358,7 +360,7 @@ func (s *Store) UpdateFlowEvents(ctx context.Context, id string, events []store.
 		if err != nil {
 			return err
 		}
-		cur, err := decodeFlow(raw)
+		cur, err := decode(codec.DecodeFlow, raw)
 		if err != nil {
 			abortErr = err
 			return errAbort
@@ -376,11 +378,7 @@ func (s *Store) UpdateFlowEvents(ctx context.Context, id string, events []store.
 			abortErr = fmt.Errorf("redis store: update flow %q: ID and StateHash cannot change", id)
 			return errAbort
 		}
-		data, err := encodeFlow(next)
-		if err != nil {
-			abortErr = err
-			return errAbort
-		}
+		data := codec.EncodeFlow(next)
 		ttl := s.flowTTL(next.ExpiresAt)
 		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, data, ttl)
@@ -435,7 +433,7 @@ func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection,
 	if err != nil {
 		return store.Connection{}, s.wrap("get connection", err)
 	}
-	return decodeConnection(raw)
+	return decode(codec.DecodeConnection, raw)
 }
 
 // UpdateConnection is compare-and-swap create-or-update on the connection
@@ -466,7 +464,7 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 		case err != nil:
 			return err
 		default:
-			if cur, err = decodeConnection(raw); err != nil {
+			if cur, err = decode(codec.DecodeConnection, raw); err != nil {
 				abortErr = err
 				return errAbort
 			}
@@ -497,11 +495,7 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 			next.CreatedAt = now
 			next.Version = 1
 		}
-		data, err := encodeConnection(next)
-		if err != nil {
-			abortErr = err
-			return errAbort
-		}
+		data := codec.EncodeConnection(next)
 		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, data, 0)
 			evs.queue(ctx, p)
@@ -593,7 +587,7 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 	}
 	var matches []store.Connection
 	err = s.readEach(ctx, "list connections", ids, s.connKey, func(_ string, raw []byte) error {
-		c, err := decodeConnection(raw)
+		c, err := decode(codec.DecodeConnection, raw)
 		if err != nil {
 			return err
 		}
@@ -652,10 +646,7 @@ func (s *Store) readEach(ctx context.Context, op string, ids []string, key func(
 
 // CreateProvider stores a new record; store.ErrConflict if the id exists.
 func (s *Store) CreateProvider(ctx context.Context, p store.ProviderRecord) error {
-	data, err := encodeProvider(p)
-	if err != nil {
-		return err
-	}
+	data := codec.EncodeProvider(p)
 	if err := s.client.SAdd(ctx, s.providerIndex(), p.ID).Err(); err != nil {
 		return s.wrap("create provider", err)
 	}
@@ -672,11 +663,8 @@ func (s *Store) CreateProvider(ctx context.Context, p store.ProviderRecord) erro
 // PutProvider replaces an existing record (SET XX); store.ErrNotFound when
 // missing.
 func (s *Store) PutProvider(ctx context.Context, p store.ProviderRecord) error {
-	data, err := encodeProvider(p)
-	if err != nil {
-		return err
-	}
-	err = s.client.SetArgs(ctx, s.providerKey(p.ID), data, goredis.SetArgs{Mode: "XX"}).Err()
+	data := codec.EncodeProvider(p)
+	err := s.client.SetArgs(ctx, s.providerKey(p.ID), data, goredis.SetArgs{Mode: "XX"}).Err()
 	if err != nil {
 		return s.wrap("put provider", err)
 	}
@@ -698,7 +686,7 @@ func (s *Store) UpdateProvider(ctx context.Context, p store.ProviderRecord, old 
 		if err != nil {
 			return err
 		}
-		cur, err := decodeProvider(raw)
+		cur, err := decode(codec.DecodeProvider, raw)
 		if err != nil {
 			abortErr = err
 			return errAbort
@@ -708,11 +696,7 @@ func (s *Store) UpdateProvider(ctx context.Context, p store.ProviderRecord, old 
 			return errAbort
 		}
 		p.CreatedAt = cur.CreatedAt
-		data, err := encodeProvider(p)
-		if err != nil {
-			abortErr = err
-			return errAbort
-		}
+		data := codec.EncodeProvider(p)
 		_, err = tx.TxPipelined(ctx, func(pl goredis.Pipeliner) error {
 			pl.Set(ctx, key, data, 0)
 			return nil
@@ -728,7 +712,7 @@ func (s *Store) GetProvider(ctx context.Context, id string) (store.ProviderRecor
 	if err != nil {
 		return store.ProviderRecord{}, s.wrap("get provider", err)
 	}
-	return decodeProvider(raw)
+	return decode(codec.DecodeProvider, raw)
 }
 
 // ListProviders returns every record ordered by ID.
@@ -740,7 +724,7 @@ func (s *Store) ListProviders(ctx context.Context) ([]store.ProviderRecord, erro
 	slices.Sort(ids)
 	var out []store.ProviderRecord
 	err = s.readEach(ctx, "list providers", ids, s.providerKey, func(_ string, raw []byte) error {
-		p, err := decodeProvider(raw)
+		p, err := decode(codec.DecodeProvider, raw)
 		if err != nil {
 			return err
 		}
