@@ -281,6 +281,10 @@ type WorkerHTTP struct {
 type Telemetry struct {
 	Log     Log     `koanf:"log"`
 	Metrics Metrics `koanf:"metrics"`
+	// Pprof serves Go's runtime profiles (net/http/pprof) at
+	// /debug/pprof/ to admin keys, where the admin API is served. Off
+	// by default.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Log configures slog.

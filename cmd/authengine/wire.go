@@ -494,6 +494,7 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 		MaxBodyBytes: cfg.API.MaxBodyBytes,
 		Logger:       log,
 		Limits:       rateLimits(cfg.API),
+		Pprof:        cfg.Telemetry.Pprof,
 	}
 	if cfg.Telemetry.Metrics.Enabled == nil || *cfg.Telemetry.Metrics.Enabled {
 		api.Metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})

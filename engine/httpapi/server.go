@@ -57,6 +57,9 @@ type Options struct {
 	// serving (a configuration reload); APIKeys and AdminKeys are then
 	// ignored.
 	Keys *Keys
+	// Pprof serves Go's runtime profiles at /debug/pprof/ with the admin
+	// API, behind the admin keys (telemetry.pprof).
+	Pprof bool
 }
 
 // Keys are the API keys and admin keys the routes accept, kept as SHA-256
@@ -115,7 +118,7 @@ func New(opts Options) *echo.Echo {
 	v1.GET("/auth/connections", h.userConnections)
 
 	if !opts.SeparateAdmin {
-		mountAdmin(e, h, keys)
+		mountAdmin(e, h, keys, opts.Pprof)
 	}
 
 	if opts.Metrics != nil && !opts.SeparateMetrics {
@@ -167,7 +170,7 @@ func mountMetrics(e *echo.Echo, opts Options) {
 func NewAdmin(opts Options) *echo.Echo {
 	e, h := newServer(opts)
 	mountHealth(e, h)
-	mountAdmin(e, h, keysOf(opts))
+	mountAdmin(e, h, keysOf(opts), opts.Pprof)
 	return e
 }
 
@@ -194,14 +197,18 @@ func newServer(opts Options) (*echo.Echo, *handlers) {
 	return e, &handlers{engine: opts.Engine, log: log}
 }
 
-// mountAdmin mounts the admin API, which takes the admin keys.
-func mountAdmin(e *echo.Echo, h *handlers, keys *Keys) {
+// mountAdmin mounts the admin API, which takes the admin keys, and the
+// runtime profiles when pprof is set.
+func mountAdmin(e *echo.Echo, h *handlers, keys *Keys, pprof bool) {
 	admin := e.Group("/v1/admin", requireKey(&keys.admin, "admin_key"))
 	admin.GET("/user_connections", h.listConnections)
 	admin.DELETE("/user_connections/:id", h.deleteConnection)
 	mountAdminProviders(admin, h)
 	mountAdminWebhookEvents(admin, h)
 	mountAdminConnections(admin, h)
+	if pprof {
+		mountPprof(e, keys)
+	}
 }
 
 type handlers struct {
