@@ -57,6 +57,13 @@ var commands = []command{
 		},
 	},
 	{
+		name:    "try",
+		args:    "<provider-id>",
+		summary: "prove a provider's configuration: one real authorization through an engine (in-process, or --engine), the token fields it mapped (masked), one refresh and one user-info call, each step ✓ or ✗ with the provider's error and a hint; exit 0 only when every step passed",
+		flags:   tryFlags,
+		run:     tryProvider,
+	},
+	{
 		name:    "healthcheck",
 		summary: "exit 0 when the engine at --url answers its readiness probe with 200 (a container HEALTHCHECK without a shell)",
 		flags: func(fs *pflag.FlagSet, o *options) {

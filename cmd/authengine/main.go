@@ -5,6 +5,7 @@
 //	authengine store check    check the store: every record opens
 //	authengine store compact  shrink the embedded store's file
 //	authengine keys rotate    rewrap data keys under the first root key
+//	authengine try <id>       prove a provider's configuration end to end
 //	authengine version        print the version and commit
 //
 // Every command takes --help. main only parses flags, loads the
@@ -50,6 +51,10 @@ type options struct {
 	allowMissingKeys bool
 	url              string
 	format           string
+	// args are the positional arguments of a command that takes them
+	// (command.args).
+	args []string
+	try  tryOptions
 }
 
 // configFlags registers --config/-c and --env/-e, which every command
@@ -63,6 +68,9 @@ func configFlags(fs *pflag.FlagSet, o *options) {
 type command struct {
 	name    string
 	summary string
+	// args names the positional arguments in the usage line
+	// ("<provider-id>"); "" means the command takes none.
+	args string
 	// flags registers the command's flags; nil means none.
 	flags func(fs *pflag.FlagSet, o *options)
 	run   func(ctx context.Context, o *options, stdout, stderr io.Writer) error
@@ -125,7 +133,11 @@ func flagSet(c *command, o *options) *pflag.FlagSet {
 
 // commandUsage is the help of one command: its line and each flag once.
 func commandUsage(c *command, fs *pflag.FlagSet) string {
-	s := fmt.Sprintf("usage: authengine %s [flags]\n\n%s\n", c.name, c.summary)
+	name := c.name
+	if c.args != "" {
+		name += " " + c.args
+	}
+	s := fmt.Sprintf("usage: authengine %s [flags]\n\n%s\n", name, c.summary)
 	if fs.HasFlags() {
 		s += "\nflags:\n" + fs.FlagUsages()
 	}
@@ -170,7 +182,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "authengine %s: %v\n\n%s", c.name, err, commandUsage(c, fs))
 		return 2
 	}
-	if fs.NArg() > 0 {
+	if c.args != "" {
+		o.args = fs.Args()
+	} else if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "authengine %s: unexpected argument %q\n\n%s", c.name, fs.Arg(0), commandUsage(c, fs))
 		return 2
 	}
@@ -190,6 +204,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err := c.run(ctx, &o, stdout, stderr); err != nil {
+		if u, ok := errors.AsType[usageError](err); ok {
+			fmt.Fprintf(stderr, "authengine %s: %s\n\n%s", c.name, u.msg, commandUsage(c, fs))
+			return 2
+		}
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(stderr, "authengine:", err)
 		}
@@ -197,6 +215,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// usageError is a bad command line a command finds itself (a missing
+// argument, flags that do not go together): exit 2 with the message and
+// the command's usage.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
 
 // errReported means the details were already printed.
 var errReported = errors.New("reported")

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authengine/authengine/config"
+	"github.com/authengine/authengine/internal/providertest"
+)
+
+// tolerantTB lets a stand-in provider record the protocol violations a
+// broken configuration is made to commit, instead of failing the test;
+// the test then asserts them.
+type tolerantTB struct {
+	testing.TB
+	mu   sync.Mutex
+	seen []string
+}
+
+func (t *tolerantTB) Errorf(format string, args ...any) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.seen = append(t.seen, fmt.Sprintf(format, args...))
+}
+
+func (t *tolerantTB) violations() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.Join(t.seen, "\n")
+}
+
+// tryConfig writes an engine.yaml with the provider p on a free port and
+// returns its path and the engine's public URL.
+func tryConfig(t *testing.T, port int, p config.Provider) string {
+	t.Helper()
+	return tryConfigYAML(t, port, providerYAML(t, p))
+}
+
+// tryConfigYAML is tryConfig with the provider's entry as written.
+func tryConfigYAML(t *testing.T, port int, provider string) string {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "engine.yaml")
+	yaml := fmt.Sprintf(`data_dir: %s
+api: {development: true, host: 127.0.0.1, port: %d, public_url: "http://127.0.0.1:%d"}
+store: {type: embedded}
+telemetry: {log: {level: error}}
+auth:
+  user_verification: {enabled: false}
+  providers:
+    - %s
+`, filepath.Join(dir, "data"), port, port, provider)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// tryOutcome is what one `authengine try` printed and its exit code.
+type tryOutcome struct {
+	code        int
+	out, stderr string
+}
+
+var authorizeLine = regexp.MustCompile(`(?m)^  (https?://\S+)$`)
+
+// runTry runs `authengine try` with args and plays the browser: it
+// follows the authorize URL the command prints, as a browser would
+// (redirects followed, so the stand-in's redirect lands on the engine's
+// callback). The stand-in consents at once.
+func runTry(t *testing.T, args ...string) tryOutcome {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out, errOut syncWriter
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"try", "--no-browser"}, args...), &out, &errOut) }()
+	browsed := false
+	for {
+		select {
+		case code := <-done:
+			return tryOutcome{code, out.String(), errOut.String()}
+		case <-time.After(20 * time.Millisecond):
+		}
+		if browsed {
+			continue
+		}
+		if m := authorizeLine.FindStringSubmatch(out.String()); m != nil {
+			browsed = true
+			resp, err := http.Get(m[1])
+			if err != nil {
+				t.Errorf("the browser could not follow %s: %v", m[1], err)
+				continue
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+}
+
+// assertMasked fails when the output holds a token the stand-in issued,
+// or a secret of the configuration, whole.
+func assertMasked(t *testing.T, idp *providertest.Provider, o tryOutcome, secrets ...string) {
+	t.Helper()
+	all := o.out + o.stderr
+	for _, w := range regexp.MustCompile(`[A-Za-z0-9_\-.~+/=]{12,}`).FindAllString(all, -1) {
+		if known, _, _ := idp.RefreshTokenState(w); known || idp.ValidAccessToken(w) {
+			t.Errorf("a token was printed whole: %q", w)
+		}
+	}
+	for _, s := range append(secrets, idp.ClientSecret()) {
+		if s != "" && strings.Contains(all, s) {
+			t.Errorf("a secret was printed whole: %q", s)
+		}
+	}
+}
+
+func wantLines(t *testing.T, o tryOutcome, code int, want ...string) {
+	t.Helper()
+	if o.code != code {
+		t.Errorf("exit %d, want %d", o.code, code)
+	}
+	for _, w := range want {
+		if !strings.Contains(o.out, w) {
+			t.Errorf("the output lacks %q", w)
+		}
+	}
+	if t.Failed() {
+		t.Logf("stdout:\n%s\nstderr:\n%s", o.out, o.stderr)
+	}
+}
+
+// wantExpiry checks the token's expiry is shown, an hour ahead.
+func wantExpiry(t *testing.T, o tryOutcome) {
+	t.Helper()
+	if !regexp.MustCompile(`(?m)^    expires +\S+Z \(in (59m\d+s|1h0m0s)\)$`).MatchString(o.out) {
+		t.Errorf("no expiry an hour ahead in:\n%s", o.out)
+	}
+}
+
+func TestTryGoodConfig(t *testing.T) {
+	port := freePort(t)
+	idp := providertest.New(t, providertest.Options{
+		RedirectURI: fmt.Sprintf("http://127.0.0.1:%d/oauth/callback", port), RequirePKCE: true,
+		AccessTokenTTL: time.Hour, RotateRefreshTokens: true, UserInfo: map[string]any{"sub": "ada-1", "email": "ada@example.com"},
+	})
+	o := runTry(t, "hooli", "-c", tryConfig(t, port, idp.Config("hooli")))
+	wantLines(t, o, 0, "✓ callback", "✓ token", "access_token   ****", "refresh_token  ****", "token_type     Bearer",
+		`"email":"ada@example.com"`, "✓ refresh", "✓ user info", "every step passed (4)")
+	wantExpiry(t, o)
+	if strings.Contains(o.out, "✗") {
+		t.Errorf("a step failed:\n%s", o.out)
+	}
+	if c := idp.Counts(); c.CodeExchanges != 1 || c.Refreshes != 1 || c.UserInfo != 2 {
+		t.Errorf("the stand-in saw %+v, want one code exchange, one refresh, two user-info calls (grant and step)", c)
+	}
+	assertMasked(t, idp, o)
+}
+
+func TestTryWrongAuthMethod(t *testing.T) {
+	port := freePort(t)
+	tb := &tolerantTB{TB: t}
+	idp := providertest.New(tb, providertest.Options{ClientAuth: providertest.ClientSecretPost, AccessTokenTTL: time.Hour})
+	p := idp.Config("hooli")
+	p.OAuth2.TokenRequest.AuthMethod = providertest.ClientSecretBasic
+	p.OAuth2.RefreshTokenRequest.AuthMethod = providertest.ClientSecretBasic
+	o := runTry(t, "hooli", "-c", tryConfig(t, port, p))
+	wantLines(t, o, 1, "✓ callback", "✗ token", "invalid_client",
+		"token_request.auth_method is client_secret_basic; try auth_method: client_secret_post", "1 of 2 steps failed")
+	if !strings.Contains(tb.violations(), "client_secret_post required") {
+		t.Errorf("the stand-in did not see the wrong auth method: %s", tb.violations())
+	}
+	assertMasked(t, idp, o)
+}
+
+func TestTryMissingRefreshToken(t *testing.T) {
+	port := freePort(t)
+	idp := providertest.New(t, providertest.Options{NoRefreshTokens: true, AccessTokenTTL: time.Hour})
+	o := runTry(t, "hooli", "-c", tryConfig(t, port, idp.Config("hooli")))
+	wantLines(t, o, 1, "✓ token", "refresh_token  none", "✗ refresh", "the provider returned no refresh token",
+		"offline_access", "access_type=offline", "✓ user info")
+	assertMasked(t, idp, o)
+}
+
+func TestTryResponseMapPathFindsNothing(t *testing.T) {
+	port := freePort(t)
+	idp := providertest.New(t, providertest.Options{AccessTokenTTL: time.Hour})
+	p := idp.Config("hooli")
+	p.OAuth2.TokenRequest.ResponseMap = map[string]string{
+		"access_token": "$.access_token", "refresh_token": "$.data.refresh_token", "expires_in": "$.expires_in",
+	}
+	o := runTry(t, "hooli", "-c", tryConfig(t, port, p))
+	wantLines(t, o, 1, "✓ token", "✗ response_map",
+		"token_request.response_map.refresh_token: $.data.refresh_token", "✗ refresh")
+	if strings.Contains(o.out, "response_map.expires_in") {
+		t.Errorf("a path that found its field is named:\n%s", o.out)
+	}
+	assertMasked(t, idp, o)
+}
+
+func TestTryRedirectURIMismatch(t *testing.T) {
+	port := freePort(t)
+	tb := &tolerantTB{TB: t}
+	idp := providertest.New(tb, providertest.Options{RedirectURI: "https://registered.example/oauth/callback"})
+	o := runTry(t, "hooli", "-c", tryConfig(t, port, idp.Config("hooli")), "--timeout", "2s")
+	wantLines(t, o, 1, "✗ callback", "no callback within 2s",
+		fmt.Sprintf("register exactly http://127.0.0.1:%d/oauth/callback with the OAuth app", port))
+	if !strings.Contains(tb.violations(), "is not the registered") {
+		t.Errorf("the stand-in did not refuse the redirect URI: %s", tb.violations())
+	}
+}
+
+func TestTryUserInfo401(t *testing.T) {
+	port := freePort(t)
+	idp := providertest.New(t, providertest.Options{AccessTokenTTL: time.Hour})
+	// Another stand-in's user-info endpoint knows none of idp's tokens.
+	other := providertest.New(t, providertest.Options{})
+	p := idp.Config("hooli")
+	p.OAuth2.UserInfoRequest.Endpoint = other.UserInfoEndpoint()
+	p.OAuth2.UserInfoRequest.Triggers = config.Triggers{}
+	notOnGrant := strings.Replace(providerYAML(t, p), `"user_info_request":{`, `"user_info_request":{"triggers":{"on_token_grant":false},`, 1)
+	o := runTry(t, "hooli", "-c", tryConfigYAML(t, port, notOnGrant))
+	wantLines(t, o, 1, "✓ token", "✓ refresh", "✗ user info", "the provider answered HTTP 401 invalid_token",
+		"the user-info endpoint refused the access token")
+	assertMasked(t, idp, o)
+
+	// Fetched on grant, the same failure fails the authorization.
+	p.OAuth2.UserInfoRequest.Triggers.OnTokenGrant = true
+	o = runTry(t, "hooli", "-c", tryConfig(t, freePort(t), p))
+	wantLines(t, o, 1, "✗ user info", "the user-info request on grant failed: fetching the user's info failed: invalid_token", "on_token_grant")
+}
+
+func TestTryClientCredentials(t *testing.T) {
+	idp := providertest.New(t, providertest.Options{AccessTokenTTL: time.Hour})
+	o := runTry(t, "svc", "--client-credentials", "-c", tryConfig(t, freePort(t), idp.ClientCredentialsConfig("svc")))
+	wantLines(t, o, 0, "✓ token", "access_token   ****", "✓ fetch again", "every step passed (2)")
+	wantExpiry(t, o)
+	if c := idp.Counts(); c.ClientCredentials != 2 {
+		t.Errorf("the stand-in issued %d service tokens, want 2 (fetch, fetch again)", c.ClientCredentials)
+	}
+	assertMasked(t, idp, o)
+
+	// A wrong client secret.
+	tb := &tolerantTB{TB: t}
+	bad := providertest.New(tb, providertest.Options{})
+	p := bad.ClientCredentialsConfig("svc")
+	p.ClientSecret = "not-the-registered-secret"
+	o = runTry(t, "svc", "--client-credentials", "-c", tryConfig(t, freePort(t), p))
+	wantLines(t, o, 1, "✗ token", "invalid_client", "try auth_method: client_secret_post", "1 of 1 steps failed")
+	assertMasked(t, bad, o, p.ClientSecret)
+
+	// --client-credentials on an authorization-code provider is a usage error.
+	o = runTry(t, "hooli", "--client-credentials", "-c", tryConfig(t, freePort(t), idp.Config("hooli")))
+	if o.code != 2 || !strings.Contains(o.stderr, "uses grant_type authorization_code") {
+		t.Errorf("exit %d, stderr %q; want 2 naming the grant", o.code, o.stderr)
+	}
+}
+
+func TestTryUsage(t *testing.T) {
+	code, _, errOut := runCmd(t, "try")
+	if code != 2 || !strings.Contains(errOut, "authengine try <provider-id>") {
+		t.Errorf("exit %d, stderr %q; want 2 and the usage", code, errOut)
+	}
+	idp := providertest.New(t, providertest.Options{})
+	code, _, errOut = runCmd(t, "try", "nope", "-c", tryConfig(t, freePort(t), idp.Config("hooli")))
+	if code != 1 || !strings.Contains(errOut, `no provider "nope" in the configuration (enabled providers: hooli)`) {
+		t.Errorf("exit %d, stderr %q; want 1 naming the providers", code, errOut)
+	}
+}
