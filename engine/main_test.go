@@ -51,6 +51,15 @@ func (f *faultyStore) UpdateConnectionEvents(ctx context.Context, id string, evs
 	return f.Store.UpdateConnectionEvents(ctx, id, evs, fn)
 }
 
+// ConnectionCounts passes the store's kept counts through
+// (store.ConnectionCounter), or says that it keeps none.
+func (f *faultyStore) ConnectionCounts(ctx context.Context) (store.ConnectionCounts, error) {
+	if c, ok := f.Store.(store.ConnectionCounter); ok {
+		return c.ConnectionCounts(ctx)
+	}
+	return nil, store.ErrUnsupported
+}
+
 func (f *faultyStore) Lock(ctx context.Context, name string, ttl time.Duration) (string, error) {
 	f.locks.Add(1)
 	return f.Store.Lock(ctx, name, ttl)

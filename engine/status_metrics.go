@@ -13,23 +13,28 @@ import (
 
 // connectionsGauge is authengine_connections{provider, status}: how many
 // user connections each provider has in each status. It is computed when
-// scraped, from one listing of the store (every connection is read once:
-// O(connections), shared by every instance since they share the store),
-// and the answer is kept for statusCountTTL so frequent scrapes, or
-// several Prometheus servers, cost one listing per interval per instance.
-// Labels are provider ids and statuses only, never users.
+// scraped. On a store that keeps counts (store.ConnectionCounter) each
+// scrape reads them: exact, no record read. Otherwise the count comes from
+// one listing of the store (every connection is read once: O(connections),
+// shared by every instance since they share the store), and the answer is
+// kept for statusCountTTL so frequent scrapes, or several Prometheus
+// servers, cost one listing per interval per instance. Labels are provider
+// ids and statuses only, never users.
 type connectionsGauge struct {
 	desc *prometheus.Desc
-	// count lists the store's connections; set by the engine (New), so a
-	// reloaded engine takes over the same registered collector.
-	count atomic.Pointer[func(ctx context.Context) (map[[2]string]int, error)]
+	// count counts the store's connections, and says whether the count is
+	// the store's kept one (exact and cheap: not reused); set by the
+	// engine (New), so a reloaded engine takes over the same registered
+	// collector.
+	count atomic.Pointer[func(ctx context.Context) (counts map[[2]string]int, kept bool, err error)]
 
 	mu     sync.Mutex
 	at     time.Time
 	counts map[[2]string]int
 }
 
-// statusCountTTL is how long a count of connections by status is reused.
+// statusCountTTL is how long a count of connections by status made from a
+// listing is reused.
 const statusCountTTL = 30 * time.Second
 
 // statusCountTimeout bounds one count.
@@ -37,7 +42,7 @@ const statusCountTimeout = 5 * time.Second
 
 func newConnectionsGauge() *connectionsGauge {
 	return &connectionsGauge{desc: prometheus.NewDesc("authengine_connections",
-		"User connections by provider and status (connected, needs_reauth, expired, revoked), counted from the store at most every 30 s.",
+		"User connections by provider and status (connected, needs_reauth, expired, revoked), from the store's kept counts (a store without them: counted from a listing at most every 30 s).",
 		[]string{"provider", "status"}, nil)}
 }
 
@@ -51,10 +56,13 @@ func (g *connectionsGauge) Collect(ch chan<- prometheus.Metric) {
 	defer g.mu.Unlock()
 	if count := g.count.Load(); count != nil && time.Since(g.at) >= statusCountTTL {
 		ctx, cancel := context.WithTimeout(context.Background(), statusCountTimeout)
-		counts, err := (*count)(ctx)
+		counts, kept, err := (*count)(ctx)
 		cancel()
 		if err == nil {
 			g.counts, g.at = counts, time.Now()
+			if kept {
+				g.at = time.Time{} // read again at the next scrape
+			}
 		}
 	}
 	for k, n := range g.counts {
@@ -63,23 +71,24 @@ func (g *connectionsGauge) Collect(ch chan<- prometheus.Metric) {
 }
 
 // countConnections counts user connections by provider and status; every
-// status of every provider with a connection is present, zeros included.
-func (e *Engine) countConnections(ctx context.Context) (map[[2]string]int, error) {
-	list, _, err := e.store.ListConnections(ctx, store.ConnectionFilter{}, 0, 0)
+// status of every provider with a user connection is present, zeros
+// included. kept reports that the count is the store's kept one.
+func (e *Engine) countConnections(ctx context.Context) (map[[2]string]int, bool, error) {
+	all, kept, err := e.countAll(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	counts := map[[2]string]int{}
-	for _, c := range list {
-		if c.UserID == "" {
-			continue // service tokens
+	for k, n := range all {
+		if k.Service {
+			continue
 		}
-		if _, seen := counts[[2]string{c.ProviderID, string(store.ConnectionConnected)}]; !seen {
+		if _, seen := counts[[2]string{k.ProviderID, string(store.ConnectionConnected)}]; !seen {
 			for _, s := range store.ConnectionStatuses {
-				counts[[2]string{c.ProviderID, string(s)}] = 0
+				counts[[2]string{k.ProviderID, string(s)}] = 0
 			}
 		}
-		counts[[2]string{c.ProviderID, string(c.Status)}]++
+		counts[[2]string{k.ProviderID, string(k.Status)}] += n
 	}
-	return counts, nil
+	return counts, kept, nil
 }

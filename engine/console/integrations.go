@@ -41,11 +41,23 @@ type tokenResult struct {
 	Problem   string
 }
 
-// connectionCounts counts each provider's connections by status: user
-// connections and service tokens alike (Engine.ConnectionCounts: this
-// engine's writes show at once, other instances' within 30 s).
-func (c *Console) connectionCounts(r *http.Request) (map[string]map[string]int, error) {
-	return c.engine.ConnectionCounts(r.Context())
+// connectionCounts counts each provider's connections by status, user
+// connections and service tokens alike (Engine.ConnectionCounts: the
+// store's kept counts; on a store without them, this engine's writes show
+// at once and other instances' within 30 s).
+func (c *Console) connectionCounts(r *http.Request) (map[string]map[store.ConnectionStatus]int, error) {
+	counts, err := c.engine.ConnectionCounts(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[store.ConnectionStatus]int{}
+	for k, n := range counts {
+		if out[k.ProviderID] == nil {
+			out[k.ProviderID] = map[store.ConnectionStatus]int{}
+		}
+		out[k.ProviderID][k.Status] += n
+	}
+	return out, nil
 }
 
 func (c *Console) tiles(r *http.Request) ([]tile, error) {
@@ -69,7 +81,7 @@ func (c *Console) tiles(r *http.Request) ([]tile, error) {
 		t := tile{ID: p.ID, Name: name, GrantType: p.OAuth2.GrantType, Service: p.OAuth2.GrantType == config.GrantClientCredentials,
 			Status: "Configured", Disabled: !p.IsEnabled(), Problem: in.Problem}
 		m := counts[p.ID]
-		t.Connected, t.NeedsReauth = m[string(store.ConnectionConnected)], m[string(store.ConnectionNeedsReauth)]
+		t.Connected, t.NeedsReauth = m[store.ConnectionConnected], m[store.ConnectionNeedsReauth]
 		if t.Connected+t.NeedsReauth > 0 {
 			t.Status = "Connected"
 		}

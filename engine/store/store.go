@@ -40,6 +40,10 @@ var (
 	// ErrUnavailable: the backend could not be reached. Retryable; nothing
 	// was written.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrUnsupported: the backend does not offer an optional operation
+	// (see ConnectionCounter) in its current deployment; the caller falls
+	// back to the general one.
+	ErrUnsupported = errors.New("store: not supported by this backend here")
 )
 
 // FlowStatus is the state of an authorization flow.
@@ -255,6 +259,76 @@ type ConnectionStore interface {
 	// ListConnections returns matching connections ordered by ID, the
 	// page [offset, offset+limit), and the total number of matches.
 	ListConnections(ctx context.Context, filter ConnectionFilter, offset, limit int) ([]Connection, int, error)
+}
+
+// CountKey is what ConnectionCounts counts by: a provider, a status,
+// and whether the connections are service tokens (empty UserID) or users'.
+type CountKey struct {
+	ProviderID string
+	Status     ConnectionStatus
+	Service    bool
+}
+
+// CountKeyOf is the CountKey connection c counts under.
+func CountKeyOf(c Connection) CountKey {
+	return CountKey{ProviderID: c.ProviderID, Status: c.Status, Service: c.UserID == ""}
+}
+
+// String encodes k as one string: provider NUL status NUL "u" (users) or
+// "s" (service tokens). Backends key their counts by it.
+func (k CountKey) String() string {
+	kind := "u"
+	if k.Service {
+		kind = "s"
+	}
+	return k.ProviderID + "\x00" + string(k.Status) + "\x00" + kind
+}
+
+// ParseCountKey reverses CountKey.String.
+func ParseCountKey(s string) (CountKey, bool) {
+	i := strings.LastIndexByte(s, 0)
+	if i < 0 || s[i+1:] != "u" && s[i+1:] != "s" {
+		return CountKey{}, false
+	}
+	j := strings.LastIndexByte(s[:i], 0)
+	if j < 0 {
+		return CountKey{}, false
+	}
+	return CountKey{ProviderID: s[:j], Status: ConnectionStatus(s[j+1 : i]), Service: s[i+1:] == "s"}, true
+}
+
+// ConnectionCounts is how many connections there are under each CountKey;
+// keys without a connection are absent (never a zero entry).
+type ConnectionCounts map[CountKey]int
+
+// Add adds n to the count of k, dropping it when it reaches zero.
+func (c ConnectionCounts) Add(k CountKey, n int) {
+	if c[k] += n; c[k] == 0 {
+		delete(c, k)
+	}
+}
+
+// ConnectionCounter is implemented by a backend that keeps connection
+// counts and filtered-listing indexes up to date with every connection
+// write, so that counting connections, and listing them by provider or
+// status, does not read every connection record.
+//
+// ConnectionCounts returns the counts of every connection (user
+// connections and service tokens apart) by provider and status. They are
+// exact:
+// a backend changes them in the same transaction as the connection write
+// (create, status change, delete) that moves them, and builds them from
+// the stored connections the first time it runs on data written before it
+// kept counts. A backend that cannot keep them exact in some deployment
+// (Redis Cluster, whose transactions cannot span the connection's slot and
+// the counts') answers ErrUnsupported there, and the caller counts from
+// ListConnections instead.
+//
+// A backend implementing it also answers ListConnections filtered by
+// ProviderID and/or Status from its indexes: the cost is the page read,
+// not every record.
+type ConnectionCounter interface {
+	ConnectionCounts(ctx context.Context) (ConnectionCounts, error)
 }
 
 // ProviderStore keeps providers added through the admin API.

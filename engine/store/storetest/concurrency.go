@@ -91,6 +91,10 @@ func RunConcurrency(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	t.Run("concurrent connection writers keep counts exact and filtered pages whole", func(t *testing.T) {
+		runCountsConcurrency(t, newStore)
+	})
+
 	t.Run("of many concurrent lockers exactly one owns the lock", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		name := uid("lock")

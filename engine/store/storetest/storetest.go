@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Helper()
 	t.Run("flows", func(t *testing.T) { runFlows(t, newStore) })
 	t.Run("connections", func(t *testing.T) { runConnections(t, newStore) })
+	t.Run("connection counts and indexes", func(t *testing.T) { runCounts(t, newStore) })
 	t.Run("providers", func(t *testing.T) { runProviders(t, newStore) })
 	t.Run("locks", func(t *testing.T) { runLocks(t, newStore) })
 	t.Run("notifier", func(t *testing.T) { runNotifier(t, newStore) })
