@@ -122,6 +122,7 @@ func applyDerived(c *Config) {
 		c.Telemetry.Metrics.Enabled = &t
 	}
 	consoleDefaults(&c.Console)
+	storeCacheDefaults(&c.Store.Cache)
 	for i := range c.Auth.Providers {
 		providerDefaults(&c.Auth.Providers[i])
 	}

@@ -114,6 +114,8 @@ type Store struct {
 	Type     string        `koanf:"type"` // embedded (default) | redis
 	Embedded EmbeddedStore `koanf:"embedded"`
 	Redis    RedisStore    `koanf:"redis"`
+	// Cache keeps opened connections in memory (store_cache.go).
+	Cache StoreCache `koanf:"cache"`
 }
 
 // EmbeddedStore is the bbolt file store.

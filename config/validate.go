@@ -49,6 +49,7 @@ func validate(c *Config, r *report) {
 	validateAPI(c, r)
 	validateSecurity(c, r)
 	validateStore(c, r)
+	validateStoreCache(c, r)
 	validateAuth(c, r)
 	validateTools(c, r)
 	validateTelemetry(c, r)

@@ -400,6 +400,7 @@ func (e *Engine) removeConnection(ctx context.Context, id, typ, status, reason s
 		Reason: reason, Revocation: &rev,
 	})
 	err = e.store.DeleteConnectionEvents(ctx, id, evs)
+	e.connWritten(id)
 	e.connCounts.invalidate()
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrConnectionNotFound

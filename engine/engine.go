@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/engine/conncache"
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/internal/netguard"
 	"github.com/authengine/authengine/internal/ratelimit"
@@ -112,6 +113,9 @@ type Options struct {
 	// ClientMetadataProviders are the MCP providers whose client ID
 	// metadata document the engine serves (ClientMetadataDocument).
 	ClientMetadataProviders []string
+	// ConnectionCache configures the in-memory cache of opened connections
+	// (conn_cache.go); on by default when the store has a change feed.
+	ConnectionCache ConnectionCacheOptions
 }
 
 // Engine is the authorization service. It is safe for concurrent use.
@@ -152,6 +156,10 @@ type Engine struct {
 	runtime runtimeProviders
 	// connCounts is ConnectionCounts' kept count (connection_counts.go).
 	connCounts connectionCounts
+	// conns keeps opened connections in memory while the store's change
+	// feed is up; stopConnFeed ends the watch (conn_cache.go).
+	conns        *conncache.Cache[cachedConn]
+	stopConnFeed func()
 	// life tracks the engine's goroutines for Close (lifecycle.go).
 	life lifecycle
 	// eventTypes are the lifecycle events recorded (lifecycle_events.go).
@@ -258,6 +266,8 @@ func New(opts Options) (*Engine, error) {
 		}
 		e.origins[origin] = true
 	}
+	// Last: from here on the store calls the engine back, until Close.
+	e.startConnCache(opts.ConnectionCache)
 	return e, nil
 }
 

@@ -139,6 +139,7 @@ func (e *Engine) resealConnection(ctx context.Context, id string) error {
 		c.Sealed = sealed
 		return c, nil
 	})
+	e.connWritten(id)
 	if err == nil {
 		e.notifyConn(ctx, id)
 	}

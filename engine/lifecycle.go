@@ -94,6 +94,13 @@ func (e *Engine) Close(ctx context.Context) error {
 	if err := waitFor(ctx, &e.life.background); err != nil {
 		errs = append(errs, fmt.Errorf("wait for background work: %w", err))
 	}
+	e.life.mu.Lock()
+	stop := e.stopConnFeed
+	e.stopConnFeed = nil
+	e.life.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	return errors.Join(errs...)
 }
 

@@ -60,6 +60,17 @@ func (f *faultyStore) ConnectionCounts(ctx context.Context) (store.ConnectionCou
 	return nil, store.ErrUnsupported
 }
 
+// WatchConnections passes the real store's connection feed through, so
+// the engines of these tests keep their connection caches.
+func (f *faultyStore) WatchConnections(changed func(id string), up func(bool)) func() {
+	feed, ok := f.Store.(store.ConnectionFeed)
+	if !ok {
+		up(false)
+		return func() {}
+	}
+	return feed.WatchConnections(changed, up)
+}
+
 func (f *faultyStore) Lock(ctx context.Context, name string, ttl time.Duration) (string, error) {
 	f.locks.Add(1)
 	return f.Store.Lock(ctx, name, ttl)

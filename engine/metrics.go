@@ -23,6 +23,8 @@ type Metrics struct {
 	Waiters        prometheus.Gauge
 	// connections is authengine_connections (status_metrics.go).
 	connections *connectionsGauge
+	// connCache are the connection cache's collectors (conn_cache.go).
+	connCache *connCacheMetrics
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil: not
@@ -61,7 +63,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	m.connections = newConnectionsGauge()
+	m.connCache = newConnCacheMetrics()
 	if reg != nil {
+		reg.MustRegister(m.connCache.vecs...)
+		reg.MustRegister(m.connCache.feedUp)
 		reg.MustRegister(m.FlowsStarted, m.FlowsCompleted, m.FlowsFailed, m.Refreshes, m.ProviderLatency, m.RefreshUnsaved, m.Waiters)
 		reg.MustRegister(m.connections)
 	}

@@ -45,6 +45,7 @@ func (e *Engine) boundServiceTokens(ctx context.Context, p *authflow.Provider, k
 	})
 	for _, c := range others[:max(len(others)+1-maxServiceTokens, 0)] {
 		err := e.store.DeleteConnection(ctx, c.ID)
+		e.connWritten(c.ID)
 		e.connCounts.invalidate()
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			e.log.WarnContext(ctx, "evict service token", "provider", p.ID(), "connection_id", c.ID, "err", err)

@@ -84,6 +84,7 @@ func (e *Engine) markStatus(ctx context.Context, conn store.Connection, to store
 		change, changed = applyStatus(&c, exists, to, reason, e.now())
 		return c, nil
 	})
+	e.connWritten(conn.ID)
 	e.connCounts.invalidate()
 	if errors.Is(err, errConnChanged) {
 		return err

@@ -18,8 +18,17 @@ import (
 // account labelled account; empty is the default one) when it covers
 // scopes. errNoConnection, errScopesMissing (with the connection) and
 // ErrNeedsReauth tell Authorize to start a flow.
+//
+// A connection kept in memory (conn_cache.go) answers without the store
+// when its token needs no refresh; anything else reads the store, and a
+// fresh token read there is kept for the next call.
 func (e *Engine) userToken(ctx context.Context, p *authflow.Provider, userID, account string, scopes []string) (tokenSet, store.Connection, error) {
-	conn, err := e.store.GetConnection(ctx, store.AccountConnectionID(p.ID(), userID, account))
+	id := store.AccountConnectionID(p.ID(), userID, account)
+	if c, ok := e.cachedToken(id, scopes); ok {
+		return c.ts, c.conn, nil
+	}
+	ticket := e.conns.Begin(id)
+	conn, err := e.store.GetConnection(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return tokenSet{}, store.Connection{}, errNoConnection
 	}
@@ -31,6 +40,14 @@ func (e *Engine) userToken(ctx context.Context, p *authflow.Provider, userID, ac
 	}
 	if !covers(conn.Scopes, scopes) {
 		return tokenSet{}, conn, errScopesMissing
+	}
+	if !e.stale(conn) {
+		ts, err := e.openToken(conn)
+		if err != nil {
+			return tokenSet{}, conn, err
+		}
+		e.cacheToken(ticket, conn, ts)
+		return ts, conn, nil
 	}
 	ts, err := e.fresh(ctx, p, conn)
 	if err != nil {
@@ -615,6 +632,7 @@ func (e *Engine) saveConnection(ctx context.Context, id, userID, providerID stri
 		saved, err = e.store.UpdateConnectionEvents(sctx, id, evs, write)
 		return err
 	})
+	e.connWritten(id)
 	e.connCounts.invalidate()
 	switch {
 	case err == nil:

@@ -470,6 +470,8 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 		// MCP providers (authflow/discovery).
 		Reregister:              found.reregister,
 		ClientMetadataProviders: found.mcp,
+
+		ConnectionCache: connectionCache(cfg.Store.Cache),
 	})
 	if err != nil {
 		return nil, err
@@ -697,4 +699,13 @@ func rateLimits(a config.API) httpapi.RateLimits {
 		out.TrustedProxies = append(out.TrustedProxies, prefix)
 	}
 	return out
+}
+
+// connectionCache translates store.cache.
+func connectionCache(c config.StoreCache) engine.ConnectionCacheOptions {
+	o := engine.ConnectionCacheOptions{Disabled: !c.IsEnabled(), MaxEntries: c.MaxEntries}
+	if c.MaxAge != nil {
+		o.MaxAge = *c.MaxAge
+	}
+	return o
 }

@@ -380,6 +380,26 @@ type Notifier interface {
 	Subscribe(ctx context.Context, flowID string) (signals <-chan struct{}, cancel func())
 }
 
+// ConnectionFeed is an optional interface of a Store: it announces every
+// connection write to every engine sharing the store, so that an engine can
+// keep opened connections in memory and drop one the moment any instance
+// changes it (the engine's connection cache). Both backends implement it.
+type ConnectionFeed interface {
+	// WatchConnections calls changed with the id of every connection
+	// written through the store by any engine sharing it (created,
+	// updated, deleted, with or without events), after the write is
+	// readable: a GetConnection made once changed(id) was called returns
+	// that write or a later one. up reports the feed's health, first
+	// with its state at the time of the call (before WatchConnections
+	// returns), then on every change. While the feed is down,
+	// announcements may be lost; after up(true) following a down, the
+	// watcher must forget what it learnt before (writes made while the
+	// feed was down were not announced). Calls to changed and up are
+	// made one at a time per store and must not block or call back into
+	// the store. cancel stops the calls; none is made after it returns.
+	WatchConnections(changed func(id string), up func(bool)) (cancel func())
+}
+
 // DataKey is a data key of envelope encryption (engine/keyring): records
 // are sealed with data keys, and each data key is stored wrapped (sealed)
 // by a root key. Rotating the root key rewraps data keys; the records they

@@ -82,6 +82,8 @@ type Store struct {
 	log   *slog.Logger
 	locks leases
 	subs  fanout
+	// feed announces connection writes (feed.go).
+	feed store.FeedWatchers
 
 	// corrupt counts flow records the sweep skipped because they could
 	// not be decoded (each sweep counts them again).
@@ -156,6 +158,7 @@ func Open(path string, opts Options) (*Store, error) {
 		stop:  make(chan struct{}),
 		swept: make(chan struct{}),
 	}
+	s.feed.SetUp(true)
 	go s.sweepLoop(opts.SweepInterval)
 	return s, nil
 }
@@ -177,6 +180,7 @@ func unwritable(err error) string {
 // call's result; operations after Close fail with store.ErrUnavailable.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.feed.SetUp(false)
 		close(s.stop)
 		<-s.swept
 		if err := s.db.Close(); err != nil {

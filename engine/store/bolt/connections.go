@@ -85,6 +85,7 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 	if err != nil {
 		return store.Connection{}, err
 	}
+	s.feed.Changed(id)
 	return out, nil
 }
 
@@ -97,7 +98,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 // DeleteConnectionEvents is DeleteConnection that also stores events in
 // the same transaction.
 func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []store.Event) error {
-	return s.update(ctx, "delete connection", func(tx *bbolt.Tx) error {
+	err := s.update(ctx, "delete connection", func(tx *bbolt.Tx) error {
 		bucket := tx.Bucket(bucketConnections)
 		if bucket.Get([]byte(id)) == nil {
 			return fmt.Errorf("bolt: delete connection %q: %w", id, store.ErrNotFound)
@@ -107,6 +108,10 @@ func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []
 		}
 		return putEvents(tx, events, s.now())
 	})
+	if err == nil {
+		s.feed.Changed(id)
+	}
+	return err
 }
 
 // ListConnections returns the connections matching filter, ordered by ID,

@@ -71,6 +71,7 @@ func Run(t *testing.T, newStore NewStore) {
 	t.Run("providers", func(t *testing.T) { runProviders(t, newStore) })
 	t.Run("locks", func(t *testing.T) { runLocks(t, newStore) })
 	t.Run("notifier", func(t *testing.T) { runNotifier(t, newStore) })
+	t.Run("connection feed", func(t *testing.T) { runFeed(t, newStore) })
 	t.Run("scan", func(t *testing.T) { runScan(t, newStore) })
 	t.Run("data keys", func(t *testing.T) { runDataKeys(t, newStore) })
 	t.Run("outbox", func(t *testing.T) { runOutbox(t, newStore) })
