@@ -55,6 +55,7 @@ func (p *Provider) Refresh(ctx context.Context, c *http.Client, t *Token) (*Toke
 	v.scopes = strings.Join(t.Scopes, p.delim)
 	v.refreshToken = t.RefreshToken
 	v.accessToken = t.AccessToken
+	v.metadata = t.Extra
 	var extra []kv
 	extra = p.refresh.withDefault(extra, "grant_type", "refresh_token")
 	if p.refresh.uses&phRefreshToken == 0 {
@@ -103,6 +104,7 @@ func (p *Provider) UserInfo(ctx context.Context, c *http.Client, t *Token) (map[
 	}
 	v := p.vars()
 	v.accessToken = t.AccessToken
+	v.metadata = t.Extra
 	doc, err := p.do(ctx, c, p.userInfo, &v, nil)
 	if err != nil {
 		return nil, fmt.Errorf("user info for provider %q: %w", p.id, err)
@@ -119,7 +121,7 @@ func (p *Provider) UserInfo(ctx context.Context, c *http.Client, t *Token) (map[
 
 // vars are the provider-wide placeholder values.
 func (p *Provider) vars() vars {
-	return vars{clientID: p.clientID, clientSecret: p.clientSecret, redirectURI: p.redirectURI}
+	return vars{clientID: p.clientID, clientSecret: p.clientSecret, redirectURI: p.redirectURI, conn: p.connValues()}
 }
 
 // withDefault adds key=value to extra unless the operator's params name

@@ -17,7 +17,7 @@ func FuzzTemplate(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tmpl, scopes string, d uint8) {
 		delims := []string{" ", ",", ";", "+", "|", ""}
 		delim := delims[int(d)%len(delims)]
-		txt, err := compileText("auth.providers[f].oauth2.authorize_request.params.p", tmpl, allowAuthorize)
+		txt, err := compileText("auth.providers[f].oauth2.authorize_request.params.p", tmpl, rules{allowed: allowAuthorize})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "auth.providers[f].oauth2.authorize_request.params.p: ") {
 				t.Fatalf("error %q lacks the field path", err)

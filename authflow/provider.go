@@ -3,6 +3,7 @@ package authflow
 import (
 	"fmt"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,14 @@ type Provider struct {
 	// redirectMetadata names the redirect query parameters kept as
 	// token metadata.
 	redirectMetadata []string
+
+	// variables are the declared connection variables, patterns their
+	// compiled patterns; conn the values bound by WithConnection (nil on
+	// a provider as compiled).
+	variables map[string]config.ConnectionVariable
+	patterns  map[string]*regexp.Regexp
+	conn      map[string]string
+	base      *Provider
 
 	// now is the clock that turns expires_in into an expiry.
 	now func() time.Time
@@ -108,6 +117,16 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 	if m := o.PKCE.CodeChallengeMethod; o.PKCE.Enabled && m != "" && m != "S256" {
 		ps.addf(base+".oauth2.pkce.code_challenge_method", "only S256 is supported, not %q", m)
 	}
+	out.variables = o.ConnectionVariables
+	out.patterns = map[string]*regexp.Regexp{}
+	for _, n := range sortedKeys(o.ConnectionVariables) {
+		re, err := config.CompileVariablePattern(o.ConnectionVariables[n].Pattern)
+		if err != nil {
+			ps.addf(base+".oauth2.connection_variables."+n+".pattern", "is not a valid regular expression: %v", err)
+			continue
+		}
+		out.patterns[n] = re
+	}
 	for i, pattern := range o.AllowedScopes {
 		if _, err := path.Match(pattern, ""); err != nil {
 			ps.addf(fmt.Sprintf("%s.oauth2.allowed_scopes[%d]", base, i), "bad pattern %q: %v", pattern, err)
@@ -118,7 +137,7 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 		if r == nil {
 			return nil
 		}
-		return compileRequest(op, base+".oauth2."+name, r, allowed, method, auth, &ps)
+		return compileRequest(op, base+".oauth2."+name, r, rules{allowed: allowed, variables: o.ConnectionVariables}, method, auth, &ps)
 	}
 	switch out.grantType {
 	case config.GrantAuthorizationCode:
@@ -297,6 +316,7 @@ func (p *Provider) AuthorizeURL(state string, scopes, existing []string, codeCha
 		redirectURI:    p.redirectURI,
 		scopes:         strings.Join(scopes, p.delim),
 		existingScopes: strings.Join(existing, p.delim),
+		conn:           p.connValues(),
 	}
 	var buf [16]kv
 	var pairs []kv

@@ -2,6 +2,7 @@ package authflow
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,7 +11,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/valyala/fasttemplate"
@@ -26,7 +29,7 @@ const (
 )
 
 // placeholder is one <<name>> a template may use, as a bit in a set.
-type placeholder uint8
+type placeholder uint16
 
 const (
 	phClientID placeholder = 1 << iota
@@ -36,6 +39,18 @@ const (
 	phExistingScopes
 	phRefreshToken
 	phAccessToken
+	// phConnection is any <<connection.NAME>>: a value the app gave for
+	// the connection (oauth2.connection_variables).
+	phConnection
+	// phMetadata is any <<metadata.NAME>>: token metadata (response_map's
+	// extra keys, oauth2.redirect_metadata).
+	phMetadata
+)
+
+// Prefixes of the placeholders that name a value of their own.
+const (
+	connectionPrefix = "connection."
+	metadataPrefix   = "metadata."
 )
 
 // secretPlaceholders render to secrets: they may never reach a browser.
@@ -56,12 +71,12 @@ var placeholderNames = map[string]placeholder{
 // URL handed to the user's browser (and to the app that starts the
 // authorization), so it may use no secret placeholder.
 const (
-	allowAuthorize         = phClientID | phRedirectURI | phScopes | phExistingScopes
-	allowToken             = phClientID | phClientSecret | phRedirectURI | phScopes
-	allowRefresh           = allowToken | phRefreshToken | phAccessToken
-	allowUserInfo          = phClientID | phAccessToken
+	allowAuthorize         = phClientID | phRedirectURI | phScopes | phExistingScopes | phConnection
+	allowToken             = phClientID | phClientSecret | phRedirectURI | phScopes | phConnection
+	allowRefresh           = allowToken | phRefreshToken | phAccessToken | phMetadata
+	allowUserInfo          = phClientID | phAccessToken | phConnection | phMetadata
 	allowClientCredentials = phClientID | phClientSecret | phScopes
-	allowRevoke            = phClientID | phClientSecret | phRefreshToken | phAccessToken
+	allowRevoke            = phClientID | phClientSecret | phRefreshToken | phAccessToken | phConnection | phMetadata
 )
 
 // requestPlaceholders names each request block with the placeholders it
@@ -89,11 +104,21 @@ func availableIn(ph placeholder) string {
 	return strings.Join(names, ", ")
 }
 
+// rules are what a template may use: placeholders, and the connection
+// variables the provider declares.
+type rules struct {
+	allowed   placeholder
+	variables map[string]config.ConnectionVariable
+}
+
 // vars are the values placeholders render to for one request.
 type vars struct {
 	clientID, clientSecret, redirectURI string
 	scopes, existingScopes              string
 	refreshToken, accessToken           string
+	// conn are the connection variables' values; metadata the token's.
+	conn     map[string]string
+	metadata map[string]any
 }
 
 // value returns the value of a placeholder name; unknown names were
@@ -115,6 +140,27 @@ func (v *vars) value(name string) string {
 	case "access_token":
 		return v.accessToken
 	}
+	name = strings.TrimSpace(name)
+	if n, ok := strings.CutPrefix(name, connectionPrefix); ok {
+		return v.conn[n]
+	}
+	if n, ok := strings.CutPrefix(name, metadataPrefix); ok {
+		return metadataString(v.metadata[n])
+	}
+	return ""
+}
+
+// metadataString renders a metadata value: a string as is, a number
+// formatted (QuickBooks' realmId may arrive as either), anything else "".
+func metadataString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case json.Number:
+		return x.String()
+	}
 	return ""
 }
 
@@ -132,6 +178,8 @@ type text struct {
 	// only is set when the template is exactly one placeholder
 	// ("<<client_id>>", the common case): rendering is then a lookup.
 	only string
+	// conn names the connection variables the template uses.
+	conn []string
 }
 
 // render fills the template in.
@@ -147,7 +195,8 @@ func (t *text) render(v *vars) string {
 
 // compileText parses s once and checks its placeholders against allowed.
 // path names the field for errors.
-func compileText(path, s string, allowed placeholder) (text, error) {
+func compileText(path, s string, rs rules) (text, error) {
+	allowed := rs.allowed
 	if !strings.Contains(s, startTag) {
 		return text{static: s}, nil
 	}
@@ -156,11 +205,38 @@ func compileText(path, s string, allowed placeholder) (text, error) {
 		return text{}, (&problems{{Path: path, Message: fmt.Sprintf("unterminated placeholder: missing %q", endTag)}}).err()
 	}
 	var uses placeholder
+	var conn []string
 	var ps problems
 	// Executing once with a recording tag function is how fasttemplate
 	// exposes the tags it parsed.
 	tmpl.ExecuteFuncString(func(w io.Writer, name string) (int, error) {
-		ph, ok := placeholderNames[strings.TrimSpace(name)]
+		trimmed := strings.TrimSpace(name)
+		if n, ok := strings.CutPrefix(trimmed, connectionPrefix); ok {
+			switch _, declared := rs.variables[n]; {
+			case allowed&phConnection == 0:
+				ps.addf(path, "%s%s%s is not available in this request; it is available in %s", startTag, name, endTag, availableIn(phConnection))
+			case !declared:
+				ps.addf(path, "unknown placeholder %s%s%s: declare %q under oauth2.connection_variables", startTag, name, endTag, n)
+			default:
+				uses |= phConnection
+				if !slices.Contains(conn, n) {
+					conn = append(conn, n)
+				}
+			}
+			return 0, nil
+		}
+		if n, ok := strings.CutPrefix(trimmed, metadataPrefix); ok {
+			switch {
+			case allowed&phMetadata == 0:
+				ps.addf(path, "%s%s%s is not available in this request (token metadata exists only once a token does); it is available in %s", startTag, name, endTag, availableIn(phMetadata))
+			case !metadataNameRE.MatchString(n):
+				ps.addf(path, "placeholder %s%s%s must name a metadata key (letters, digits, '_' and '-')", startTag, name, endTag)
+			default:
+				uses |= phMetadata
+			}
+			return 0, nil
+		}
+		ph, ok := placeholderNames[trimmed]
 		if ok && ph&secretPlaceholders != 0 && allowed == allowAuthorize {
 			ps.addf(path, "%s%s%s is not allowed in the authorize request: it is a URL the user's browser opens, and the secret would be exposed there; it is available in %s", startTag, name, endTag, availableIn(ph))
 			return 0, nil
@@ -179,7 +255,7 @@ func compileText(path, s string, allowed placeholder) (text, error) {
 	if err := ps.err(); err != nil {
 		return text{}, err
 	}
-	out := text{tmpl: tmpl, uses: uses}
+	out := text{tmpl: tmpl, uses: uses, conn: conn}
 	// Only a template that is one tag and nothing else may take the
 	// lookup shortcut: the tag ends at the first ">>", so "<<client_id>>x>>"
 	// and "<<scopes>>>" are a tag followed by text.
@@ -224,7 +300,8 @@ type request struct {
 
 // compileRequest compiles one request block, adding its problems to ps;
 // path is its config path.
-func compileRequest(op, path string, r *config.Request, allowed placeholder, defaultMethod, defaultAuth string, ps *problems) *request {
+func compileRequest(op, path string, r *config.Request, rs rules, defaultMethod, defaultAuth string, ps *problems) *request {
+	allowed := rs.allowed
 	out := &request{
 		op:           op,
 		method:       strings.ToUpper(strings.TrimSpace(r.Method)),
@@ -261,16 +338,16 @@ func compileRequest(op, path string, r *config.Request, allowed placeholder, def
 		out.responseType = config.ContentTypeJSON
 	}
 
-	endpoint, err := compileText(path+".endpoint", strings.TrimSpace(r.Endpoint), allowed)
+	endpoint, err := compileText(path+".endpoint", strings.TrimSpace(r.Endpoint), rs)
 	if err != nil {
 		ps.add(err)
 	} else {
-		out.setEndpoint(path, endpoint, ps)
+		out.setEndpoint(path, endpoint, rs.variables, ps)
 	}
 	out.uses |= endpoint.uses
 
 	for _, key := range sortedKeys(r.Params) {
-		t, err := compileText(path+".params."+key, r.Params[key], allowed)
+		t, err := compileText(path+".params."+key, r.Params[key], rs)
 		if err != nil {
 			ps.add(err)
 			continue
@@ -280,7 +357,7 @@ func compileRequest(op, path string, r *config.Request, allowed placeholder, def
 		out.params = append(out.params, param{key: key, value: t, scope: t.uses&(phScopes|phExistingScopes) != 0})
 	}
 	for _, key := range sortedKeys(r.Headers) {
-		t, err := compileText(path+".headers."+key, r.Headers[key], allowed)
+		t, err := compileText(path+".headers."+key, r.Headers[key], rs)
 		if err != nil {
 			ps.add(err)
 			continue
@@ -311,14 +388,24 @@ func compileRequest(op, path string, r *config.Request, allowed placeholder, def
 
 // setEndpoint validates the endpoint, adding its problems to ps, and,
 // when it is a constant, parses it once so rendering does not.
-func (r *request) setEndpoint(path string, t text, ps *problems) {
+func (r *request) setEndpoint(path string, t text, variables map[string]config.ConnectionVariable, ps *problems) {
 	r.endpoint = t
 	if t.static == "" && t.tmpl == nil {
 		ps.addf(path+".endpoint", "required")
 		return
 	}
-	// Render with stand-in values so a templated endpoint is checked too.
-	sample := t.render(&vars{clientID: "x", clientSecret: "x", redirectURI: "x", scopes: "x", existingScopes: "x", refreshToken: "x", accessToken: "x"})
+	// Render with stand-in values so a templated endpoint is checked too:
+	// connection variables by their examples, metadata that starts the
+	// URL (Salesforce's instance_url) as an origin.
+	conn := make(map[string]string, len(variables))
+	for n, v := range variables {
+		conn[n] = cmp.Or(v.Value, v.Example, "x")
+	}
+	meta := metadataSample{}
+	if strings.HasPrefix(strings.TrimSpace(t.templateText()), startTag+metadataPrefix) {
+		meta.origin = true
+	}
+	sample := t.render(&vars{clientID: "x", clientSecret: "x", redirectURI: "x", scopes: "x", existingScopes: "x", refreshToken: "x", accessToken: "x", conn: conn, metadata: meta.values(t)})
 	u, err := url.Parse(sample)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		ps.addf(path+".endpoint", "%q is not an absolute http(s) URL", t.templateText())
@@ -334,6 +421,34 @@ func (r *request) setEndpoint(path string, t text, ps *problems) {
 		r.baseURL = u.String()
 	}
 }
+
+// metadataSample gives every metadata placeholder of a template a stand-in
+// value: "x", or an origin when the template starts with one.
+type metadataSample struct{ origin bool }
+
+func (m metadataSample) values(t text) map[string]any {
+	out := map[string]any{}
+	if t.tmpl == nil {
+		return out
+	}
+	first := true
+	t.tmpl.ExecuteFuncString(func(w io.Writer, name string) (int, error) {
+		if n, ok := strings.CutPrefix(strings.TrimSpace(name), metadataPrefix); ok {
+			if _, seen := out[n]; !seen {
+				out[n] = "x"
+				if first && m.origin {
+					out[n] = "https://metadata.example"
+				}
+			}
+		}
+		first = false
+		return 0, nil
+	})
+	return out
+}
+
+// metadataNameRE is a metadata key a placeholder may name.
+var metadataNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 func (t text) templateText() string {
 	if t.tmpl == nil {

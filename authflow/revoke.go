@@ -25,7 +25,7 @@ func (p *Provider) Revoke(ctx context.Context, c *http.Client, t *Token) error {
 		return fmt.Errorf("revoke token for provider %q: no token to revoke", p.id)
 	}
 	v := p.vars()
-	v.refreshToken, v.accessToken = t.RefreshToken, t.AccessToken
+	v.refreshToken, v.accessToken, v.metadata = t.RefreshToken, t.AccessToken, t.Extra
 	tok, hint := t.RefreshToken, "refresh_token"
 	if tok == "" {
 		tok, hint = t.AccessToken, "access_token"

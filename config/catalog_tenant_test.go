@@ -29,10 +29,29 @@ func TestCatalogTenantVariables(t *testing.T) {
 	if got := catalog.Variables("github"); len(got) != 0 {
 		t.Fatalf("Variables(github) = %v", got)
 	}
-	t.Run("a missing tenant variable is an error naming it and the field", func(t *testing.T) {
-		_, _, err := loadString(t, "api: {development: true}\nauth: {providers: [{provider_id: okta, client_id: i, client_secret: s}]}\n", nil)
-		if err == nil || !strings.Contains(err.Error(), "OKTA_DOMAIN") || !strings.Contains(err.Error(), "auth.providers[okta].oauth2.authorize_request.endpoint") {
-			t.Fatalf("err = %v", err)
+	t.Run("without its environment variable a tenant is given per connection", func(t *testing.T) {
+		c, _, err := loadString(t, "api: {development: true}\nauth: {providers: [{provider_id: okta, client_id: i, client_secret: s}]}\n", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := c.Auth.Providers[0].OAuth2
+		if v := o.ConnectionVariables["domain"]; v.Value != "" || v.Pattern == "" || v.Env != "OKTA_DOMAIN" {
+			t.Fatalf("domain = %+v", v)
+		}
+		if got := o.TokenRequest.Endpoint; got != "https://<<connection.domain>>/oauth2/default/v1/token" {
+			t.Fatalf("token endpoint = %s", got)
+		}
+	})
+	t.Run("its environment variable fixes the tenant for every connection", func(t *testing.T) {
+		// A custom domain outside the template's pattern: the operator's
+		// own value is not held to what apps may give.
+		c, _, err := loadString(t, "api: {development: true}\nauth: {providers: [{provider_id: okta, client_id: i, client_secret: s}]}\n",
+			map[string]string{"OKTA_DOMAIN": "login.acme.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v := c.Auth.Providers[0].OAuth2.ConnectionVariables["domain"]; v.Value != "login.acme.example" {
+			t.Fatalf("domain = %+v", v)
 		}
 	})
 	t.Run("overriding the endpoints makes the variables unneeded", func(t *testing.T) {
@@ -58,13 +77,32 @@ auth:
 }
 
 // TestParseProviderLeavesTenantVariablesAlone: the admin API's parser
-// never reads the engine's environment, so a template whose host comes
-// from a variable is refused there, naming the fields, unless the caller
-// gives the endpoints.
+// never reads the engine's environment, so a template's tenant stays a
+// per-connection variable there whatever the environment holds.
 func TestParseProviderLeavesTenantVariablesAlone(t *testing.T) {
-	_, _, err := ParseProvider(map[string]any{"provider_id": "okta", "client_id": "i", "client_secret": "s"}, "")
-	if err == nil || !strings.Contains(err.Error(), "oauth2.token_request.endpoint") {
-		t.Fatalf("err = %v", err)
+	t.Setenv("OKTA_DOMAIN", "acme.okta.com")
+	p, _, err := ParseProvider(map[string]any{"provider_id": "okta", "client_id": "i", "client_secret": "s"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := p.OAuth2.ConnectionVariables["domain"]; v.Value != "" {
+		t.Fatalf("domain fixed from the environment: %+v", v)
+	}
+}
+
+func TestConnectionVariableMistakes(t *testing.T) {
+	for _, tt := range []struct{ vars, want string }{
+		{`{sub: {example: acme}}`, "connection_variables.sub.pattern: is required"},
+		{`{sub: {pattern: "[a-", example: acme}}`, "connection_variables.sub.pattern: is not a valid regular expression"},
+		{`{sub: {pattern: "[a-z]+"}}`, "connection_variables.sub.example: is required"},
+		{`{sub: {pattern: "[a-z]+", example: "Acme"}}`, "connection_variables.sub.example: does not match the pattern [a-z]+"},
+		{`{Sub: {pattern: "[a-z]+", example: acme}}`, "connection_variables.Sub: a variable's name must be lower-case"},
+		{`{sub: {pattern: "[a-z]+", example: acme, colour: red}}`, "connection_variables.sub.colour: unknown key"},
+	} {
+		_, _, err := loadString(t, "api: {development: true}\nauth: {providers: [{provider_id: zendesk, client_id: i, client_secret: s, oauth2: {connection_variables: "+tt.vars+"}}]}\n", nil)
+		if err == nil || !strings.Contains(err.Error(), "auth.providers[zendesk].oauth2."+tt.want) {
+			t.Errorf("%s: err = %v, want %q", tt.vars, err, tt.want)
+		}
 	}
 }
 

@@ -50,6 +50,10 @@ func (d *decoder) decode(path string, raw any, v reflect.Value) {
 	case reflect.Slice:
 		d.slice(path, raw, v)
 	case reflect.Map:
+		if t.Elem().Kind() == reflect.Struct {
+			d.structMap(path, raw, v)
+			return
+		}
 		d.stringMap(path, raw, v)
 	case reflect.String:
 		if s, ok := scalarString(raw); ok {
@@ -151,6 +155,23 @@ func (d *decoder) stringMap(path string, raw any, v reflect.Value) {
 			continue
 		}
 		out.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(s))
+	}
+	v.Set(out)
+}
+
+// structMap decodes a map of maps into a map of structs, each element
+// named by its key in paths (connection_variables.subdomain.pattern).
+func (d *decoder) structMap(path string, raw any, v reflect.Value) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		d.r.errorf(path, "must be a map, not %s", describe(raw))
+		return
+	}
+	out := reflect.MakeMapWithSize(v.Type(), len(m))
+	for k, e := range m {
+		elem := reflect.New(v.Type().Elem()).Elem()
+		d.decode(keyPath(path, k), e, elem)
+		out.SetMapIndex(reflect.ValueOf(k), elem)
 	}
 	v.Set(out)
 }

@@ -83,6 +83,9 @@ func (w *schemaWalker) schema(t reflect.Type) map[string]any {
 	case reflect.Slice:
 		return nullable(map[string]any{"type": "array", "items": w.schema(t.Elem())})
 	case reflect.Map:
+		if t.Elem().Kind() == reflect.Struct {
+			return nullable(map[string]any{"type": "object", "additionalProperties": w.schema(t.Elem())})
+		}
 		return nullable(map[string]any{
 			"type":                 "object",
 			"additionalProperties": map[string]any{"type": []any{"string", "number", "boolean", "null"}},

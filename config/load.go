@@ -141,6 +141,7 @@ func parse(data []byte, rs resolver) (*Config, []string, error) {
 		delete(doc, "$schema")
 	}
 	mergeCatalog(doc, &r)
+	bindVariableEnv(doc, rs.lookup)
 	doc = rs.interpolateRoot(doc, &r)
 
 	c := Default()

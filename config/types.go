@@ -225,6 +225,32 @@ type OAuth2 struct {
 	// to the callback (QuickBooks' realmId) that are kept with the token
 	// as metadata, next to response_map's extra keys.
 	RedirectMetadata []string `koanf:"redirect_metadata"`
+	// ConnectionVariables are the values an app gives per connection in
+	// the authorize request (connection_variables), such as the tenant of
+	// a provider whose host differs per customer; templates use them as
+	// <<connection.NAME>>. Each is checked against its pattern and kept,
+	// sealed, with the connection for its refreshes, user info and
+	// revocation.
+	ConnectionVariables map[string]ConnectionVariable `koanf:"connection_variables"`
+}
+
+// ConnectionVariable declares one per-connection value of a provider.
+type ConnectionVariable struct {
+	// Pattern is the RE2 regular expression a value must match whole
+	// (anchored at both ends). Required.
+	Pattern string `koanf:"pattern"`
+	// Example is a sample value (it must match Pattern): shown to
+	// operators and used to check the templates that use the variable.
+	// Required.
+	Example string `koanf:"example"`
+	// Description says what the value is, for apps and operators.
+	Description string `koanf:"description"`
+	// Env names an environment variable that, when set, fixes the value
+	// for every connection (an operator serving one tenant, as with
+	// OKTA_DOMAIN); apps then need not give it and may not give another.
+	Env string `koanf:"env"`
+	// Value, when set, fixes the value for every connection, like Env.
+	Value string `koanf:"value"`
 }
 
 // PKCE configures RFC 7636 proof keys.

@@ -406,7 +406,9 @@ func validateProvider(p Provider, base string, r *report) {
 		if k.kind == kindAuthorize && grant == GrantClientCredentials {
 			continue
 		}
-		validateRequest(*k.req, ob+"."+k.name, k.kind, enabled && !discovered, r)
+		req := *k.req
+		req.Endpoint = SampleTemplate(req.Endpoint, o.ConnectionVariables)
+		validateRequest(req, ob+"."+k.name, k.kind, enabled && !discovered, r)
 		am := k.req.AuthMethod
 		if am == "" && (k.kind == kindToken || k.kind == kindRefresh || k.kind == kindRevocation) {
 			am = tokenAuth
@@ -419,6 +421,7 @@ func validateProvider(p Provider, base string, r *report) {
 		r.errorf(keyPath(base, "client_secret"), "is required by auth_method client_secret_basic or client_secret_post (use auth_method: none for a public client)")
 	}
 	validateRedirectMetadata(p.OAuth2.RedirectMetadata, keyPath(base, "oauth2"), r)
+	validateConnectionVariables(p.OAuth2.ConnectionVariables, keyPath(base, "oauth2"), r)
 }
 
 // requestKind is which of a provider's requests a Request block is.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -39,6 +40,10 @@ type AuthorizeRequest struct {
 	// Account labels one of several accounts the user holds at the
 	// provider; empty is the user's default account.
 	Account string
+	// ConnectionVariables are the values of the provider's
+	// oauth2.connection_variables for this connection (a tenant's
+	// subdomain); left out, an existing connection's are reused.
+	ConnectionVariables map[string]string
 }
 
 // Authorization is the state of an authorization as apps see it.
@@ -110,6 +115,20 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 	if err := e.checkNextURI(req.NextURI); err != nil {
 		return Authorization{}, err
 	}
+	var values map[string]string
+	if len(req.ConnectionVariables) > maxConnectionVariables {
+		return Authorization{}, badRequest("invalid_connection_variable", fmt.Sprintf("connection_variables holds %d variables; the limit is %d", len(req.ConnectionVariables), maxConnectionVariables))
+	}
+	for name := range req.ConnectionVariables {
+		if len(name) > maxVariableName {
+			return Authorization{}, badRequest("invalid_connection_variable", fmt.Sprintf("a connection variable's name is %d bytes; the limit is %d", len(name), maxVariableName))
+		}
+	}
+	if len(req.ConnectionVariables) > 0 {
+		if values, err = p.ConnectionValues(req.ConnectionVariables); err != nil {
+			return Authorization{}, variableError(err)
+		}
+	}
 
 	if p.GrantType() == config.GrantClientCredentials {
 		ts, conn, err := e.serviceToken(ctx, p, scopes)
@@ -122,6 +141,9 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 	ts, conn, err := e.userToken(ctx, p, req.UserID, req.Account, scopes)
 	switch {
 	case err == nil:
+		if len(values) > 0 && !maps.Equal(values, ts.Variables) {
+			return Authorization{}, variablesConflict(p, req.Account)
+		}
 		a := completed(conn.ID, p.ID(), req.UserID, conn.Scopes, ts)
 		a.Account = conn.Account
 		return a, nil
@@ -131,9 +153,17 @@ func (e *Engine) Authorize(ctx context.Context, req AuthorizeRequest) (Authoriza
 			e.log.WarnContext(ctx, "connection sealed with a root key that is not configured; starting a new authorization to replace it",
 				"connection_id", conn.ID, "provider", p.ID(), "root_key_id", mk.KeyID)
 		}
-		return e.startFlow(ctx, p, req, scopes, nil)
+		vars, err := e.flowVariables(p, req, values, conn)
+		if err != nil {
+			return Authorization{}, err
+		}
+		return e.startFlow(ctx, p.WithConnection(vars), req, scopes, nil)
 	case errors.Is(err, errScopesMissing):
-		a, err := e.startFlow(ctx, p, req, scopes, conn.Scopes)
+		vars, err := e.flowVariables(p, req, values, conn)
+		if err != nil {
+			return Authorization{}, err
+		}
+		a, err := e.startFlow(ctx, p.WithConnection(vars), req, scopes, conn.Scopes)
 		if err == nil {
 			a.DeclinedScopes = declinedAgain(conn.DeclinedScopes, scopes)
 		}
@@ -161,13 +191,17 @@ func completed(id, providerID, userID string, scopes []string, ts tokenSet) Auth
 	}
 }
 
-// startFlow stores a new pending flow and renders its authorize URL.
+// startFlow stores a new pending flow and renders its authorize URL. p is
+// bound to the flow's connection variables, if any.
 func (e *Engine) startFlow(ctx context.Context, p *authflow.Provider, req AuthorizeRequest, scopes, existing []string) (Authorization, error) {
+	if err := e.checkConnectionHosts(ctx, p); err != nil {
+		return Authorization{}, err
+	}
 	if err := e.admitFlow(ctx, req.UserID); err != nil {
 		return Authorization{}, err
 	}
 	state := authflow.NewState()
-	secrets := flowSecrets{}
+	secrets := flowSecrets{Variables: p.BoundValues()}
 	challenge := ""
 	if p.PKCE() {
 		secrets.Verifier = authflow.NewCodeVerifier()

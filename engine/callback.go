@@ -99,6 +99,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 		return fail("internal", "the authorization could not be completed; start again")
 	}
 
+	p = p.WithConnection(secrets.Variables)
 	pctx, cancelProvider := e.providerContext(ctx)
 	start := time.Now()
 	tok, err := p.Exchange(pctx, e.clientFor(p), q.Code, secrets.Verifier)
@@ -109,6 +110,9 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 		e.clientRefused(ctx, p, err)
 		return fail("token_exchange", "the code exchange failed: "+providerReason(err))
 	}
+	// The redirect's metadata is kept first, so user info and the
+	// verifying refresh may use it (<<metadata.NAME>>).
+	keepRedirectMetadata(p, q.Params, tok)
 	var info map[string]any
 	if p.UserInfoOnGrant() {
 		info, err = e.userInfo(ctx, p, tok)
@@ -124,10 +128,11 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 			e.log.WarnContext(ctx, "refresh right after the grant failed (oauth2.verify_refresh)", "provider", p.ID(), "flow_id", f.ID, "err", err)
 			return fail("refresh_verification_failed", err.Error())
 		}
+		verified.Extra = carryMetadata(tok.Extra, verified.Extra)
 		tok = verified
 	}
-	keepRedirectMetadata(p, q.Params, tok)
 	ts := tokenSetFrom(tok, info)
+	ts.Variables = secrets.Variables
 
 	if e.verifierURL != "" {
 		secrets.Pending, secrets.PendingScopes, secrets.PendingMissing = &ts, granted, missing

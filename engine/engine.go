@@ -332,8 +332,15 @@ func (e *Engine) provider(id string) (*authflow.Provider, error) {
 
 // clientFor returns the HTTP client for p's requests: engine.yaml
 // providers use HTTPClient, every other provider (and those named by
-// Options.GuardedProviders) the runtime client.
+// Options.GuardedProviders, and those whose hosts an app or a remote
+// server decides, authflow.Provider.RemoteHosts) the runtime client.
 func (e *Engine) clientFor(p *authflow.Provider) *http.Client {
+	if p.RemoteHosts() {
+		// An app's connection variable or the provider's own metadata
+		// decides a host: the client that refuses private addresses.
+		return e.runtimeClient
+	}
+	p = p.Unbound()
 	d := e.declared.Load()
 	if q, ok := d.providers[p.ID()]; ok && !d.guarded[p.ID()] {
 		if np, swapped := e.reregistered(p.ID()); q == p || swapped && np == p {

@@ -34,10 +34,11 @@ func (e *Engine) revoke(ctx context.Context, c store.Connection) events.Revocati
 		e.log.WarnContext(ctx, "revoke token at the provider: the stored token could not be opened", "provider", p.ID(), "connection_id", c.ID, "err", err)
 		return events.Revocation{Outcome: revokeFailed, Reason: "the stored token could not be opened"}
 	}
+	p = p.WithConnection(ts.Variables)
 	pctx, cancel := e.providerContext(ctx)
 	defer cancel()
 	start := time.Now()
-	err = p.Revoke(pctx, e.clientFor(p), &authflow.Token{AccessToken: ts.AccessToken, RefreshToken: ts.RefreshToken})
+	err = p.Revoke(pctx, e.clientFor(p), &authflow.Token{AccessToken: ts.AccessToken, RefreshToken: ts.RefreshToken, Extra: ts.Extra})
 	e.metrics.observe(p.ID(), "revoke", start, err)
 	if err != nil {
 		reason := providerReason(err)

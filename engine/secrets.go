@@ -20,6 +20,9 @@ type tokenSet struct {
 	Expiry       time.Time      `json:"expiry,omitzero"`
 	Extra        map[string]any `json:"extra,omitempty"`
 	UserInfo     map[string]any `json:"user_info,omitempty"`
+	// Variables are the connection's variables (oauth2.connection_variables),
+	// bound to the provider for every request made for it.
+	Variables map[string]string `json:"variables,omitempty"`
 }
 
 // LogValue keeps tokens out of logs.
@@ -61,6 +64,8 @@ type flowSecrets struct {
 	PendingMissing []string `json:"pending_missing,omitempty"`
 	// URL is the authorize URL (it carries the state, so it is sealed).
 	URL string `json:"url,omitempty"`
+	// Variables are the connection variables the flow was started with.
+	Variables map[string]string `json:"variables,omitempty"`
 }
 
 // LogValue keeps verifiers out of logs.

@@ -472,6 +472,7 @@ func (e *Engine) saveUnsaved(ctx context.Context, id string) error {
 // gets the new access token. work bounds the provider call; base outlives
 // it for the store write.
 func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn store.Connection, old tokenSet, lock, owner string) (tokenSet, error) {
+	p = p.WithConnection(old.Variables)
 	pctx, cancel := e.providerContext(work)
 	start := time.Now()
 	req := old.oauth()
@@ -487,6 +488,7 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 	// authflow keeps the old refresh token when the provider sent none.
 	ts := tokenSetFrom(tok, old.UserInfo)
 	ts.Extra = carryMetadata(old.Extra, ts.Extra)
+	ts.Variables = old.Variables
 	scopes := union(conn.Scopes, tok.Scopes)
 	saved, err := e.saveConnection(base, conn.ID, conn.UserID, p.ID(), scopes, ts, &conn, nil)
 	if err == nil {
@@ -508,7 +510,9 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 
 	// User info comes after the rotated token is safe.
 	if p.UserInfoOnRefresh() {
-		if info, err := e.userInfo(work, p, tok); err != nil {
+		withMeta := *tok
+		withMeta.Extra = ts.Extra
+		if info, err := e.userInfo(work, p, &withMeta); err != nil {
 			e.log.WarnContext(base, "user info after refresh failed; keeping the previous user info", "provider", p.ID(), "err", err)
 		} else {
 			ts.UserInfo = info

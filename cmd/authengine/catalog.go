@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -18,7 +19,7 @@ type catalogEntry struct {
 	id        string
 	p         config.Provider
 	notes     []string // the template's leading "# - " comment lines
-	variables []string // environment variables the template reads
+	variables []string // connection variables, each with the environment variable that fixes it
 }
 
 // grants lists the grant types the template uses.
@@ -54,9 +55,23 @@ func loadCatalog() ([]catalogEntry, error) {
 			return nil, fmt.Errorf("built-in provider %s: %w", id, err)
 		}
 		raw, _ := catalog.Lookup(id)
-		out = append(out, catalogEntry{id: id, p: p, notes: templateNotes(raw), variables: catalog.Variables(id)})
+		out = append(out, catalogEntry{id: id, p: p, notes: templateNotes(raw), variables: connectionVariables(p)})
 	}
 	return out, nil
+}
+
+// connectionVariables lists a template's connection variables as
+// "name (ENV)", sorted by name.
+func connectionVariables(p config.Provider) []string {
+	var out []string
+	for name, v := range p.OAuth2.ConnectionVariables {
+		if v.Env != "" {
+			name += " (" + v.Env + ")"
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // templateNotes returns the "# - note" items of a template's leading
@@ -87,7 +102,7 @@ func listCatalog(format string, w io.Writer) error {
 	switch format {
 	case "text":
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPROVIDER\tGRANTS\tPKCE\tCLIENT AUTH\tNEEDS\tGUIDE")
+		fmt.Fprintln(tw, "ID\tPROVIDER\tGRANTS\tPKCE\tCLIENT AUTH\tCONNECTION VARIABLES\tGUIDE")
 		for _, e := range entries {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.id, e.p.Description, e.grants(), e.pkce(),
 				e.clientAuth(), cmp.Or(strings.Join(e.variables, ","), "-"), e.p.GuideURL)
@@ -131,14 +146,17 @@ Register `+"`<public_url>/oauth/callback`"+` as the redirect URI of the app you 
 provider (the guide column links to each provider's instructions). `+"`authengine catalog`"+` prints this
 list; `+"`authengine check`"+` names the guide of every provider that uses a template.
 
-Templates of providers whose host differs per customer read it from environment variables (the
-"needs" column), such as `+"`OKTA_DOMAIN`"+`: loading such a template without them is an error naming the
-variable and the field. Overriding the endpoints that use them works too (and is what the admin API
-needs, since it never reads the engine's environment).
+Templates of providers whose host differs per customer declare it as a connection variable (the
+"connection variables" column), such as Zendesk's `+"`subdomain`"+`: the app gives its value in the
+authorize request (`+"`auth_requirement.connection_variables`"+`), checked against the template's
+pattern, and the engine keeps it with the connection. The environment variable in brackets, when
+set, fixes the value for every connection instead (an engine serving one tenant, as before); the
+admin API never reads the engine's environment. See
+[configuration.md](configuration.md#connection-variables).
 
 ## Summary
 
-| id | provider | grants | PKCE | client auth | scope delimiter | default scopes | needs |
+| id | provider | grants | PKCE | client auth | scope delimiter | default scopes | connection variables |
 |---|---|---|---|---|---|---|---|
 `, regenerateProviders, len(entries))
 	for _, e := range entries {

@@ -51,14 +51,14 @@ func IDs() []string {
 	return ids
 }
 
-// envRefRE matches a $<env:NAME> reference in a template.
-var envRefRE = regexp.MustCompile(`\$<env:([A-Za-z_][A-Za-z0-9_]*)>`)
+// envRefRE matches a connection variable's env key in a template.
+var envRefRE = regexp.MustCompile(`(?m)^\s+env:\s*([A-Za-z_][A-Za-z0-9_]*)\s*$`)
 
 // Variables returns the environment variables the template id reads
-// (sorted, each once): the tenant of a provider whose host differs per
-// customer, such as OKTA_DOMAIN or ZENDESK_SUBDOMAIN. Loading such a
-// template without them set is an error naming the variable and the field;
-// overriding the endpoints that use them avoids it.
+// (sorted, each once): those that fix a connection variable (the tenant
+// of a provider whose host differs per customer, such as OKTA_DOMAIN or
+// ZENDESK_SUBDOMAIN) for every connection. Unset, apps give the value
+// per connection.
 func Variables(id string) []string {
 	b, ok := Lookup(id)
 	if !ok {

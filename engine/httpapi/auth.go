@@ -25,6 +25,10 @@ type authRequirement struct {
 	// Account labels one of several accounts the user holds at the
 	// provider (an authengine addition; absent is the default account).
 	Account string `json:"account"`
+	// ConnectionVariables are the values of the provider's
+	// oauth2.connection_variables for this connection, such as a tenant's
+	// subdomain (an authengine addition).
+	ConnectionVariables map[string]string `json:"connection_variables"`
 }
 
 type authorizeBody struct {
@@ -86,7 +90,8 @@ func (r authRequirement) request(userID, nextURI string) engine.AuthorizeRequest
 	if id == "" {
 		id = r.ProviderID
 	}
-	req := engine.AuthorizeRequest{UserID: userID, ProviderID: id, ProviderType: r.ProviderType, NextURI: nextURI, Account: r.Account}
+	req := engine.AuthorizeRequest{UserID: userID, ProviderID: id, ProviderType: r.ProviderType, NextURI: nextURI, Account: r.Account,
+		ConnectionVariables: r.ConnectionVariables}
 	if r.OAuth2 != nil {
 		req.Scopes = r.OAuth2.Scopes
 	}
