@@ -122,7 +122,11 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("bolt: create directory for %s: %w%s", path, err, unwritable(err))
 	}
-	db, err := openDB(path, &bbolt.Options{Timeout: lockTimeout})
+	// NoStatistics: bbolt otherwise takes one more process-wide mutex at
+	// the start and the end of every read transaction to keep counters
+	// nothing here reads; under many concurrent reads (the connected
+	// authorize path) that mutex is where they queue (docs/benchmarks.md).
+	db, err := openDB(path, &bbolt.Options{Timeout: lockTimeout, NoStatistics: true})
 	if errors.Is(err, ErrDamaged) {
 		return nil, err
 	}

@@ -12,16 +12,19 @@ import (
 
 // GetConnection returns a connection, or store.ErrNotFound when missing.
 // A connection whose access token has expired is still returned: its
-// ExpiresAt is the token's, not the record's.
+// ExpiresAt is the token's, not the record's. The record is decoded inside
+// the read transaction (bbolt's value is only valid until it ends; the
+// decoder copies what it keeps).
 func (s *Store) GetConnection(ctx context.Context, id string) (store.Connection, error) {
 	var c store.Connection
 	err := s.view(ctx, "get connection", func(tx *bbolt.Tx) error {
-		v := tx.Bucket(bucketConnections).Get([]byte(id))
+		key := []byte(id)
+		v := tx.Bucket(bucketConnections).Get(key)
 		if v == nil {
 			return fmt.Errorf("bolt: get connection %q: %w", id, store.ErrNotFound)
 		}
 		var err error
-		c, err = decode(codec.DecodeConnection, []byte(id), v)
+		c, err = decode(codec.DecodeConnection, key, v)
 		return err
 	})
 	return c, err

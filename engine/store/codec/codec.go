@@ -427,7 +427,7 @@ func (d *decoder) bytes(field string, keepEmpty bool) []byte {
 	case d.borrow:
 		return p
 	}
-	out := make([]byte, l)
+	out := make([]byte, len(p)) // make+copy of len(p): not zeroed first
 	copy(out, p)
 	return out
 }
