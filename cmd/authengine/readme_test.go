@@ -258,3 +258,56 @@ const demoProviderYAML = `auth:
           auth_method: client_secret_basic
           params: {grant_type: authorization_code, redirect_uri: <<redirect_uri>>}
 `
+
+// TestReadmeTry runs the README's `try demo` command as a new user would,
+// from a directory holding only a copy of engine.yaml, the test opening
+// the printed URL and clicking Allow: every step passes.
+func TestReadmeTry(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an engine on the README's port")
+	}
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?m)^go run \\./cmd/authengine (try [^#\n]*?)\\s*(#.*)?$").FindStringSubmatch(string(readme))
+	if m == nil {
+		t.Fatal("README.md has no `go run ./cmd/authengine try ...` command")
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.1:9099"); err != nil {
+		t.Skipf("port 9099, which the README's commands use, is taken: %v", err)
+	} else {
+		ln.Close()
+	}
+	dir := t.TempDir()
+	shipped, err := os.ReadFile(filepath.Join(repoRoot(t), "engine.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "engine.yaml"), shipped, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	// The flag a user without a desktop would not need: no browser opens
+	// in a test.
+	args := append(strings.Fields(m[1]), "--no-browser")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errOut syncWriter
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, &out, &errOut) }()
+	for authorizeLine.FindStringSubmatch(out.String()) == nil {
+		select {
+		case code := <-done:
+			t.Fatalf("try ended (exit %d) before printing the URL:\n%s\n%s", code, out.String(), errOut.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	clickAllow(t, authorizeLine.FindStringSubmatch(out.String())[1])
+	if code := <-done; code != 0 || !strings.Contains(out.String(), "every step passed (4)") {
+		t.Fatalf("exit %d:\n%s\n%s", code, out.String(), errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Errorf("try wrote into the configured data_dir")
+	}
+}

@@ -522,9 +522,9 @@ func (t *tryRun) cleanupConnection() {
 func (t *tryRun) waitCallback(ctx context.Context, flow authorization, redirect string) (authorization, error) {
 	deadline := time.Now().Add(t.opts.timeout)
 	tty := isTerminal(t.out)
-	line := fmt.Sprintf("… waiting for the provider to send the browser back to %s (up to %s; Ctrl-C stops)", redirect, t.opts.timeout)
+	line := fmt.Sprintf("… waiting for the browser to come back to %s", redirect)
 	if !tty {
-		fmt.Fprintln(t.out, line)
+		fmt.Fprintf(t.out, "%s (up to %s; Ctrl-C stops)\n", line, t.opts.timeout)
 	}
 	start := time.Now()
 	for {
@@ -532,12 +532,11 @@ func (t *tryRun) waitCallback(ctx context.Context, flow authorization, redirect 
 		if left <= 0 {
 			break
 		}
+		// On a terminal the line counts the seconds, redrawn in place.
+		wait := min(left, 59*time.Second)
 		if tty {
-			fmt.Fprintf(t.out, "\r%s %s ", line, time.Since(start).Round(time.Second))
-		}
-		wait := min(left, 5*time.Second)
-		if !tty {
-			wait = min(left, 59*time.Second)
+			fmt.Fprintf(t.out, "\r%s (%s of %s; Ctrl-C stops) ", line, time.Since(start).Round(time.Second), t.opts.timeout)
+			wait = min(left, time.Second)
 		}
 		wait = max(wait, time.Second)
 		cur, err := t.api.status(ctx, flow.ID, wait)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -274,5 +275,59 @@ func TestTryUsage(t *testing.T) {
 	code, _, errOut = runCmd(t, "try", "nope", "-c", tryConfig(t, freePort(t), idp.Config("hooli")))
 	if code != 1 || !strings.Contains(errOut, `no provider "nope" in the configuration (enabled providers: hooli)`) {
 		t.Errorf("exit %d, stderr %q; want 1 naming the providers", code, errOut)
+	}
+}
+
+// TestTryRunningEngine: with --engine, try drives an engine serve runs on
+// the same configuration (keys from the development keys file), and
+// disconnects its trial user at the end; without it, the address in use
+// makes try point at --engine.
+func TestTryRunningEngine(t *testing.T) {
+	port := freePort(t)
+	idp := providertest.New(t, providertest.Options{
+		RedirectURI: fmt.Sprintf("http://127.0.0.1:%d/oauth/callback", port), AccessTokenTTL: time.Hour, RotateRefreshTokens: true,
+	})
+	cfg := tryConfig(t, port, idp.Config("hooli"))
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncWriter
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "-c", cfg}, &out, &errOut) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exit %d: %s", code, errOut.String())
+		}
+	}()
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	waitHealthy(t, base, &errOut)
+
+	o := runTry(t, "hooli", "-c", cfg, "--engine", base)
+	wantLines(t, o, 0, "engine      "+base+" (user authengine-try-", "✓ callback", "refresh_token  (a running engine does not show it",
+		"✓ refresh", "✓ user info", "every step passed (4)")
+	assertMasked(t, idp, o)
+
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	dataDir := filepath.Join(filepath.Dir(cfg), "data")
+	raw, err := os.ReadFile(filepath.Join(dataDir, "dev-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dk devKeys
+	if err := json.Unmarshal(raw, &dk); err != nil {
+		t.Fatal(err)
+	}
+	api := &engineAPI{base: base, adminKey: dk.AdminKey, client: http.DefaultClient}
+	if err := api.call(context.Background(), http.MethodGet, "/v1/admin/user_connections?provider_id=hooli", dk.AdminKey, nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 0 {
+		t.Errorf("the trial connection is still there: %v", list.Items)
+	}
+
+	o = runTry(t, "hooli", "-c", cfg)
+	if o.code != 1 || !strings.Contains(o.stderr, "the address is in use") || !strings.Contains(o.stderr, "authengine try --engine "+base) {
+		t.Errorf("exit %d, stderr %q; want 1 pointing at --engine", o.code, o.stderr)
 	}
 }
