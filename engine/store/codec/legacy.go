@@ -30,19 +30,22 @@ type jsonFlow struct {
 	Account       string    `json:"account"`
 }
 
+// jsonConnection carries the tags the stores encoded with, so that the
+// benchmarks can write the old record beside the new one.
 type jsonConnection struct {
+	V              int       `json:"v"`
 	ID             string    `json:"id"`
-	UserID         string    `json:"user_id"`
+	UserID         string    `json:"user_id,omitempty"`
 	ProviderID     string    `json:"provider_id"`
 	Status         string    `json:"status"`
-	Scopes         []string  `json:"scopes"`
-	ExpiresAt      time.Time `json:"expires_at"`
-	Sealed         []byte    `json:"sealed"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	Scopes         []string  `json:"scopes,omitempty"`
+	ExpiresAt      time.Time `json:"expires_at,omitzero"`
+	Sealed         []byte    `json:"sealed,omitempty"`
+	CreatedAt      time.Time `json:"created_at,omitzero"`
+	UpdatedAt      time.Time `json:"updated_at,omitzero"`
 	Version        uint64    `json:"version"`
-	DeclinedScopes []string  `json:"declined_scopes"`
-	Account        string    `json:"account"`
+	DeclinedScopes []string  `json:"declined_scopes,omitempty"`
+	Account        string    `json:"account,omitempty"`
 }
 
 type jsonProvider struct {
