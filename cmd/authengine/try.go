@@ -40,6 +40,7 @@ type tryOptions struct {
 	adminKey          string
 	clientCredentials bool
 	scopes            []string
+	variables         map[string]string
 	timeout           time.Duration
 	noBrowser         bool
 	verbose           bool
@@ -50,6 +51,7 @@ func tryFlags(fs *pflag.FlagSet, o *options) {
 	t := &o.try
 	fs.BoolVar(&t.clientCredentials, "client-credentials", false, "try a client-credentials (service) provider: fetch a token, then fetch it again")
 	fs.StringSliceVar(&t.scopes, "scopes", nil, "scopes to ask for, comma-separated (default: the provider's default_scopes)")
+	fs.StringToStringVar(&t.variables, "connection-variable", nil, "a value of the provider's oauth2.connection_variables, name=value (repeat the flag for each)")
 	fs.DurationVar(&t.timeout, "timeout", 5*time.Minute, "how long to wait for the browser to come back from the provider")
 	fs.BoolVar(&t.noBrowser, "no-browser", false, "print the authorize URL only, never open a browser")
 	fs.StringVar(&t.engineURL, "engine", "", "use the engine running at this URL (started on the same configuration) instead of starting one in-process")
@@ -324,9 +326,10 @@ type connectionInfo struct {
 	DeclinedScopes []string `json:"declined_scopes"`
 }
 
-func (a *engineAPI) authorize(ctx context.Context, provider, user string, scopes []string) (authorization, error) {
+func (a *engineAPI) authorize(ctx context.Context, provider, user string, scopes []string, variables map[string]string) (authorization, error) {
 	req := map[string]any{"user_id": user, "auth_requirement": map[string]any{
 		"provider_id": provider, "provider_type": "oauth2", "oauth2": map[string]any{"scopes": nonNilScopes(scopes)},
+		"connection_variables": variables,
 	}}
 	var out authorization
 	err := a.call(ctx, http.MethodPost, "/v1/auth/authorize", a.apiKey, req, &out)
@@ -462,7 +465,7 @@ func (t *tryRun) requested() []string {
 // authorizationCode runs the authorization-code steps.
 func (t *tryRun) authorizationCode(ctx context.Context) {
 	redirect := t.cfg.API.RedirectURI()
-	flow, err := t.api.authorize(ctx, t.id, t.user, t.requested())
+	flow, err := t.api.authorize(ctx, t.id, t.user, t.requested(), t.opts.variables)
 	if err != nil {
 		t.fail("authorize", "the engine refused to start the authorization: "+safeText(err.Error()), authorizeHint(err))
 		return
@@ -707,7 +710,7 @@ func (t *tryRun) refreshStep(ctx context.Context, conn connectionInfo) (string, 
 		t.refreshFailed(err, "refresh_token_request")
 		return "", false
 	}
-	again, err := t.api.authorize(ctx, t.id, t.user, t.requested())
+	again, err := t.api.authorize(ctx, t.id, t.user, t.requested(), t.opts.variables)
 	if err != nil || again.Status != engine.StatusCompleted {
 		t.fail("refresh", "the engine refreshed, but then handed out no token: "+safeText(errText(err, again.Reason)))
 		return "", false
@@ -763,7 +766,12 @@ func (t *tryRun) userInfoStep(ctx context.Context, token string) {
 		t.fail("user info", "no access token to call it with")
 		return
 	}
-	info, err := t.provider.UserInfo(ctx, providerClient(), &authflow.Token{AccessToken: token})
+	// The call renders the connection's variables, as the engine's does.
+	p := t.provider
+	if values, err := p.ConnectionValues(t.opts.variables); err == nil {
+		p = p.WithConnection(values)
+	}
+	info, err := p.UserInfo(ctx, providerClient(), &authflow.Token{AccessToken: token})
 	if err != nil {
 		var pe *authflow.ProviderError
 		if errors.As(err, &pe) {
@@ -790,7 +798,7 @@ func (t *tryRun) userInfoStep(ctx context.Context, token string) {
 // clientCredentials runs the client-credentials steps: a token, its
 // fields, and a second fetch.
 func (t *tryRun) clientCredentials(ctx context.Context) {
-	first, err := t.api.authorize(ctx, t.id, "authengine-try", t.requested())
+	first, err := t.api.authorize(ctx, t.id, "authengine-try", t.requested(), t.opts.variables)
 	if err == nil && first.Status != engine.StatusCompleted {
 		err = errors.New(errText(nil, first.Reason))
 	}
@@ -816,7 +824,7 @@ func (t *tryRun) clientCredentials(ctx context.Context) {
 		t.refreshFailed(err, "token_request")
 		return
 	}
-	again, err := t.api.authorize(ctx, t.id, "authengine-try", t.requested())
+	again, err := t.api.authorize(ctx, t.id, "authengine-try", t.requested(), t.opts.variables)
 	if err != nil || again.Status != engine.StatusCompleted {
 		t.fail("fetch again", "the engine fetched a token, but then handed out none: "+safeText(errText(err, again.Reason)))
 		return
@@ -897,6 +905,10 @@ func authorizeHint(err error) string {
 		return "is the engine reachable?"
 	}
 	switch ae.Name {
+	case "invalid_connection_variable":
+		if strings.Contains(ae.Message, "is required") || strings.Contains(ae.Message, "does not") {
+			return "give the provider's oauth2.connection_variables with --connection-variable NAME=VALUE"
+		}
 	case "scope_not_allowed":
 		return "ask only for scopes in the provider's oauth2.allowed_scopes (--scopes)"
 	case "unauthorized":

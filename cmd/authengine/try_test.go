@@ -54,6 +54,7 @@ func tryConfigYAML(t *testing.T, port int, provider string) string {
 	yaml := fmt.Sprintf(`data_dir: %s
 api: {development: true, host: 127.0.0.1, port: %d, public_url: "http://127.0.0.1:%d"}
 store: {type: embedded}
+security: {allow_private_endpoints: true}
 telemetry: {log: {level: error}}
 auth:
   user_verification: {enabled: false}
@@ -264,6 +265,22 @@ func TestTryClientCredentials(t *testing.T) {
 	if o.code != 2 || !strings.Contains(o.stderr, "uses grant_type authorization_code") {
 		t.Errorf("exit %d, stderr %q; want 2 naming the grant", o.code, o.stderr)
 	}
+}
+
+// TestTryConnectionVariables: --connection-variable reaches the engine's
+// authorization, and try's own user-info call renders it as the
+// engine's does (the user-info path is the variable).
+func TestTryConnectionVariables(t *testing.T) {
+	idp := providertest.New(t, providertest.Options{AccessTokenTTL: time.Hour})
+	p := idp.Config("hooli")
+	p.OAuth2.ConnectionVariables = map[string]config.ConnectionVariable{"tenant": {Pattern: "[a-z]+", Example: "acme"}}
+	p.OAuth2.UserInfoRequest.Endpoint = idp.URL() + "/<<connection.tenant>>"
+	cfg := tryConfig(t, freePort(t), p)
+	o := runTry(t, "hooli", "-c", cfg, "--connection-variable", "tenant=userinfo")
+	wantLines(t, o, 0, "✓ user info", "every step passed (4)")
+
+	o = runTry(t, "hooli", "-c", cfg)
+	wantLines(t, o, 1, "✗ authorize", "invalid_connection_variable", "--connection-variable NAME=VALUE")
 }
 
 func TestTryUsage(t *testing.T) {
