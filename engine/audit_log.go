@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/clock"
 )
 
 // Audit records are persisted in the store's audit log beside going to
@@ -104,8 +105,6 @@ func (e *Engine) PruneAuditLog(ctx context.Context) (int, error) {
 // RunAuditRetention prunes the audit log now and every hour until ctx
 // ends. Every instance may run it: pruning is idempotent.
 func (e *Engine) RunAuditRetention(ctx context.Context) {
-	t := time.NewTicker(auditPruneEvery)
-	defer t.Stop()
 	for {
 		if n, err := e.PruneAuditLog(ctx); err != nil {
 			if ctx.Err() == nil {
@@ -114,10 +113,8 @@ func (e *Engine) RunAuditRetention(ctx context.Context) {
 		} else if n > 0 {
 			e.log.InfoContext(ctx, "audit log pruned", "removed", n, "retention", e.auditRetention.String())
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, e.clock, auditPruneEvery) != nil {
 			return
-		case <-t.C:
 		}
 	}
 }

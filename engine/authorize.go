@@ -15,6 +15,7 @@ import (
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/clock"
 )
 
 // Authorization statuses, as Arcade's clients expect them.
@@ -296,13 +297,19 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 	if wait > 0 && isOpen(f.Status) {
 		e.metrics.Waiters.Inc()
 		defer e.metrics.Waiters.Dec()
-		timer := time.NewTimer(wait)
+		timer := e.clock.NewTimer(wait)
 		defer timer.Stop()
 		// retry re-reads the flow after the store failed to answer: a wait
 		// outlives a short store outage instead of failing the client. The
 		// pauses grow (250 ms to 2 s, jittered), so thousands of held waits
 		// do not retry a recovering store in step.
 		var retry <-chan time.Time
+		var retryTimer *clock.Timer
+		defer func() {
+			if retryTimer != nil {
+				retryTimer.Stop()
+			}
+		}()
 		pauses := newBackoff(250*time.Millisecond, 2*time.Second)
 	loop:
 		for isOpen(f.Status) {
@@ -324,7 +331,11 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 				return Authorization{}, ErrFlowNotFound
 			case errors.Is(err, store.ErrUnavailable):
 				e.log.WarnContext(ctx, "store unavailable while waiting; retrying", "flow_id", id, "err", err)
-				retry = time.After(pauses.pause())
+				if retryTimer != nil {
+					retryTimer.Stop()
+				}
+				retryTimer = e.clock.NewTimer(pauses.pause())
+				retry = retryTimer.C
 				continue
 			case err != nil:
 				return Authorization{}, storeErr("read flow", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/engine/conncache"
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/clock"
 	"github.com/authengine/authengine/internal/netguard"
 	"github.com/authengine/authengine/internal/ratelimit"
 )
@@ -85,8 +86,12 @@ type Options struct {
 	// Auditor records changes made through the admin plane. Default: a
 	// LogAuditor on Logger.
 	Auditor Auditor
-	// Now is the clock. Default time.Now.
+	// Now is the clock. Default time.Now, or Clock's when that is set.
 	Now func() time.Time
+	// Clock is the clock the engine's pauses, retries and lease renewals
+	// wait on (and Now, when Now is not set). Default: Now with real
+	// timers.
+	Clock clock.Clock
 	// FlowsPerUser and FlowsPerAPIKey bound how many authorization flows
 	// one user id, or one API key (the actor WithActor names), may start
 	// per FlowTTL in this process; 0 is no limit.
@@ -146,6 +151,7 @@ type Engine struct {
 	metrics             *Metrics
 	auditor             Auditor
 	now                 func() time.Time
+	clock               clock.Clock
 	refreshes           flightGroup
 	// unsaved holds refreshed token sets the store did not take, by
 	// connection id, until they are stored.
@@ -251,8 +257,15 @@ func New(opts Options) (*Engine, error) {
 	if e.auditor == nil {
 		e.auditor = LogAuditor{Log: e.log}
 	}
-	if e.now == nil {
+	switch {
+	case e.now == nil && opts.Clock != nil:
+		e.now = opts.Clock.Now
+	case e.now == nil:
 		e.now = time.Now
+	}
+	e.clock = opts.Clock
+	if e.clock == nil {
+		e.clock = clock.FromNow(e.now)
 	}
 	e.userFlows = ratelimit.New(opts.FlowsPerUser, e.flowTTL, opts.FlowsPerUser)
 	e.keyFlows = ratelimit.New(opts.FlowsPerAPIKey, e.flowTTL, opts.FlowsPerAPIKey)

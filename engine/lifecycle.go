@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/authengine/authengine/internal/clock"
 )
 
 // lifecycle tracks every goroutine the engine starts, so Close can wait
@@ -123,7 +125,7 @@ func (e *Engine) saveAllUnsaved(ctx context.Context) error {
 				e.log.Warn("store a kept refreshed token at shutdown; retrying", "connection_id", id, "err", err)
 			}
 		}
-		if err := b.wait(ctx); err != nil {
+		if err := b.wait(ctx, e.clock); err != nil {
 			e.unsavedMu.Lock()
 			for id := range e.unsaved {
 				e.log.Error("a refreshed token was not stored before shutdown; the connection will need re-authorization", "connection_id", id)
@@ -170,14 +172,8 @@ func (b *backoff) pause() time.Duration {
 // reset starts the pauses again from first.
 func (b *backoff) reset(first time.Duration) { b.next = first }
 
-// wait sleeps for the next pause, or returns ctx's error when it ends first.
-func (b *backoff) wait(ctx context.Context) error {
-	t := time.NewTimer(b.pause())
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
+// wait sleeps for the next pause on c, or returns ctx's error when it ends
+// first.
+func (b *backoff) wait(ctx context.Context, c clock.Clock) error {
+	return clock.Sleep(ctx, c, b.pause())
 }

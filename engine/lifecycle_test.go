@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authengine/authengine/internal/clock"
+	"github.com/authengine/authengine/internal/enginetest"
 )
 
 // TestCloseStoresUnsavedToken: the server shuts down (SIGTERM) while a
@@ -164,7 +167,60 @@ func TestBackoff(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := newBackoff(time.Hour, time.Hour).wait(ctx); !errors.Is(err, context.Canceled) {
+	if err := newBackoff(time.Hour, time.Hour).wait(ctx, clock.Real); !errors.Is(err, context.Canceled) {
 		t.Fatalf("wait on an ended context = %v, want context.Canceled", err)
+	}
+
+	// The pause is on the clock it is given: advancing it ends an hour's
+	// pause at once.
+	c := &enginetest.Clock{}
+	done := make(chan error, 1)
+	go func() { done <- newBackoff(time.Hour, time.Hour).wait(context.Background(), c) }()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c.Advance(time.Hour)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("wait on an advanced clock = %v", err)
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("an hour's pause did not end when its clock was advanced by hours")
+		}
+	}
+}
+
+// TestLeaseRenewalFollowsTheClock: the refresh lease is renewed on the
+// engine's clock. With a 30 s lease (renewed every 10 s), advancing the
+// clock past a renewal during a slow provider call renews at once, long
+// before 10 s of real time.
+func TestLeaseRenewalFollowsTheClock(t *testing.T) {
+	r := newRig(t, rigOptions{lease: 30 * time.Second, timeout: 10 * time.Second})
+	r.connect("ada")
+	r.clock.Advance(2 * time.Hour)
+	r.idp.SetDelay(3 * time.Second)
+	locks := r.st.locks.Load()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.authorize(context.Background(), "ada")
+		done <- err
+	}()
+	for r.st.locks.Load() == locks {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the renewal timer is set once the lock is held
+	renews := r.st.renews.Load()
+	r.clock.Advance(11 * time.Second)
+	deadline := time.Now().Add(2 * time.Second)
+	for r.st.renews.Load() == renews && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if r.st.renews.Load() == renews {
+		t.Error("advancing the clock past a renewal did not renew the lease")
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("refresh: %v", err)
 	}
 }

@@ -26,6 +26,7 @@ type faultyStore struct {
 	store.Store
 	failWrites atomic.Bool
 	locks      atomic.Int64
+	renews     atomic.Int64
 	// beforeUpdateProvider, when set, runs before each UpdateProvider.
 	beforeUpdateProvider atomic.Pointer[func()]
 }
@@ -69,6 +70,11 @@ func (f *faultyStore) WatchConnections(changed func(id string), up func(bool)) f
 		return func() {}
 	}
 	return feed.WatchConnections(changed, up)
+}
+
+func (f *faultyStore) Renew(ctx context.Context, name, token string, ttl time.Duration) error {
+	f.renews.Add(1)
+	return f.Store.Renew(ctx, name, token, ttl)
 }
 
 func (f *faultyStore) Lock(ctx context.Context, name string, ttl time.Duration) (string, error) {
@@ -151,6 +157,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		AllowPrivateEndpoints: true,
 		Logger:                slog.New(slog.DiscardHandler),
 		Now:                   r.clock.Now,
+		Clock:                 r.clock,
 		EventTypes:            o.events,
 	}
 	if o.share != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine/events"
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/clock"
 )
 
 // Providers added at run time through the admin API live in the store, each
@@ -219,20 +220,36 @@ func (e *Engine) LoadRuntimeProviders(ctx context.Context) error {
 // is retried after a growing pause.
 func (e *Engine) watchProviders(ctx context.Context, signals <-chan struct{}, cancel func(), retryNow bool) {
 	defer cancel()
-	resync := time.NewTicker(providerResync)
-	defer resync.Stop()
-	var retry <-chan time.Time
+	var retry *clock.Timer
+	retryC := func() <-chan time.Time {
+		if retry == nil {
+			return nil
+		}
+		return retry.C
+	}
+	defer func() {
+		if retry != nil {
+			retry.Stop()
+		}
+	}()
 	pause := newBackoff(100*time.Millisecond, 10*time.Second)
 	if retryNow {
-		retry = time.After(pause.pause())
+		retry = e.clock.NewTimer(pause.pause())
 	}
 	for {
+		resync := e.clock.NewTimer(providerResync)
 		select {
 		case <-ctx.Done():
+			resync.Stop()
 			return
 		case <-signals:
 		case <-resync.C:
-		case <-retry:
+		case <-retryC():
+		}
+		resync.Stop()
+		if retry != nil {
+			retry.Stop()
+			retry = nil
 		}
 		if err := e.reloadProviders(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -240,10 +257,9 @@ func (e *Engine) watchProviders(ctx context.Context, signals <-chan struct{}, ca
 			}
 			d := pause.pause()
 			e.log.Warn("reload runtime providers failed; retrying", "err", err, "retry_in", d)
-			retry = time.After(d)
+			retry = e.clock.NewTimer(d)
 			continue
 		}
-		retry = nil
 		pause.reset(100 * time.Millisecond)
 	}
 }

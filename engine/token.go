@@ -208,7 +208,7 @@ func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id strin
 		}
 		// Another instance is refreshing: wait for its signal (or a short
 		// tick, in case it crashed and its lease runs out), then re-read.
-		tick := time.NewTimer(pause.pause())
+		tick := e.clock.NewTimer(pause.pause())
 		select {
 		case <-signals:
 		case <-tick.C:
@@ -356,7 +356,7 @@ func (e *Engine) keepUnsaved(u unsavedToken) {
 		pause := newBackoff(100*time.Millisecond, min(time.Second, e.lease/3))
 		deadline := e.now().Add(unsavedKeep)
 		for e.now().Before(deadline) {
-			if pause.wait(ctx) != nil {
+			if pause.wait(ctx, e.clock) != nil {
 				return // Close writes what is left
 			}
 			rctx, cancel := context.WithTimeout(ctx, e.lease/3)
@@ -407,22 +407,23 @@ func (e *Engine) holdLease(name, owner string, lost func()) (stop func()) {
 	go func() {
 		defer wg.Done()
 		every := e.lease / 3
-		tick := time.NewTicker(every)
-		defer tick.Stop()
-		renewed := time.Now()
+		renewed := e.now()
 		for {
+			tick := e.clock.NewTimer(every)
 			select {
 			case <-done:
+				tick.Stop()
 				return
 			case <-tick.C:
 			}
+			// The renewal's own bound is real time: it bounds a store call.
 			ctx, cancel := context.WithTimeout(context.Background(), every)
 			err := e.store.Renew(ctx, name, owner, e.lease)
 			cancel()
 			switch {
 			case err == nil:
-				renewed = time.Now()
-			case errors.Is(err, store.ErrLockLost) || time.Since(renewed) >= e.lease-every:
+				renewed = e.now()
+			case errors.Is(err, store.ErrLockLost) || e.now().Sub(renewed) >= e.lease-every:
 				e.log.Warn("refresh lease lost; abandoning the provider call", "lock", name, "err", err)
 				lost()
 				return
@@ -666,7 +667,7 @@ func (e *Engine) retryStore(ctx context.Context, write func(context.Context) err
 		if err == nil || !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, store.ErrConflict) {
 			return err
 		}
-		if pause.wait(ctx) != nil {
+		if pause.wait(ctx, e.clock) != nil {
 			return err
 		}
 	}

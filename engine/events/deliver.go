@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/clock"
 	"github.com/authengine/authengine/internal/lease"
 )
 
@@ -78,8 +79,11 @@ type Options struct {
 	// per request.
 	Client *http.Client
 	Logger *slog.Logger
-	// Now is the clock. Default time.Now.
+	// Now is the clock. Default time.Now, or Clock's when that is set.
 	Now func() time.Time
+	// Clock times the polls, retries and lease renewals. Default: Now
+	// with real timers.
+	Clock clock.Clock
 	// Poll is the pause between two reads of the outbox. Default 1 s.
 	Poll time.Duration
 	// Lease is the lifetime of the delivery lock when its holder stops
@@ -112,8 +116,14 @@ func NewDeliverer(opts Options) *Deliverer {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Now == nil {
+	switch {
+	case opts.Now == nil && opts.Clock != nil:
+		opts.Now = opts.Clock.Now
+	case opts.Now == nil:
 		opts.Now = time.Now
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.FromNow(opts.Now)
 	}
 	if opts.Poll <= 0 {
 		opts.Poll = DefaultPoll
@@ -163,7 +173,7 @@ func (d *Deliverer) Run(ctx context.Context) {
 		} else if !errors.Is(err, store.ErrLockHeld) {
 			d.log.Warn("take the webhook delivery lock", "err", err)
 		}
-		if !sleep(ctx, d.opts.Poll) {
+		if !d.sleep(ctx, d.opts.Poll) {
 			return
 		}
 	}
@@ -172,7 +182,7 @@ func (d *Deliverer) Run(ctx context.Context) {
 // lead delivers while this instance holds the lock: it renews the lease
 // every third of it and stops when a renewal fails or ctx ends.
 func (d *Deliverer) lead(ctx context.Context, token string) {
-	ctx, stop := lease.Hold(ctx, d.opts.Store, LockName, token, d.opts.Lease, func(err error) {
+	ctx, stop := lease.Hold(ctx, d.opts.Clock, d.opts.Store, LockName, token, d.opts.Lease, func(err error) {
 		d.log.Warn("webhook delivery lock lost; another instance takes over", "err", err)
 	})
 	defer stop()
@@ -180,7 +190,7 @@ func (d *Deliverer) lead(ctx context.Context, token string) {
 		if err := d.DeliverDue(ctx); err != nil && ctx.Err() == nil {
 			d.log.Warn("deliver webhook events", "err", err)
 		}
-		if !sleep(ctx, d.opts.Poll) {
+		if !d.sleep(ctx, d.opts.Poll) {
 			return
 		}
 	}
@@ -308,14 +318,8 @@ func reachError(err error) string {
 	return err.Error()
 }
 
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+// sleep waits d on the deliverer's clock or until ctx ends; it reports
+// whether ctx is still live.
+func (d *Deliverer) sleep(ctx context.Context, p time.Duration) bool {
+	return clock.Sleep(ctx, d.opts.Clock, p) == nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/clock"
 	"github.com/authengine/authengine/internal/lease"
 )
 
@@ -55,6 +56,9 @@ type Options struct {
 	// Batch bounds the connections one pass refreshes. Default DefaultBatch.
 	Batch  int
 	Logger *slog.Logger
+	// Clock times the pauses between passes and the lease renewals.
+	// Default the system clock.
+	Clock clock.Clock
 }
 
 // Sweeper is the background refresh. Run it on the engine's lifecycle.
@@ -84,6 +88,9 @@ func New(opts Options) *Sweeper {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real
+	}
 	return &Sweeper{opts: opts, pol: engine.SweepPolicy{Window: opts.Window, IdleAfter: opts.IdleAfter}, log: opts.Logger}
 }
 
@@ -91,12 +98,8 @@ func New(opts Options) *Sweeper {
 func (s *Sweeper) Run(ctx context.Context) {
 	for {
 		pause := s.opts.Interval + rand.N(s.opts.Interval/5+1)
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if clock.Sleep(ctx, s.opts.Clock, pause) != nil {
 			return
-		case <-t.C:
 		}
 		if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("refresh sweep", "err", err)
@@ -115,7 +118,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (refreshed int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	ctx, stop := lease.Hold(ctx, s.opts.Locker, LockName, token, s.opts.Lease, func(err error) {
+	ctx, stop := lease.Hold(ctx, s.opts.Clock, s.opts.Locker, LockName, token, s.opts.Lease, func(err error) {
 		s.log.Warn("sweep lock lost; stopping this pass", "err", err)
 	})
 	defer func() {

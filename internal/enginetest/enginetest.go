@@ -18,17 +18,91 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authengine/authengine/internal/clock"
 )
 
 // Clock is real time plus an offset that tests advance. Give its Now to the
-// engine, the store and the stand-in provider so they agree on expiry.
-type Clock struct{ offset atomic.Int64 }
+// engine, the store and the stand-in provider so they agree on expiry, and
+// the Clock itself to the engine (Options.Clock), whose pauses and lease
+// renewals then fire when Advance passes them as well as in real time. It
+// implements clock.Clock.
+type Clock struct {
+	offset atomic.Int64
+	mu     sync.Mutex
+	timers map[*clockTimer]struct{}
+}
 
 // Now is the current time plus the offset.
 func (c *Clock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
 
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+// Advance moves the clock forward by d, firing the timers it passes.
+func (c *Clock) Advance(d time.Duration) {
+	c.offset.Add(int64(d))
+	now := c.Now()
+	c.mu.Lock()
+	var due []*clockTimer
+	for t := range c.timers {
+		if !now.Before(t.at) {
+			due = append(due, t)
+		}
+	}
+	c.mu.Unlock()
+	for _, t := range due {
+		t.fire()
+	}
+}
+
+// NewTimer returns a timer that fires once d has passed on the clock: by
+// real time, or earlier when Advance moves past it.
+func (c *Clock) NewTimer(d time.Duration) *clock.Timer {
+	t := &clockTimer{c: c, at: c.Now().Add(d), ch: make(chan time.Time, 1)}
+	c.mu.Lock()
+	if c.timers == nil {
+		c.timers = map[*clockTimer]struct{}{}
+	}
+	c.timers[t] = struct{}{}
+	c.mu.Unlock()
+	t.real = time.AfterFunc(d, t.fire)
+	return clock.NewTimer(t.ch, t.stop)
+}
+
+// clockTimer is one timer of a Clock.
+type clockTimer struct {
+	c    *Clock
+	at   time.Time
+	ch   chan time.Time
+	real *time.Timer
+	once sync.Once
+}
+
+// fire sends the clock's time once and forgets the timer.
+func (t *clockTimer) fire() {
+	t.once.Do(func() {
+		if !t.forget() {
+			return // stopped
+		}
+		t.ch <- t.c.Now()
+	})
+}
+
+// stop forgets the timer; false when it had fired or been stopped.
+func (t *clockTimer) stop() bool {
+	stopped := t.forget()
+	if t.real != nil {
+		t.real.Stop()
+	}
+	return stopped
+}
+
+// forget removes the timer from its clock, reporting whether it was there.
+func (t *clockTimer) forget() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	_, ok := t.c.timers[t]
+	delete(t.c.timers, t)
+	return ok
+}
 
 // LogSink is a goroutine-safe buffer for a slog handler.
 type LogSink struct {

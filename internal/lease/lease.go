@@ -9,27 +9,27 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/clock"
 )
 
-// Hold renews lock name (owned by token) every ttl/3 until the returned
-// stop is called or ctx ends. The returned context ends when ctx does, when
+// Hold renews lock name (owned by token) every ttl/3 on clock c (nil: the
+// system clock) until the returned stop is called or ctx ends. The returned context ends when ctx does, when
 // stop is called, or when a renewal fails; lost is then called with the
 // renewal's error (only if the work had not already ended). stop waits for
 // the renewals to end; it does not release the lock.
-func Hold(ctx context.Context, l store.Locker, name, token string, ttl time.Duration, lost func(error)) (context.Context, func()) {
+func Hold(ctx context.Context, c clock.Clock, l store.Locker, name, token string, ttl time.Duration, lost func(error)) (context.Context, func()) {
+	if c == nil {
+		c = clock.Real
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer cancel()
-		tick := time.NewTicker(ttl / 3)
-		defer tick.Stop()
 		for {
-			select {
-			case <-ctx.Done():
+			if clock.Sleep(ctx, c, ttl/3) != nil {
 				return
-			case <-tick.C:
 			}
 			if err := l.Renew(ctx, name, token, ttl); err != nil {
 				if ctx.Err() == nil {

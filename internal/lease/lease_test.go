@@ -3,6 +3,7 @@ package lease_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestHoldKeepsTheLock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hctx, stop := lease.Hold(ctx, s, "l", token, ttl, func(err error) { t.Errorf("lost: %v", err) })
+	hctx, stop := lease.Hold(ctx, nil, s, "l", token, ttl, func(err error) { t.Errorf("lost: %v", err) })
 	defer stop()
 	deadline := time.Now().Add(4 * ttl)
 	for time.Now().Before(deadline) {
@@ -49,7 +50,7 @@ func TestHoldEndsTheWorkWhenTheLockIsLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	lost := make(chan error, 1)
-	hctx, stop := lease.Hold(ctx, s, "l", token, ttl, func(err error) { lost <- err })
+	hctx, stop := lease.Hold(ctx, nil, s, "l", token, ttl, func(err error) { lost <- err })
 	defer stop()
 	if err := s.Unlock(ctx, "l", token); err != nil {
 		t.Fatal(err)
@@ -72,9 +73,49 @@ func TestStopEndsQuietly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hctx, stop := lease.Hold(ctx, s, "l", token, time.Minute, func(err error) { t.Errorf("lost: %v", err) })
+	hctx, stop := lease.Hold(ctx, nil, s, "l", token, time.Minute, func(err error) { t.Errorf("lost: %v", err) })
 	stop()
 	if hctx.Err() == nil {
 		t.Fatal("work context live after stop")
+	}
+}
+
+// countingLocker is a real store that counts the renewals made through it.
+type countingLocker struct {
+	store.Locker
+	renews atomic.Int64
+}
+
+func (c *countingLocker) Renew(ctx context.Context, name, token string, ttl time.Duration) error {
+	c.renews.Add(1)
+	return c.Locker.Renew(ctx, name, token, ttl)
+}
+
+// TestHoldRenewsOnItsClock: renewals follow the clock Hold is given. With
+// a one-minute lease (renewed every 20 s), advancing the clock by 21 s
+// renews at once, and the lease then outlives its first minute.
+func TestHoldRenewsOnItsClock(t *testing.T) {
+	c := &enginetest.Clock{}
+	s := enginetest.BoltStore(t, c.Now)
+	l := &countingLocker{Locker: s}
+	ctx := context.Background()
+	token, err := s.Lock(ctx, "l", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stop := lease.Hold(ctx, c, l, "l", token, time.Minute, func(err error) { t.Errorf("lost: %v", err) })
+	defer stop()
+	for i := 1; i <= 3; i++ {
+		deadline := time.Now().Add(2 * time.Second)
+		for l.renews.Load() < int64(i) && time.Now().Before(deadline) {
+			c.Advance(21 * time.Second) // past the renewal timer, however soon it was set
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := l.renews.Load(); n < int64(i) {
+			t.Fatalf("%d renewals after advancing the clock, want %d", n, i)
+		}
+	}
+	if _, err := s.Lock(ctx, "l", time.Minute); !errors.Is(err, store.ErrLockHeld) {
+		t.Fatalf("Lock by another after the first minute on the clock = %v, want ErrLockHeld", err)
 	}
 }
