@@ -364,3 +364,49 @@ func TestWithClockSetsExpiryFromTheInjectedClock(t *testing.T) {
 		t.Errorf("expiry %v, want %v", tok.Expiry, want)
 	}
 }
+
+// TestConnectionAndMetadataPlaceholders: <<connection.NAME>> must name a
+// declared variable; <<metadata.NAME>> exists only where a token does.
+func TestConnectionAndMetadataPlaceholders(t *testing.T) {
+	vars := map[string]config.ConnectionVariable{"tenant": {Pattern: "[a-z]+", Example: "acme"}}
+	p := config.Provider{ID: "t", ClientID: "c", ClientSecret: "s", OAuth2: config.OAuth2{
+		ConnectionVariables: vars,
+		AuthorizeRequest:    &config.Request{Endpoint: "https://<<connection.tenant>>.example.com/a", Params: map[string]string{"x": "<<metadata.realm>>"}},
+		TokenRequest:        &config.Request{Endpoint: "https://<<connection.region>>.example.com/t"},
+		UserInfoRequest:     &config.Request{Endpoint: "<<metadata.instance_url>>/me", Params: map[string]string{"realm": "<<metadata.realm>>"}},
+	}}
+	_, err := Compile(p, "https://engine.example/oauth/callback")
+	for _, want := range []string{
+		"auth.providers[t].oauth2.authorize_request.params.x: <<metadata.realm>> is not available in this request",
+		`auth.providers[t].oauth2.token_request.endpoint: unknown placeholder <<connection.region>>: declare "region" under oauth2.connection_variables`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "oauth2.user_info_request") {
+		t.Errorf("metadata in the user info request was refused: %v", err)
+	}
+	p.OAuth2.AuthorizeRequest.Params = nil
+	p.OAuth2.TokenRequest.Endpoint = "https://<<connection.tenant>>.example.com/t"
+	c, err := Compile(p, "https://engine.example/oauth/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.RemoteHosts() {
+		t.Error("a provider whose hosts come from a connection variable and metadata is not RemoteHosts")
+	}
+	if _, err := c.ConnectionValues(map[string]string{"tenant": "acme.evil.example"}); err == nil {
+		t.Error("a value outside the pattern was accepted")
+	}
+	bound := c.WithConnection(map[string]string{"tenant": "acme"})
+	if u := bound.AuthorizeURL("s", nil, nil, ""); !strings.HasPrefix(u, "https://acme.example.com/a?") {
+		t.Errorf("authorize URL = %s", u)
+	}
+	if eps := bound.ConnectionEndpoints(); len(eps) != 2 || eps[1].URL != "https://acme.example.com/t" || eps[1].Variables[0] != "tenant" {
+		t.Errorf("connection endpoints = %+v", eps)
+	}
+	if bound.Unbound() != c {
+		t.Error("Unbound does not return the compiled provider")
+	}
+}

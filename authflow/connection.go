@@ -3,6 +3,7 @@ package authflow
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode"
@@ -142,7 +143,8 @@ type Endpoint struct {
 	// Op is the request: authorize, token, refresh, user_info, revoke.
 	Op  string
 	URL string
-	// Variables are the per-connection variables the endpoint uses.
+	// Variables are the per-connection variables that decide the
+	// endpoint's host (those the endpoint uses, when none does alone).
 	Variables []string
 }
 
@@ -167,7 +169,8 @@ func (p *Provider) ConnectionEndpoints() []Endpoint {
 			continue
 		}
 		slices.Sort(used)
-		out = append(out, Endpoint{Op: r.op, URL: r.endpoint.render(&v), Variables: used})
+		rendered := r.endpoint.render(&v)
+		out = append(out, Endpoint{Op: r.op, URL: rendered, Variables: p.hostDeciders(r, v, rendered, used)})
 	}
 	return out
 }
@@ -193,4 +196,36 @@ func (p *Provider) RemoteHosts() bool {
 		}
 	}
 	return false
+}
+
+// hostDeciders returns the variables of used whose value decides the
+// host of r's endpoint: with the variable's example in its place the host
+// differs. All of used when none does alone.
+func (p *Provider) hostDeciders(r *request, v vars, rendered string, used []string) []string {
+	host := hostname(rendered)
+	var out []string
+	for _, n := range used {
+		alt := v
+		alt.conn = maps.Clone(v.conn)
+		alt.conn[n] = p.variables[n].Example
+		if alt.conn[n] == v.conn[n] {
+			alt.conn[n] += "x"
+		}
+		if hostname(r.endpoint.render(&alt)) != host {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return used
+	}
+	return out
+}
+
+// hostname is the host of a URL, "" when it does not parse.
+func hostname(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
 }

@@ -97,7 +97,7 @@ func (e *Engine) checkConnectionHosts(ctx context.Context, p *authflow.Provider)
 		names := strings.Join(ep.Variables, ", ")
 		if _, blocked := errors.AsType[*netguard.BlockedError](err); blocked {
 			return badRequest("invalid_connection_variable", fmt.Sprintf(
-				"connection variable %s of provider %q makes the %s endpoint point at %v; only public addresses are allowed (security.allow_private_endpoints: true lifts this)",
+				"connection variable %s of provider %q points the %s endpoint at a non-public address (%v); only public addresses are allowed (security.allow_private_endpoints: true lifts this)",
 				names, p.ID(), ep.Op, err))
 		}
 		return badRequest("invalid_connection_variable", fmt.Sprintf(

@@ -345,3 +345,30 @@ func TestConnectionVariablesAreGuardedWhenConnecting(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeTenantProviderTakesConnectionVariables: a provider added
+// through the admin API from a tenant template (its host a connection
+// variable) is accepted, and the values apps give are held to the same
+// pattern and private-address checks.
+func TestRuntimeTenantProviderTakesConnectionVariables(t *testing.T) {
+	r := newVariablesRig(t, false, fixedResolver{"id.acme.example": "93.184.216.34"}, nil, "", nil)
+	ctx := context.Background()
+	if _, err := r.eng.CreateProvider(ctx, map[string]any{"id": "kc", "provider_id": "keycloak", "client_id": "i", "client_secret": "s"}); err != nil {
+		t.Fatalf("CreateProvider: %v", err)
+	}
+	authorize := func(vars map[string]string) (Authorization, error) {
+		return r.eng.Authorize(ctx, AuthorizeRequest{UserID: "ada", ProviderID: "kc", ConnectionVariables: vars})
+	}
+	_, err := authorize(map[string]string{"url": "https://id.acme.example"})
+	wantRequestError(t, "realm missing", err, "invalid_connection_variable", 400, `"realm"`, "is required")
+	_, err = authorize(map[string]string{"url": "https://id.acme.example/", "realm": "acme"})
+	wantRequestError(t, "trailing slash", err, "invalid_connection_variable", 400, `"url"`, "does not match the pattern")
+	for _, private := range []string{"https://127.0.0.1", "https://2130706433", "https://169.254.169.254"} {
+		_, err = authorize(map[string]string{"url": private, "realm": "acme"})
+		wantRequestError(t, private, err, "invalid_connection_variable", 400, "connection variable url", "security.allow_private_endpoints")
+	}
+	a, err := authorize(map[string]string{"url": "https://id.acme.example", "realm": "acme"})
+	if err != nil || !strings.HasPrefix(a.URL, "https://id.acme.example/realms/acme/protocol/openid-connect/auth?") {
+		t.Fatalf("authorize: %+v, %v", a, err)
+	}
+}

@@ -69,7 +69,7 @@ func secretRoutingChanges(before, after config.Provider) []string {
 			out = append(out, b.path)
 			continue
 		}
-		if endpointOrigin(was.Endpoint, before.ClientID) != endpointOrigin(r.Endpoint, after.ClientID) {
+		if endpointOrigin(was.Endpoint, before) != endpointOrigin(r.Endpoint, after) {
 			out = append(out, b.path+".endpoint")
 		}
 		for _, f := range []struct {
@@ -95,24 +95,31 @@ func secretRoutingChanges(before, after config.Provider) []string {
 }
 
 // anyPlaceholder matches a <<name>> template placeholder.
-var anyPlaceholder = regexp.MustCompile(`<<\s*([a-z_]+)\s*>>`)
+var anyPlaceholder = regexp.MustCompile(`<<\s*([A-Za-z0-9_.-]+)\s*>>`)
 
-// endpointURL renders an endpoint template far enough to know where it
-// sends: <<client_id>> filled in (a tenant in the host), other
-// placeholders as a fixed stand-in.
-func endpointURL(endpoint, clientID string) string {
-	return anyPlaceholder.ReplaceAllStringFunc(strings.TrimSpace(endpoint), func(m string) string {
-		if anyPlaceholder.FindStringSubmatch(m)[1] == "client_id" {
-			return clientID
+// endpointURL renders an endpoint template of p far enough to know where
+// it sends: <<client_id>> filled in (a tenant in the host), connection
+// variables by their example (an app's value is checked when a flow
+// starts), token metadata that starts the URL as a stand-in origin, and
+// other placeholders as a fixed stand-in.
+func endpointURL(endpoint string, p config.Provider) string {
+	s := config.SampleTemplate(strings.TrimSpace(endpoint), p.OAuth2.ConnectionVariables)
+	return anyPlaceholder.ReplaceAllStringFunc(s, func(m string) string {
+		name := anyPlaceholder.FindStringSubmatch(m)[1]
+		switch {
+		case name == "client_id":
+			return p.ClientID
+		case strings.HasPrefix(name, "metadata.") && strings.HasPrefix(s, m):
+			return "https://metadata.invalid"
 		}
 		return "placeholder"
 	})
 }
 
-// endpointOrigin is the scheme, host and port an endpoint template sends
-// to; "" when it does not parse.
-func endpointOrigin(endpoint, clientID string) string {
-	u, err := url.Parse(endpointURL(endpoint, clientID))
+// endpointOrigin is the scheme, host and port an endpoint template of p
+// sends to; "" when it does not parse.
+func endpointOrigin(endpoint string, p config.Provider) string {
+	u, err := url.Parse(endpointURL(endpoint, p))
 	if err != nil {
 		return ""
 	}
@@ -171,7 +178,7 @@ type endpointGuard struct {
 func (g *endpointGuard) check(ctx context.Context, p config.Provider) []config.FieldError {
 	var out []config.FieldError
 	for _, b := range requestBlocks(p) {
-		err := netguard.CheckURL(ctx, g.resolver, endpointURL(b.req.Endpoint, p.ClientID))
+		err := netguard.CheckURL(ctx, g.resolver, endpointURL(b.req.Endpoint, p))
 		if err == nil {
 			continue
 		}

@@ -1,9 +1,10 @@
 // Package netguard keeps requests the engine makes on behalf of
 // configuration it does not fully trust (providers added through the
-// admin API, and later connection variables, discovered metadata and MCP
-// server URLs) away from private networks: loopback, RFC 1918 and unique
-// local ranges, link-local (cloud metadata at 169.254.169.254), carrier
-// grade NAT, unspecified, multicast and reserved addresses.
+// admin API, connection variables apps give, endpoints built from token
+// metadata, discovered metadata and MCP server URLs) away from private
+// networks: loopback, RFC 1918 and unique local ranges, link-local (cloud
+// metadata at 169.254.169.254), carrier grade NAT, unspecified, multicast
+// and reserved addresses.
 //
 // It checks twice. CheckURL runs when the configuration is written: a
 // host given as an IP address in any form (dotted, decimal 2130706433,
