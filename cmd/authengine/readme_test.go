@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -38,35 +37,8 @@ func TestReadmeQuickStart(t *testing.T) {
 	}
 	serveArgs := readmeServeArgs(t, string(readme))
 	script := readmeQuickStart(t, string(readme))
-	// The README names port 9099; another engine on this machine holds it
-	// now and then, which says nothing about the README.
-	if ln, err := net.Listen("tcp", "127.0.0.1:9099"); err != nil {
-		t.Skipf("port 9099, which the README's commands use, is taken: %v", err)
-	} else {
-		ln.Close()
-	}
-
-	dir := t.TempDir()
-	shipped, err := os.ReadFile(filepath.Join(repoRoot(t), "engine.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "engine.yaml"), shipped, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncWriter
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, serveArgs, &out, &errOut) }()
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exit %d: %s", code, errOut.String())
-		}
-	})
-	waitHealthy(t, "http://127.0.0.1:9099", &errOut)
+	dir := inShippedDir(t)
+	errOut := serveInTest(t, "http://127.0.0.1:9099", serveArgs...)
 
 	sh := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	sh.Dir = dir
@@ -200,18 +172,8 @@ func TestDemoProviderOnlyInDevelopment(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var out, errOut syncWriter
-			done := make(chan int, 1)
-			go func() { done <- run(ctx, []string{"serve", "-c", cfg}, &out, &errOut) }()
-			defer func() {
-				cancel()
-				if code := <-done; code != 0 {
-					t.Errorf("serve exit %d: %s", code, errOut.String())
-				}
-			}()
 			base := fmt.Sprintf("http://127.0.0.1:%d", port)
-			waitHealthy(t, base, &errOut)
+			errOut := serveInTest(t, base, "serve", "-c", cfg)
 			q := url.Values{
 				"client_id": {"authengine-demo"}, "redirect_uri": {fmt.Sprintf("http://localhost:%d/oauth/callback", port)},
 				"response_type": {"code"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"},
@@ -274,20 +236,7 @@ func TestReadmeTry(t *testing.T) {
 	if m == nil {
 		t.Fatal("README.md has no `go run ./cmd/authengine try ...` command")
 	}
-	if ln, err := net.Listen("tcp", "127.0.0.1:9099"); err != nil {
-		t.Skipf("port 9099, which the README's commands use, is taken: %v", err)
-	} else {
-		ln.Close()
-	}
-	dir := t.TempDir()
-	shipped, err := os.ReadFile(filepath.Join(repoRoot(t), "engine.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "engine.yaml"), shipped, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Chdir(dir)
+	dir := inShippedDir(t)
 	// The flag a user without a desktop would not need: no browser opens
 	// in a test.
 	args := append(strings.Fields(m[1]), "--no-browser")

@@ -10,34 +10,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/internal/providertest"
 )
-
-// tolerantTB lets a stand-in provider record the protocol violations a
-// broken configuration is made to commit, instead of failing the test;
-// the test then asserts them.
-type tolerantTB struct {
-	testing.TB
-	mu   sync.Mutex
-	seen []string
-}
-
-func (t *tolerantTB) Errorf(format string, args ...any) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.seen = append(t.seen, fmt.Sprintf(format, args...))
-}
-
-func (t *tolerantTB) violations() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return strings.Join(t.seen, "\n")
-}
 
 // tryConfig writes an engine.yaml with the provider p on a free port and
 // returns its path and the engine's public URL.
@@ -170,16 +148,15 @@ func TestTryGoodConfig(t *testing.T) {
 
 func TestTryWrongAuthMethod(t *testing.T) {
 	port := freePort(t)
-	tb := &tolerantTB{TB: t}
-	idp := providertest.New(tb, providertest.Options{ClientAuth: providertest.ClientSecretPost, AccessTokenTTL: time.Hour})
+	idp := providertest.New(providertest.Tolerant(t), providertest.Options{ClientAuth: providertest.ClientSecretPost, AccessTokenTTL: time.Hour})
 	p := idp.Config("hooli")
 	p.OAuth2.TokenRequest.AuthMethod = providertest.ClientSecretBasic
 	p.OAuth2.RefreshTokenRequest.AuthMethod = providertest.ClientSecretBasic
 	o := runTry(t, "hooli", "-c", tryConfig(t, port, p))
 	wantLines(t, o, 1, "✓ callback", "✗ token", "invalid_client",
 		"token_request.auth_method is client_secret_basic; try auth_method: client_secret_post", "1 of 2 steps failed")
-	if !strings.Contains(tb.violations(), "client_secret_post required") {
-		t.Errorf("the stand-in did not see the wrong auth method: %s", tb.violations())
+	if v := strings.Join(idp.Violations(), "\n"); !strings.Contains(v, "client_secret_post required") {
+		t.Errorf("the stand-in did not see the wrong auth method: %s", v)
 	}
 	assertMasked(t, idp, o)
 }
@@ -211,13 +188,12 @@ func TestTryResponseMapPathFindsNothing(t *testing.T) {
 
 func TestTryRedirectURIMismatch(t *testing.T) {
 	port := freePort(t)
-	tb := &tolerantTB{TB: t}
-	idp := providertest.New(tb, providertest.Options{RedirectURI: "https://registered.example/oauth/callback"})
+	idp := providertest.New(providertest.Tolerant(t), providertest.Options{RedirectURI: "https://registered.example/oauth/callback"})
 	o := runTry(t, "hooli", "-c", tryConfig(t, port, idp.Config("hooli")), "--timeout", "2s")
 	wantLines(t, o, 1, "✗ callback", "no callback within 2s",
 		fmt.Sprintf("register exactly http://127.0.0.1:%d/oauth/callback with the OAuth app", port))
-	if !strings.Contains(tb.violations(), "is not the registered") {
-		t.Errorf("the stand-in did not refuse the redirect URI: %s", tb.violations())
+	if v := strings.Join(idp.Violations(), "\n"); !strings.Contains(v, "is not the registered") {
+		t.Errorf("the stand-in did not refuse the redirect URI: %s", v)
 	}
 }
 
@@ -252,8 +228,7 @@ func TestTryClientCredentials(t *testing.T) {
 	assertMasked(t, idp, o)
 
 	// A wrong client secret.
-	tb := &tolerantTB{TB: t}
-	bad := providertest.New(tb, providertest.Options{})
+	bad := providertest.New(providertest.Tolerant(t), providertest.Options{})
 	p := bad.ClientCredentialsConfig("svc")
 	p.ClientSecret = "not-the-registered-secret"
 	o = runTry(t, "svc", "--client-credentials", "-c", tryConfig(t, freePort(t), p))
@@ -305,18 +280,8 @@ func TestTryRunningEngine(t *testing.T) {
 		RedirectURI: fmt.Sprintf("http://127.0.0.1:%d/oauth/callback", port), AccessTokenTTL: time.Hour, RotateRefreshTokens: true,
 	})
 	cfg := tryConfig(t, port, idp.Config("hooli"))
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncWriter
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "-c", cfg}, &out, &errOut) }()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("serve exit %d: %s", code, errOut.String())
-		}
-	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitHealthy(t, base, &errOut)
+	serveInTest(t, base, "serve", "-c", cfg)
 
 	o := runTry(t, "hooli", "-c", cfg, "--engine", base)
 	wantLines(t, o, 0, "engine      "+base+" (user authengine-try-", "✓ callback", "refresh_token  (a running engine does not show it",
