@@ -1,28 +1,65 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/joho/godotenv"
 )
 
 // envNameRE is what a variable name in a .env file may look like.
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
-// parseDotEnv parses a .env file: NAME=value lines, optionally prefixed by
-// "export ", blank lines and # comments. Values may be single-quoted
-// (taken literally), double-quoted (\n, \t, \r, \", \\ escapes) or bare
-// (an unquoted " #" starts a comment; surrounding space is trimmed). A
-// quoted value may span lines (a PEM key); after its closing quote only a
-// comment may follow. No $NAME expansion happens: a value is taken as
-// written. Errors name the file and line but never the value.
+// parseDotEnv parses a .env file with github.com/joho/godotenv: NAME=value
+// lines, optionally prefixed by "export ", blank lines and # comments.
+// Values may be single-quoted (taken literally), double-quoted (\n and \r
+// escapes) or bare (an unquoted " #" starts a comment; surrounding space is
+// trimmed); a quoted value may span lines (a PEM key).
+//
+// checkDotEnv runs first and refuses what the library would take silently:
+// text after a closing quote (A='abc' junk), a line that is not NAME=value,
+// an unclosed quote, and a $NAME the library would replace by another
+// variable's value in a bare or double-quoted value (a secret holding
+// "$" would change without a word). Errors name the file, line and
+// variable, never a value; the library's own messages, which quote the
+// file, are never shown.
 func parseDotEnv(name string, data []byte) (map[string]string, error) {
-	out := make(map[string]string)
-	lines := strings.Split(strings.TrimPrefix(string(data), "\ufeff"), "\n")
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	if err := checkDotEnv(name, data); err != nil {
+		return nil, err
+	}
+	vars, err := godotenv.UnmarshalBytes(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a valid .env file (check its quoting)", name)
+	}
+	for k := range vars {
+		if !envNameRE.MatchString(k) {
+			return nil, fmt.Errorf("%s: a line is not NAME=value", name)
+		}
+	}
+	return vars, nil
+}
+
+// errAfterQuote is text after a quoted value's closing quote.
+var errAfterQuote = errors.New("unexpected text after the closing quote (only a # comment may follow)")
+
+// errExpands is a $NAME the parser would replace.
+var errExpands = errors.New(`holds $NAME or ${NAME}, which the .env parser replaces by another variable's value: single-quote the value, or write \$, to keep it as written`)
+
+// expandsRE finds what godotenv expands in a bare or double-quoted value:
+// $NAME, ${NAME} or $(NAME) with an upper-case name, not after a backslash.
+var expandsRE = regexp.MustCompile(`(^|[^\\])\$\(?\{?[A-Z0-9_]`)
+
+// checkDotEnv walks the file's statements as godotenv reads them and
+// refuses what it would accept silently (see parseDotEnv).
+func checkDotEnv(name string, data []byte) error {
+	lines := strings.Split(string(data), "\n")
 	for i := 0; i < len(lines); i++ {
 		line := i + 1
-		text := strings.TrimSpace(lines[i])
+		text := strings.TrimSpace(strings.TrimSuffix(lines[i], "\r"))
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
@@ -30,103 +67,54 @@ func parseDotEnv(name string, data []byte) (map[string]string, error) {
 		key, value, ok := strings.Cut(text, "=")
 		key = strings.TrimSpace(key)
 		if !ok || !envNameRE.MatchString(key) {
-			return nil, fmt.Errorf("%s:%d: expected NAME=value", name, line)
+			return fmt.Errorf("%s:%d: expected NAME=value", name, line)
 		}
 		value = strings.TrimLeft(value, " \t")
-		if q := firstByte(value); q == '\'' || q == '"' {
-			// A quoted value runs to its closing quote, on this line or a
-			// later one.
-			for !closed(value, q) && i+1 < len(lines) {
-				i++
-				value += "\n" + strings.TrimSuffix(lines[i], "\r")
+		q := byte(0)
+		if value != "" && (value[0] == '\'' || value[0] == '"') {
+			q = value[0]
+		}
+		if q == 0 {
+			if j := strings.Index(value, " #"); j >= 0 {
+				value = value[:j]
 			}
+			if expandsRE.MatchString(value) {
+				return fmt.Errorf("%s:%d: variable %s: %w", name, line, key, errExpands)
+			}
+			continue
 		}
-		v, err := dotEnvValue(strings.TrimRight(value, " \t\r"))
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: variable %s: %w", name, line, key, err)
-		}
-		out[key] = v
-	}
-	return out, nil
-}
-
-func firstByte(s string) byte {
-	if s == "" {
-		return 0
-	}
-	return s[0]
-}
-
-// closed reports whether the value v, which starts with the quote q, holds
-// its closing quote.
-func closed(v string, q byte) bool {
-	for i := 1; i < len(v); i++ {
-		switch {
-		case q == '"' && v[i] == '\\':
+		// A quoted value runs to its closing quote (one not after a
+		// backslash), on this line or a later one.
+		end := closingQuote(value, q)
+		for end < 0 && i+1 < len(lines) {
 			i++
-		case v[i] == q:
-			return true
+			value += "\n" + strings.TrimSuffix(lines[i], "\r")
+			end = closingQuote(value, q)
 		}
-	}
-	return false
-}
-
-// errAfterQuote is text after a quoted value's closing quote.
-var errAfterQuote = errors.New("unexpected text after the closing quote (only a # comment may follow)")
-
-// dotEnvValue unquotes one .env value.
-func dotEnvValue(v string) (string, error) {
-	switch {
-	case strings.HasPrefix(v, "'"):
-		end := strings.IndexByte(v[1:], '\'')
 		if end < 0 {
-			return "", fmt.Errorf("unterminated single quote")
-		}
-		if err := afterQuote(v[2+end:]); err != nil {
-			return "", err
-		}
-		return v[1 : 1+end], nil
-	case strings.HasPrefix(v, `"`):
-		var b strings.Builder
-		for i := 1; i < len(v); i++ {
-			c := v[i]
-			switch {
-			case c == '"':
-				if err := afterQuote(v[i+1:]); err != nil {
-					return "", err
-				}
-				return b.String(), nil
-			case c == '\\' && i+1 < len(v):
-				i++
-				switch v[i] {
-				case 'n':
-					b.WriteByte('\n')
-				case 't':
-					b.WriteByte('\t')
-				case 'r':
-					b.WriteByte('\r')
-				default:
-					b.WriteByte(v[i])
-				}
-			default:
-				b.WriteByte(c)
+			kind := "single"
+			if q == '"' {
+				kind = "double"
 			}
+			return fmt.Errorf("%s:%d: variable %s: unterminated %s quote", name, line, key, kind)
 		}
-		return "", fmt.Errorf("unterminated double quote")
-	default:
-		if i := strings.Index(v, " #"); i >= 0 {
-			v = v[:i]
+		if rest := strings.TrimSpace(value[end+1:]); rest != "" && !strings.HasPrefix(rest, "#") {
+			return fmt.Errorf("%s:%d: variable %s: %w", name, line, key, errAfterQuote)
 		}
-		return strings.TrimSpace(v), nil
+		if q == '"' && expandsRE.MatchString(value[1:end]) {
+			return fmt.Errorf("%s:%d: variable %s: %w", name, line, key, errExpands)
+		}
 	}
+	return nil
 }
 
-// afterQuote accepts what may follow a closing quote: nothing, or
-// space and a comment.
-func afterQuote(rest string) error {
-	rest = strings.TrimSpace(rest)
-	if rest == "" || strings.HasPrefix(rest, "#") {
-		return nil
+// closingQuote is the index of the quote q closing v (which starts with
+// q), or -1; a quote after a backslash does not close, as in godotenv.
+func closingQuote(v string, q byte) int {
+	for i := 1; i < len(v); i++ {
+		if v[i] == q && v[i-1] != '\\' {
+			return i
+		}
 	}
-	return errAfterQuote
+	return -1
 }
