@@ -95,7 +95,11 @@ func tryProvider(ctx context.Context, o *options, stdout, stderr io.Writer) erro
 		}
 		defer te.stop()
 		t.api, t.local = te.api, te.engine
-		fmt.Fprintf(stdout, "engine      in-process at %s (a temporary store: nothing is kept)\n", l.cfg.API.PublicURL)
+		fmt.Fprintf(stdout, "engine      in-process at %s (a temporary store: nothing is kept)\n", te.api.base)
+		if !cc && !localURL(l.cfg.API.PublicURL) {
+			fmt.Fprintf(stdout, "note        the provider sends the browser to %s, which must reach this machine; for a deployed engine use --engine %s\n",
+				l.cfg.API.RedirectURI(), l.cfg.API.PublicURL)
+		}
 	} else {
 		if t.api, err = remoteEngine(l.cfg, o.try); err != nil {
 			return err
@@ -134,6 +138,21 @@ func tryProviderConfig(cfg *config.Config, id string) (config.Provider, error) {
 	}
 	sort.Strings(ids)
 	return config.Provider{}, fmt.Errorf("no provider %q in the configuration (enabled providers: %s)", id, strings.Join(ids, ", "))
+}
+
+// localURL reports whether u names this machine (localhost or a loopback
+// address), where an in-process engine's callback is reached.
+func localURL(u string) bool {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return false
+	}
+	host := pu.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // tryEngine is an engine try started in-process.
@@ -212,7 +231,14 @@ func startTryEngine(ctx context.Context, l *loaded, verbose bool, stderr io.Writ
 		<-served
 		_ = inst.engine.Close(sctx)
 	})
-	base := "http://" + ln.Addr().String()
+	// The API is asked over loopback when the engine listens on every
+	// address.
+	addrPort := ln.Addr().(*net.TCPAddr)
+	host := addrPort.IP.String()
+	if addrPort.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	base := "http://" + net.JoinHostPort(host, strconv.Itoa(addrPort.Port))
 	return &tryEngine{
 		api:    &engineAPI{base: base, apiKey: apiKey, adminKey: adminKey, client: &http.Client{Timeout: 75 * time.Second}},
 		engine: inst.engine,

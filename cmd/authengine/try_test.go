@@ -197,6 +197,25 @@ func TestTryRedirectURIMismatch(t *testing.T) {
 	}
 }
 
+// TestTryPublicURLElsewhere: a public_url that does not name this machine
+// is said before the wait, pointing at --engine.
+func TestTryPublicURLElsewhere(t *testing.T) {
+	port := freePort(t)
+	idp := providertest.New(providertest.Tolerant(t), providertest.Options{RedirectURI: "https://registered.example/oauth/callback"})
+	cfg := tryConfig(t, port, idp.Config("hooli"))
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere := strings.Replace(string(raw), fmt.Sprintf(`public_url: "http://127.0.0.1:%d"`, port), `public_url: "https://auth.example.com"`, 1)
+	if err := os.WriteFile(cfg, []byte(elsewhere), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := runTry(t, "hooli", "-c", cfg, "--timeout", "1s")
+	wantLines(t, o, 1, "note        the provider sends the browser to https://auth.example.com/oauth/callback, which must reach this machine; for a deployed engine use --engine https://auth.example.com",
+		fmt.Sprintf("engine      in-process at http://127.0.0.1:%d", port))
+}
+
 func TestTryUserInfo401(t *testing.T) {
 	port := freePort(t)
 	idp := providertest.New(t, providertest.Options{AccessTokenTTL: time.Hour})
