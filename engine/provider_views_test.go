@@ -152,6 +152,40 @@ func countOf(t *testing.T, r *rig) func(store.ConnectionStatus) int {
 	}
 }
 
+// TestConnectionCountsAreTheStoresOwn: on a store that keeps counts, every
+// connection write shows at once, whichever instance made it.
+func TestConnectionCountsAreTheStoresOwn(t *testing.T) {
+	for name, open := range map[string]func(*testing.T, func() time.Time) store.Store{
+		"bolt":  func(t *testing.T, now func() time.Time) store.Store { return enginetest.BoltStore(t, now) },
+		"redis": func(t *testing.T, now func() time.Time) store.Store { return enginetest.RedisStore(t, now) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := newRig(t, rigOptions{store: open})
+			b := newRig(t, rigOptions{share: a})
+			count := countOf(t, a)
+			id := a.connect("ada")
+			b.connect("grace")
+			if n := count(store.ConnectionConnected); n != 2 {
+				t.Fatalf("connected after a connect on each instance = %d, want 2", n)
+			}
+			conn, err := a.st.GetConnection(t.Context(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_ = b.eng.markStatus(t.Context(), conn, store.ConnectionNeedsReauth, "test", "invalid_grant")
+			if c, r := count(store.ConnectionConnected), count(store.ConnectionNeedsReauth); c != 1 || r != 1 {
+				t.Fatalf("after another instance's status change: connected %d, needs_reauth %d; want 1, 1", c, r)
+			}
+			if err := b.eng.Disconnect(t.Context(), id); err != nil {
+				t.Fatal(err)
+			}
+			if r := count(store.ConnectionNeedsReauth); r != 0 {
+				t.Fatalf("needs_reauth after another instance's disconnect = %d, want 0", r)
+			}
+		})
+	}
+}
+
 // TestConnectionCountsFromAListingShowLocalWritesAtOnce: on a store that
 // keeps no counts (Redis Cluster), the count made from a listing is
 // dropped by every connection write of this engine (a connect, a status

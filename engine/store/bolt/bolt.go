@@ -146,7 +146,7 @@ func Open(path string, opts Options) (*Store, error) {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return nil
+		return buildConnectionCounts(tx)
 	})
 	if err != nil {
 		_ = db.Close()

@@ -79,6 +79,13 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 		if err := bucket.Put([]byte(id), codec.EncodeConnection(next)); err != nil {
 			return fmt.Errorf("bolt: write connection %q: %w", id, err)
 		}
+		var was *store.CountKey
+		if exists {
+			was = statusOf(cur)
+		}
+		if err := moveConnection(tx, id, was, statusOf(next)); err != nil {
+			return err
+		}
 		if err := putEvents(tx, events, now); err != nil {
 			return err
 		}
@@ -103,8 +110,16 @@ func (s *Store) DeleteConnection(ctx context.Context, id string) error {
 func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []store.Event) error {
 	err := s.update(ctx, "delete connection", func(tx *bbolt.Tx) error {
 		bucket := tx.Bucket(bucketConnections)
-		if bucket.Get([]byte(id)) == nil {
+		v := bucket.Get([]byte(id))
+		if v == nil {
 			return fmt.Errorf("bolt: delete connection %q: %w", id, store.ErrNotFound)
+		}
+		// A record that cannot be decoded was never counted: it goes
+		// without changing a count.
+		if cur, err := decode(codec.DecodeConnection, []byte(id), v); err == nil {
+			if err := moveConnection(tx, id, statusOf(cur), nil); err != nil {
+				return err
+			}
 		}
 		if err := bucket.Delete([]byte(id)); err != nil {
 			return fmt.Errorf("bolt: delete connection %q: %w", id, err)
@@ -119,11 +134,16 @@ func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []
 
 // ListConnections returns the connections matching filter, ordered by ID,
 // the page [offset, offset+limit) and the number of matches. A negative
-// offset counts as 0; a limit of zero or less means no limit. With an
-// empty filter only the page is decoded; with a filter, every record is
+// offset counts as 0; a limit of zero or less means no limit. A filter
+// naming a provider and/or a status is answered from the index
+// (listIndexed). With an empty filter only the page is decoded; with a
+// filter on user or account alone, every record is
 // checked against it without being copied (codec.MatchConnection, which
 // still finds a corrupt record), and only the page's matches are decoded.
 func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
+	if filter.ProviderID != "" || filter.Status != "" {
+		return s.listIndexed(ctx, filter, offset, limit)
+	}
 	offset = max(offset, 0)
 	inPage := func(i int) bool { return i >= offset && (limit <= 0 || i < offset+limit) }
 	unfiltered := filter.Empty()

@@ -31,6 +31,12 @@ func TestReadsRecordsWrittenAsJSON(t *testing.T) {
 		string(bucketDiscovery):   {"issuer:x": `{"v":1,"id":"issuer:x","sealed":"ZG9j","updated_at":"2026-11-29T07:08:09.123456789+02:00"}`},
 	}
 	if err := s.db.Update(func(tx *bbolt.Tx) error {
+		// Those releases kept no connection counts either.
+		for _, name := range [][]byte{bucketConnCounts, bucketConnIndex} {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
 		for bucket, recs := range records {
 			b, err := tx.CreateBucketIfNotExists([]byte(bucket))
 			if err != nil {
@@ -46,6 +52,10 @@ func TestReadsRecordsWrittenAsJSON(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = mustOpen(t, path, Options{})
 
 	want := store.Connection{ID: id, UserID: "u1", ProviderID: "hooli", Status: store.ConnectionConnected,
 		Scopes: []string{"read", "write"}, ExpiresAt: time.Date(2099, 11, 29, 5, 8, 9, 123456789, time.UTC),

@@ -23,6 +23,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -161,7 +162,7 @@ func (s *Store) unindexEvents(ctx context.Context, ids ...string) {
 // MULTI; it returns how many keys were deleted (0: the record was missing,
 // and nothing was written).
 func (s *Store) deleteWithEvents(ctx context.Context, key, id string, events []store.Event) (int64, error) {
-	if len(events) == 0 {
+	if len(events) == 0 && s.cluster {
 		return s.client.Del(ctx, key).Result()
 	}
 	pe, err := s.prepareEvents(ctx, id, events)
@@ -171,16 +172,27 @@ func (s *Store) deleteWithEvents(ctx context.Context, key, id string, events []s
 	var deleted int64
 	var abortErr error
 	txf := func(tx *goredis.Tx) error {
-		n, err := tx.Exists(ctx, key).Result()
-		if err != nil {
-			return err
-		}
-		if n == 0 {
+		raw, err := tx.Get(ctx, key).Bytes()
+		if errors.Is(err, goredis.Nil) {
 			deleted = 0
 			return nil
 		}
+		if err != nil {
+			return err
+		}
+		counted, err := s.countsKept(ctx, tx)
+		if err != nil {
+			return err
+		}
+		// A record that cannot be decoded was never counted: it goes
+		// without changing a count.
+		old, derr := decode(codec.DecodeConnection, raw)
+		counted = counted && derr == nil
 		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Del(ctx, key)
+			if counted {
+				s.queueMove(ctx, p, id, &old, nil)
+			}
 			pe.queue(ctx, p)
 			return nil
 		})

@@ -24,6 +24,10 @@
 //	<prefix>lock:{<name>}             lease owner token, PX = ttl
 //	<prefix>flows                     pub/sub channel; payload = flow id
 //	<prefix>health                    Ping's write probe ("ok"), PX = 1m
+//	<prefix>conncounts, <prefix>conns:p:<provider>, <prefix>conns:s:<status>,
+//	<prefix>conns:b:<status>:<provider>, <prefix>conncounts:built
+//	                                  connection counts and filtered-listing
+//	                                  indexes, kept but on Cluster (counts.go)
 //
 // The prefix must not contain '{' or '}' (it would put every key in one
 // slot).
@@ -35,12 +39,14 @@
 // The index keys live in their own slots, so they are kept outside the
 // record transactions: they are supersets of the records (an id is added
 // before its record is created and removed after it is deleted), and the
-// readers skip ids whose record is missing. ListConnections reads the whole
-// index and every record in it (pipelined, 256 per round trip) and filters
-// and pages in Go: O(connections) per call, fine for an admin listing of
-// tens of thousands of connections, not for a hot path. (A user holds
-// several accounts at one provider under different ids, so no filter
-// maps to a single key.)
+// readers skip ids whose record is missing. ListConnections unfiltered or
+// filtered by provider and/or status reads one page of the matching index
+// (kept exact in the record's MULTI) and its records (counts.go); other
+// listings read the whole index and every
+// record in it (pipelined, 256 per round trip) and filter and page in Go:
+// O(connections) per call, fine for an admin listing of tens of thousands
+// of connections, not for a hot path. On Redis Cluster, which keeps no
+// counts or indexes, the filtered listings do the same.
 //
 // # Consistency
 //
@@ -76,6 +82,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -135,6 +142,14 @@ type Store struct {
 	compareAndDelete *goredis.Script
 	// compareAndExpire runs compareAndExpireLua.
 	compareAndExpire *goredis.Script
+	// listIndexScript runs listIndexedLua (counts.go).
+	listIndexScript *goredis.Script
+	// cluster: the client is a Redis Cluster client, and the store keeps
+	// no connection counts (counts.go).
+	cluster bool
+	// countsBuilt: the connection counts were seen built; writes move
+	// them without watching their marker (counts.go).
+	countsBuilt      atomic.Bool
 	log              *slog.Logger
 	subscribeTimeout time.Duration
 
@@ -159,6 +174,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 		client:           client,
 		compareAndDelete: goredis.NewScript(compareAndDeleteLua),
 		compareAndExpire: goredis.NewScript(compareAndExpireLua),
+		listIndexScript:  goredis.NewScript(listIndexedLua),
 		prefix:           opts.KeyPrefix,
 		now:              opts.Now,
 		log:              opts.Logger,
@@ -168,6 +184,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 	if s.prefix == "" {
 		s.prefix = DefaultKeyPrefix
 	}
+	_, s.cluster = client.(*goredis.ClusterClient)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -413,16 +430,26 @@ func (s *Store) cas(ctx context.Context, op, key string, txf func(*goredis.Tx) e
 		default:
 			return s.wrap(op, err)
 		}
-		if attempt >= 2 {
-			backoff := time.Duration(mrand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("redis store: %s: %w", op, ctx.Err())
-			case <-time.After(backoff):
-			}
+		if err := backoff(ctx, attempt); err != nil {
+			return fmt.Errorf("redis store: %s: %w", op, err)
 		}
 	}
 	return fmt.Errorf("redis store: %s: lost %d races in a row: %w", op, casAttempts, store.ErrConflict)
+}
+
+// backoff waits before the next attempt of a transaction that lost a race:
+// not at all for the first two, then a jittered few milliseconds. It
+// returns the context's error if it ends first.
+func backoff(ctx context.Context, attempt int) error {
+	if attempt < 2 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(mrand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))):
+		return nil
+	}
 }
 
 // --- connections ---
@@ -469,6 +496,10 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 				return errAbort
 			}
 		}
+		counted, err := s.countsKept(ctx, tx)
+		if err != nil {
+			return err
+		}
 		if !exists && !indexed {
 			// Index first, so a crash after the write leaves no record
 			// ListConnections cannot see. Not from inside this callback:
@@ -498,6 +529,13 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 		data := codec.EncodeConnection(next)
 		cmds, err := tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			p.Set(ctx, key, data, 0)
+			if counted {
+				var old *store.Connection
+				if exists {
+					old = &cur
+				}
+				s.queueMove(ctx, p, id, old, &next)
+			}
 			evs.queue(ctx, p)
 			return nil
 		})
@@ -577,10 +615,17 @@ func (s *Store) unindex(ctx context.Context, index, recordKey, id string, sorted
 
 // ListConnections returns matching connections ordered by ID, the page
 // [offset, offset+limit) and the number of matches. limit <= 0 means no
-// limit. Cost: one ZRANGE of the whole index plus one pipelined GET per 256
-// indexed ids, filtered in Go — except when the filter names both user and
-// provider, which is one GET.
+// limit. A filter naming a provider and/or a status, or nothing, is
+// answered from its index (listIndexed: one script reading the page and
+// its records). Other
+// filters cost one ZRANGE of the whole index plus one pipelined GET per
+// 256 indexed ids, filtered in Go.
 func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
+	if filter.ProviderID != "" || filter.Status != "" || filter.Empty() {
+		if list, total, ok, err := s.listIndexed(ctx, filter, offset, limit); ok || err != nil {
+			return list, total, err
+		}
+	}
 	ids, err := s.client.ZRange(ctx, s.connIndex(), 0, -1).Result()
 	if err != nil {
 		return nil, 0, s.wrap("list connections", err)

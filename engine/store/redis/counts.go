@@ -1,0 +1,278 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/engine/store/codec"
+)
+
+// Connection counts and filtered-listing indexes (store.ConnectionCounter).
+//
+//	<prefix>conncounts                     hash: CountKey.String() -> count
+//	<prefix>conncounts:built               "1" once the counts follow every write
+//	<prefix>conns:p:<provider>             sorted set of the provider's connection ids (score 0)
+//	<prefix>conns:s:<status>               sorted set of the ids in that status
+//	<prefix>conns:b:<status>:<provider>    sorted set of the ids of both
+//	<prefix>conns:all                      sorted set of every connection id
+//
+// On a standalone Redis (or Sentinel's master) every connection write
+// changes them in the MULTI that writes the record, so they are exact at
+// every commit, whoever writes. On a store written before they existed
+// (no conncounts:built), the first count or listing builds them (the
+// engine's authengine_connections gauge asks at every scrape) in one MULTI under WATCH of the marker, the connection index and every
+// connection record: a concurrent write makes it start again, and a
+// writer that read "not built" loses its WATCH on the marker when the
+// build commits and retries with the counts. Every engine instance
+// sharing the store must run a release that keeps them (an older one
+// writes without moving them); the build runs again only if the marker
+// is deleted.
+//
+// On Redis Cluster the record and these keys are in different slots, and
+// no MULTI or script may span slots, so no write could move them
+// atomically: the store keeps none there. ConnectionCounts answers
+// store.ErrUnsupported (the engine counts from a listing) and listings
+// read every record.
+
+// listIndexedLua reads one page of an index and its records in one atomic
+// step, so a page never mixes states: KEYS[1] is the index, ARGV[1] the
+// connection key prefix ("<prefix>conn:"), ARGV[2] and ARGV[3] the ZRANGE
+// bounds. It answers the index's size, then each id and its record.
+const listIndexedLua = `local ids = redis.call("zrange", KEYS[1], ARGV[2], ARGV[3])
+local out = {redis.call("zcard", KEYS[1])}
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+  out[#out + 1] = redis.call("get", ARGV[1] .. "{" .. id .. "}")
+end
+return out`
+
+func (s *Store) countsKey() string    { return s.prefix + "conncounts" }
+func (s *Store) countsMarker() string { return s.prefix + "conncounts:built" }
+
+// connIndexOf is the index a filter's provider and status select (every
+// connection when it names neither).
+func (s *Store) connIndexOf(provider string, status store.ConnectionStatus) string {
+	switch {
+	case provider != "" && status != "":
+		return s.prefix + "conns:b:" + string(status) + ":" + provider
+	case provider != "":
+		return s.prefix + "conns:p:" + provider
+	case status != "":
+		return s.prefix + "conns:s:" + string(status)
+	}
+	return s.prefix + "conns:all"
+}
+
+// countsKept reports, inside a WATCH transaction before its MULTI,
+// whether this write must move the counts. Until this Store has seen
+// them built it watches the marker too, so a build committing meanwhile
+// makes the write retry.
+func (s *Store) countsKept(ctx context.Context, tx *goredis.Tx) (bool, error) {
+	if s.cluster {
+		return false, nil
+	}
+	if s.countsBuilt.Load() {
+		return true, nil
+	}
+	if err := tx.Watch(ctx, s.countsMarker()).Err(); err != nil {
+		return false, err
+	}
+	n, err := tx.Exists(ctx, s.countsMarker()).Result()
+	if err != nil {
+		return false, err
+	}
+	if n > 0 {
+		s.countsBuilt.Store(true)
+	}
+	return n > 0, nil
+}
+
+// queueMove queues, in a MULTI, the count and index changes of connection
+// id from old to next (nil: absent).
+func (s *Store) queueMove(ctx context.Context, p goredis.Pipeliner, id string, old, next *store.Connection) {
+	if old != nil && next != nil && store.CountKeyOf(*old) == store.CountKeyOf(*next) {
+		return
+	}
+	for _, step := range []struct {
+		c     *store.Connection
+		delta int64
+	}{{old, -1}, {next, 1}} {
+		if step.c == nil {
+			continue
+		}
+		p.HIncrBy(ctx, s.countsKey(), store.CountKeyOf(*step.c).String(), step.delta)
+		for _, index := range []string{
+			s.connIndexOf(step.c.ProviderID, ""), s.connIndexOf("", step.c.Status), s.connIndexOf(step.c.ProviderID, step.c.Status),
+		} {
+			if step.delta < 0 {
+				p.ZRem(ctx, index, id)
+			} else {
+				p.ZAdd(ctx, index, goredis.Z{Member: id})
+			}
+		}
+	}
+	switch {
+	case old == nil:
+		p.ZAdd(ctx, s.connIndexOf("", ""), goredis.Z{Member: id})
+	case next == nil:
+		p.ZRem(ctx, s.connIndexOf("", ""), id)
+	}
+}
+
+// ensureCounts builds the counts and indexes when the store has none yet
+// (see the comment at the top of this file); false on Redis Cluster.
+func (s *Store) ensureCounts(ctx context.Context) (bool, error) {
+	if s.cluster {
+		return false, nil
+	}
+	if s.countsBuilt.Load() {
+		return true, nil
+	}
+	for attempt := range casAttempts {
+		err := s.client.Watch(ctx, func(tx *goredis.Tx) error { return s.buildCounts(ctx, tx) }, s.countsMarker(), s.connIndex())
+		switch {
+		case err == nil:
+			s.countsBuilt.Store(true)
+			return true, nil
+		case errors.Is(err, goredis.TxFailedErr):
+			if err := backoff(ctx, attempt); err != nil {
+				return false, fmt.Errorf("redis store: build connection counts: %w", err)
+			}
+		default:
+			return false, s.wrap("build connection counts", err)
+		}
+	}
+	return false, fmt.Errorf("redis store: build connection counts: lost %d races in a row: %w", casAttempts, store.ErrConflict)
+}
+
+// buildCounts counts and indexes every connection record in one MULTI,
+// under WATCH of the marker, the connection index (watched by the caller)
+// and every record it read.
+func (s *Store) buildCounts(ctx context.Context, tx *goredis.Tx) error {
+	if n, err := tx.Exists(ctx, s.countsMarker()).Result(); err != nil || n > 0 {
+		return err
+	}
+	ids, err := tx.ZRange(ctx, s.connIndex(), 0, -1).Result()
+	if err != nil {
+		return err
+	}
+	var conns []store.Connection
+	for start := 0; start < len(ids); start += listBatch {
+		batch := ids[start:min(start+listBatch, len(ids))]
+		keys := make([]string, len(batch))
+		for i, id := range batch {
+			keys[i] = s.connKey(id)
+		}
+		if err := tx.Watch(ctx, keys...).Err(); err != nil {
+			return err
+		}
+		vals, err := tx.MGet(ctx, keys...).Result()
+		if err != nil {
+			return err
+		}
+		for _, v := range vals {
+			raw, ok := v.(string)
+			if !ok {
+				continue // a stale index entry
+			}
+			c, err := decode(codec.DecodeConnection, []byte(raw))
+			if err != nil {
+				continue // not counted; store check reports it
+			}
+			conns = append(conns, c)
+		}
+	}
+	_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, s.countsKey())
+		for _, c := range conns {
+			s.queueMove(ctx, p, c.ID, nil, &c)
+		}
+		p.Set(ctx, s.countsMarker(), "1", 0)
+		return nil
+	})
+	return err
+}
+
+// ConnectionCounts returns the kept counts of connections by provider and
+// status: one HGETALL. store.ErrUnsupported on Redis Cluster.
+func (s *Store) ConnectionCounts(ctx context.Context) (store.ConnectionCounts, error) {
+	kept, err := s.ensureCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !kept {
+		return nil, fmt.Errorf("redis store: count connections: Redis Cluster keeps no counts: %w", store.ErrUnsupported)
+	}
+	fields, err := s.client.HGetAll(ctx, s.countsKey()).Result()
+	if err != nil {
+		return nil, s.wrap("count connections", err)
+	}
+	out := store.ConnectionCounts{}
+	for field, v := range fields {
+		key, ok := store.ParseCountKey(field)
+		n, err := strconv.Atoi(v)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("redis store: count connections: corrupt count %q", field)
+		}
+		if n > 0 {
+			out.Add(key, n)
+		}
+	}
+	return out, nil
+}
+
+// listIndexed answers ListConnections for a filter naming a provider
+// and/or a status, or nothing at all, from its index; ok is false when the store keeps no
+// indexes (Redis Cluster). The page and its records are read in one
+// script, atomically; a filter that also names a user or an account reads
+// the whole index range that way and matches in Go.
+func (s *Store) listIndexed(ctx context.Context, filter store.ConnectionFilter, offset, limit int) (list []store.Connection, total int, ok bool, err error) {
+	if kept, err := s.ensureCounts(ctx); err != nil || !kept {
+		return nil, 0, false, err
+	}
+	offset = max(offset, 0)
+	rest := filter.UserID != "" || filter.Account != ""
+	start, stop := int64(offset), int64(-1)
+	if rest {
+		start = 0
+	} else if limit > 0 {
+		stop = int64(offset + limit - 1)
+	}
+	reply, err := s.listIndexScript.Run(ctx, s.client, []string{s.connIndexOf(filter.ProviderID, filter.Status)}, s.prefix+"conn:", start, stop).Slice()
+	if err != nil {
+		return nil, 0, true, s.wrap("list connections", err)
+	}
+	if len(reply) == 0 || len(reply)%2 != 1 {
+		return nil, 0, true, fmt.Errorf("redis store: list connections: unexpected index reply of %d items", len(reply))
+	}
+	size, _ := reply[0].(int64)
+	var matches []store.Connection
+	for i := 1; i < len(reply); i += 2 {
+		raw, ok := reply[i+1].(string)
+		if !ok {
+			return nil, 0, true, fmt.Errorf("redis store: list connections: index names missing connection %q", reply[i])
+		}
+		c, err := decode(codec.DecodeConnection, []byte(raw))
+		if err != nil {
+			return nil, 0, true, err
+		}
+		if filter.Match(c) {
+			matches = append(matches, c)
+		}
+	}
+	if !rest {
+		return matches, int(size), true, nil
+	}
+	total = len(matches)
+	offset = min(offset, total)
+	end := total
+	if limit > 0 {
+		end = min(offset+limit, total)
+	}
+	return matches[offset:end], total, true, nil
+}
