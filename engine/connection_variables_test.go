@@ -44,7 +44,11 @@ func newTenantHosts(standIn string) *tenantHosts {
 
 func (th *tenantHosts) RoundTrip(r *http.Request) (*http.Response, error) {
 	th.mu.Lock()
-	th.hosts = append(th.hosts, r.URL.Path+"@"+r.URL.Hostname())
+	entry := r.URL.Path + "@" + r.URL.Hostname()
+	if r.URL.RawQuery != "" {
+		entry = r.URL.Path + "?" + r.URL.RawQuery + "@" + r.URL.Hostname()
+	}
+	th.hosts = append(th.hosts, entry)
 	th.mu.Unlock()
 	return th.base.RoundTrip(r)
 }
@@ -370,5 +374,72 @@ func TestRuntimeTenantProviderTakesConnectionVariables(t *testing.T) {
 	a, err := authorize(map[string]string{"url": "https://id.acme.example", "realm": "acme"})
 	if err != nil || !strings.HasPrefix(a.URL, "https://id.acme.example/realms/acme/protocol/openid-connect/auth?") {
 		t.Fatalf("authorize: %+v, %v", a, err)
+	}
+}
+
+// TestMetadataPlaceholdersReachTheInstance: token metadata (Salesforce's
+// instance_url from the token response, QuickBooks' realmId from the
+// redirect) fills <<metadata.NAME>> in the user info and revocation
+// requests, at grant and after a refresh that does not answer them again.
+func TestMetadataPlaceholdersReachTheInstance(t *testing.T) {
+	clock := &enginetest.Clock{}
+	// Any *.tenants.test host reaches the stand-in (tenantHosts).
+	idp := providertest.New(t, providertest.Options{RedirectURI: redirect, RotateRefreshTokens: true, AccessTokenTTL: time.Hour, Now: clock.Now,
+		RedirectParams: map[string]string{"realmId": "4620816365"}, GrantFields: map[string]any{"instance_url": "http://na42.tenants.test"}})
+	th := newTenantHosts(idp.URL())
+	pc := idp.Config("instanced")
+	pc.OAuth2.TokenRequest.ResponseMap = map[string]string{"access_token": "$.access_token", "refresh_token": "$.refresh_token", "expires_in": "$.expires_in",
+		"scope": "$.scope", "token_type": "$.token_type", "instance_url": "$.instance_url"}
+	pc.OAuth2.RedirectMetadata = []string{"realmId"}
+	pc.OAuth2.UserInfoRequest.Endpoint = "<<metadata.instance_url>>/userinfo"
+	pc.OAuth2.UserInfoRequest.Params = map[string]string{"realm": "<<metadata.realmId>>"}
+	pc.OAuth2.UserInfoRequest.Triggers.OnTokenRefresh = true
+	pc.OAuth2.RevocationRequest = idp.RevocationRequest()
+	pc.OAuth2.RevocationRequest.Endpoint = "<<metadata.instance_url>>/revoke"
+	p, err := authflow.Compile(pc, redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.RemoteHosts() {
+		t.Fatal("an endpoint built from metadata is not sent through the guarded client")
+	}
+	eng, err := New(Options{
+		Providers: map[string]*authflow.Provider{"instanced": p}, Store: enginetest.BoltStore(t, clock.Now), Sealer: enginetest.Sealer(t),
+		HTTPClient: &http.Client{Transport: th}, PublicURL: "https://engine.example.com", AllowPrivateEndpoints: true,
+		Logger: slog.New(slog.DiscardHandler), Now: clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Close(context.Background()) })
+	r := &variablesRig{t: t, clock: clock, idp: idp, eng: eng}
+	ctx := context.Background()
+	start, err := eng.Authorize(ctx, AuthorizeRequest{UserID: "ada", ProviderID: "instanced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := r.consent(start); res.Status != store.FlowCompleted {
+		t.Fatalf("callback: %+v", res)
+	}
+	if got := strings.Join(th.seen(), " "); !strings.HasSuffix(got, "/userinfo?realm=4620816365@na42.tenants.test") {
+		t.Fatalf("grant requests: %s", got)
+	}
+	clock.Advance(2 * time.Hour)
+	a, err := eng.Authorize(ctx, AuthorizeRequest{UserID: "ada", ProviderID: "instanced"})
+	mustComplete(t, "authorize after expiry", a, err)
+	if a.Metadata["instance_url"] != "http://na42.tenants.test" || a.Metadata["realmId"] != "4620816365" {
+		t.Fatalf("metadata after the refresh = %v", a.Metadata)
+	}
+	if got := strings.Join(th.seen(), " "); !strings.HasSuffix(got, "/userinfo?realm=4620816365@na42.tenants.test") {
+		t.Fatalf("refresh requests: %s", got)
+	}
+	if err := eng.Disconnect(ctx, store.ConnectionID("instanced", "ada")); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(th.seen(), " "); got != "/revoke@na42.tenants.test" || idp.Counts().Revocations != 1 {
+		t.Fatalf("revocation: %s", got)
+	}
+	if v := idp.Violations(); len(v) != 0 {
+		t.Errorf("stand-in violations: %v", v)
 	}
 }
