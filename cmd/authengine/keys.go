@@ -96,7 +96,7 @@ func withKeyring(ctx context.Context, configPath, envPath string, readOnly bool,
 		return err
 	}
 	log := newLogger(l.cfg.Telemetry.Log, stderr)
-	root, _, _, err := resolveKeys(l.cfg, log, io.Discard)
+	root, _, _, err := resolveKeys(l.cfg, log, io.Discard, true)
 	if err != nil {
 		return err
 	}

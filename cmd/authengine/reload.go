@@ -50,7 +50,7 @@ func (i *instance) reload(ctx context.Context, configPath, envPath string, level
 		refuse(err)
 		return
 	}
-	_, apiKeys, adminKeys, err := resolveKeys(cfg, log, io.Discard)
+	_, apiKeys, adminKeys, err := resolveKeys(cfg, log, io.Discard, false)
 	if err != nil {
 		refuse(err)
 		return

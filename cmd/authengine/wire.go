@@ -263,14 +263,18 @@ func startupChecks(cfg *config.Config) ([]seal.Key, error) {
 // later; outside development mode startupChecks has refused that already.
 // No admin key outside development mode is allowed: the admin API then
 // refuses every request, saying why.
-func resolveKeys(cfg *config.Config, log *slog.Logger, stderr io.Writer) (*seal.Sealer, []string, []string, error) {
+//
+// generate says whether a missing development keys file may be made anew:
+// at start, not on a reload, where new API and admin keys would go with
+// the root key the running engine keeps.
+func resolveKeys(cfg *config.Config, log *slog.Logger, stderr io.Writer, generate bool) (*seal.Sealer, []string, []string, error) {
 	apiKeys, adminKeys := nonEmpty(cfg.API.APIKeys), nonEmpty(cfg.API.AdminKeys)
 	keys, err := startupChecks(cfg)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if cfg.API.Development && (len(keys) == 0 || len(apiKeys) == 0 || len(adminKeys) == 0) {
-		dk, path, generated, err := loadDevKeys(cfg.DataDir)
+		dk, path, generated, err := loadDevKeys(cfg.DataDir, generate)
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -319,9 +323,9 @@ func nonEmpty(in []string) []string {
 	return out
 }
 
-// loadDevKeys reads the development keys from dir, or generates them
-// there (generated) when there are none yet.
-func loadDevKeys(dir string) (dk devKeys, path string, generated bool, err error) {
+// loadDevKeys reads the development keys from dir, or, when generate is
+// set, generates them there (generated) when there are none yet.
+func loadDevKeys(dir string, generate bool) (dk devKeys, path string, generated bool, err error) {
 	path = filepath.Join(dir, "dev-keys.json")
 	raw, err := os.ReadFile(path)
 	if err == nil {
@@ -332,6 +336,9 @@ func loadDevKeys(dir string) (dk devKeys, path string, generated bool, err error
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return dk, path, false, fmt.Errorf("read %s: %w", path, err)
+	}
+	if !generate {
+		return dk, path, false, fmt.Errorf("the development keys file %s is missing: new keys would not match the root key the running engine seals with; restore the file, or restart the engine to generate new keys", path)
 	}
 	// A fresh id each time: records sealed under a lost keys file then name
 	// a key that is missing, which the key inventory at start reports,
@@ -412,7 +419,7 @@ func (i *instance) close() {
 // served (and not checked against docs/openapi.yaml).
 func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys bool, stderr io.Writer) (_ *instance, err error) {
 	cfg := l.cfg
-	root, apiKeys, adminKeys, err := resolveKeys(cfg, log, stderr)
+	root, apiKeys, adminKeys, err := resolveKeys(cfg, log, stderr, true)
 	if err != nil {
 		return nil, err
 	}
