@@ -16,11 +16,22 @@ type idTokenVerifier struct {
 }
 
 // VerifyIDToken checks the signature, issuer, audience (the client id)
-// and expiry. The error names the failed check, never the token.
+// and expiry. The error names the failed check, never the token; remote
+// content in it (go-oidc puts a failed JWKS response's whole body there)
+// is clipped, since the error is logged.
 func (v idTokenVerifier) VerifyIDToken(ctx context.Context, raw string) error {
-	_, err := v.v.Verify(ctx, raw)
-	return err
+	if _, err := v.v.Verify(ctx, raw); err != nil {
+		return clippedError{err}
+	}
+	return nil
 }
+
+// clippedError is err with its message clipped (clip); errors.Is and As
+// still see err.
+type clippedError struct{ err error }
+
+func (e clippedError) Error() string { return clip(e.err.Error()) }
+func (e clippedError) Unwrap() error { return e.err }
 
 // signingAlgs are the algorithms go-oidc verifies.
 var signingAlgs = []string{
