@@ -66,6 +66,11 @@ func (e *Engine) startConnCache(opts ConnectionCacheOptions) {
 	})
 }
 
+// ConnectionCacheUp reports whether token requests are answered from
+// memory: the cache is enabled and the store's change feed is up (the
+// authengine_connection_cache_feed_up gauge).
+func (e *Engine) ConnectionCacheUp() bool { return e.conns.Up() }
+
 // connWritten drops connection id from this engine's cache at once, after
 // a write of it (whether or not the write succeeded: a failed write may
 // have landed). Other engines learn of it through the store's feed.

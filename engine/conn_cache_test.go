@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/authengine/authengine/internal/redistest"
 )
 
 // hits is how many token requests engine r answered from its cache.
@@ -103,5 +106,34 @@ func TestDisabledConnectionCacheReadsTheStore(t *testing.T) {
 	}
 	if n := int(testutil.ToFloat64(e.metrics.connCache.hits)); n != 0 || e.conns.Len() != 0 {
 		t.Fatalf("disabled cache: %d hits, %d entries; want none", n, e.conns.Len())
+	}
+}
+
+// TestConnectionCacheOnRedisLeavesNoGoroutine: an engine whose cache
+// watches a Redis store's change feed (its subscription and heartbeat)
+// leaves no goroutine once the engine and the store are closed.
+func TestConnectionCacheOnRedisLeavesNoGoroutine(t *testing.T) {
+	redistest.URL(t) // the shared server's own goroutine starts first
+	before := goleak.IgnoreCurrent()
+	t.Run("run", func(t *testing.T) {
+		a := newRig(t, rigOptions{store: redisStore})
+		deadline := time.Now().Add(5 * time.Second)
+		for !a.eng.ConnectionCacheUp() {
+			if time.Now().After(deadline) {
+				t.Fatal("the connection cache did not come up on Redis within 5s")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		a.connect("ada")
+		for range 3 {
+			got, err := a.authorize(context.Background(), "ada")
+			mustComplete(t, "authorize", got, err)
+		}
+		if a.hits() != 2 {
+			t.Fatalf("%d cache hits on Redis; want 2", a.hits())
+		}
+	}) // the rig's engine and store close here
+	if err := goleak.Find(before); err != nil {
+		t.Fatal(err)
 	}
 }

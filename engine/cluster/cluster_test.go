@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -53,7 +54,10 @@ type instance struct {
 	engine  *engine.Engine
 	store   *redisstore.Store
 	metrics *engine.Metrics
-	logs    *syncBuffer
+	// registry holds metrics' collectors, for the ones Metrics keeps to
+	// itself (the connection cache's).
+	registry *prometheus.Registry
+	logs     *syncBuffer
 }
 
 // cluster is several instances on one Redis and one key prefix, behind a
@@ -181,7 +185,8 @@ func (c *cluster) startInstance(i int, redisURL string, redisCfg *redisstore.Con
 	if err != nil {
 		t.Fatalf("compile provider: %v", err)
 	}
-	in.metrics = engine.NewMetrics(nil)
+	in.registry = prometheus.NewRegistry()
+	in.metrics = engine.NewMetrics(in.registry)
 	eng, err := engine.New(engine.Options{
 		Providers:     map[string]*authflow.Provider{providerID: p},
 		Store:         st,
@@ -361,6 +366,53 @@ func (c *cluster) waiters(i int) int {
 		c.t.Fatal(err)
 	}
 	return int(m.GetGauge().GetValue())
+}
+
+// metric reads instance i's metric name (a counter or a gauge) whose
+// labels include the given name=value pairs, summed over the matches.
+func (c *cluster) metric(i int, name string, labels ...string) float64 {
+	c.t.Helper()
+	families, err := c.node(i).registry.Gather()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range f.GetMetric() {
+			for j := 0; j+1 < len(labels); j += 2 {
+				found := false
+				for _, l := range m.GetLabel() {
+					found = found || l.GetName() == labels[j] && l.GetValue() == labels[j+1]
+				}
+				if !found {
+					continue metrics
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}
+
+// awaitFeed waits until every instance's connection cache answers (or
+// stops answering) as its store's change feed is up (or down), and returns
+// how long that took.
+func (c *cluster) awaitFeed(up bool, within time.Duration) time.Duration {
+	c.t.Helper()
+	start := time.Now()
+	for i := range len(*c.nodes.Load()) {
+		for c.node(i).engine.ConnectionCacheUp() != up {
+			if time.Since(start) > within {
+				c.t.Fatalf("instance %d: connection cache up=%v not reached within %s", i, up, within)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	return time.Since(start)
 }
 
 // awaitWaiters blocks until instance i holds n waiters (so a test knows

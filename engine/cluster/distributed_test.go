@@ -13,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/store"
 	redisstore "github.com/authengine/authengine/engine/store/redis"
 	"github.com/authengine/authengine/internal/providertest"
@@ -110,6 +111,31 @@ func TestDistributedRedis(t *testing.T) {
 
 			c.clock.Advance(2 * time.Hour)
 			oneRefresh(t, c, 300)
+
+			// The connection caches work on this deployment: the
+			// instances hold the token in memory, and a disconnect on one
+			// is seen by the others within the bound.
+			c.awaitFeed(true, 5*time.Second)
+			hits := 0.0
+			for i := range 3 {
+				for range 2 {
+					if a, err := c.ask(i, "ada"); err != nil || a.Status != engine.StatusCompleted {
+						t.Fatalf("instance %d: %+v %v", i, a.Status, err)
+					}
+				}
+				hits += c.metric(i, "authengine_connection_cache_lookups_total", "result", "hit")
+			}
+			if hits < 3 {
+				t.Fatalf("%.0f cache hits; want the instances answering from memory", hits)
+			}
+			if err := c.node(0).engine.Disconnect(context.Background(), store.ConnectionID(providerID, "ada")); err != nil {
+				t.Fatal(err)
+			}
+			d, _ := c.visible([]int{1, 2}, "ada", time.Now(), func(a engine.Authorization) bool { return a.Status == engine.StatusPending })
+			t.Logf("a disconnect on one instance seen by the others after %s", d.Round(10*time.Microsecond))
+			if d > invalidationBound {
+				t.Errorf("the disconnect took %s to be seen, want within %s", d, invalidationBound)
+			}
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	redisstore "github.com/authengine/authengine/engine/store/redis"
 	"github.com/authengine/authengine/internal/providertest"
 	"github.com/authengine/authengine/internal/redistest"
 )
@@ -100,6 +101,11 @@ func TestRedisOutageUnderTraffic(t *testing.T) {
 	before := dumpKeys(t, admin, c.prefix)
 	srv.Stop()
 	slowest.Store(0)
+	// The instances' connection caches stop answering once they notice
+	// their change feeds are down: at once when Redis closes the
+	// subscription, within the heartbeat timeout when it goes silent.
+	t.Logf("connection caches off %s after Redis stopped",
+		c.awaitFeed(false, redisstore.HeartbeatTimeout+redisstore.HeartbeatInterval).Round(time.Millisecond))
 	t.Run("while Redis is down", func(t *testing.T) {
 		probes := []struct {
 			name string

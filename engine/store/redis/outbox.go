@@ -158,13 +158,11 @@ func (s *Store) unindexEvents(ctx context.Context, ids ...string) {
 	}
 }
 
-// deleteWithEvents deletes key (the record of id) and writes events in one
-// MULTI; it returns how many keys were deleted (0: the record was missing,
-// and nothing was written).
+// deleteWithEvents deletes key (the record of connection id), writes
+// events and announces the delete on the connection feed in one MULTI; it
+// returns how many keys were deleted (0: the record was missing, and
+// nothing was written).
 func (s *Store) deleteWithEvents(ctx context.Context, key, id string, events []store.Event) (int64, error) {
-	if len(events) == 0 && s.cluster {
-		return s.client.Del(ctx, key).Result()
-	}
 	pe, err := s.prepareEvents(ctx, id, events)
 	if err != nil {
 		return 0, err
@@ -194,6 +192,7 @@ func (s *Store) deleteWithEvents(ctx context.Context, key, id string, events []s
 				s.queueMove(ctx, p, id, &old, nil)
 			}
 			pe.queue(ctx, p)
+			p.Publish(ctx, s.connFeedChannel(), id)
 			return nil
 		})
 		deleted = 1

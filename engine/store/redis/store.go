@@ -23,6 +23,8 @@
 //	<prefix>discoveries               set of discovery record ids
 //	<prefix>lock:{<name>}             lease owner token, PX = ttl
 //	<prefix>flows                     pub/sub channel; payload = flow id
+//	<prefix>connfeed                  pub/sub channel: the id of each connection written,
+//	                                  published in the write's MULTI, and heartbeats (feed.go)
 //	<prefix>health                    Ping's write probe ("ok"), PX = 1m
 //	<prefix>conncounts, <prefix>conns:p:<provider>, <prefix>conns:s:<status>,
 //	<prefix>conns:b:<status>:<provider>, <prefix>conncounts:built
@@ -164,6 +166,9 @@ type Store struct {
 	// gaveUpWaiting: a Subscribe stopped waiting for ready.
 	gaveUpWaiting bool
 	closed        bool
+
+	// feed is the connection change feed (feed.go).
+	feed connFeed
 }
 
 // New returns a Store over client. The client stays the caller's: Close
@@ -249,6 +254,9 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 
 	var errs []error
+	if err := s.closeFeed(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+		errs = append(errs, fmt.Errorf("redis store: close connection feed: %w", err))
+	}
 	if ps != nil {
 		if err := ps.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
 			errs = append(errs, fmt.Errorf("redis store: close subscription: %w", err))
@@ -537,6 +545,7 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 				s.queueMove(ctx, p, id, old, &next)
 			}
 			evs.queue(ctx, p)
+			p.Publish(ctx, s.connFeedChannel(), id)
 			return nil
 		})
 		err = queuedErr(cmds, err)

@@ -90,9 +90,6 @@ func (r *feedRecorder) expectNone(t *testing.T, what, id string) {
 }
 
 func runFeed(t *testing.T, newStore NewStore) {
-	if probe, _ := fresh(t, newStore); !implementsFeed(probe) {
-		t.Skipf("%T has no connection feed yet", probe)
-	}
 	t.Run("the feed's state is reported before the watch returns, then up", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		r, _ := watchFeed(t, s)
@@ -171,9 +168,4 @@ func runFeed(t *testing.T, newStore NewStore) {
 		b.expectID(t, "second watcher after the first cancelled", c.ID)
 		a.expectNone(t, "cancelled watcher", c.ID)
 	})
-}
-
-func implementsFeed(s store.Store) bool {
-	_, ok := s.(store.ConnectionFeed)
-	return ok
 }
