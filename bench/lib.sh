@@ -12,6 +12,10 @@ STANDIN_PORT=${STANDIN_PORT:-19100}
 CPUS=${CPUS:-0,1}
 LOG_LEVEL=${LOG_LEVEL:-info}
 USER_INFO=${USER_INFO:-1}
+# PROFILE_DIR, when set, turns telemetry.pprof on (the scripts that can
+# save profiles there do).
+PPROF=false
+[ -n "${PROFILE_DIR:-}" ] && PPROF=true
 TMP=$(mktemp -d /tmp/authengine-bench.XXXXXX)
 BIN=$TMP/bin
 PIDS=()
@@ -108,6 +112,7 @@ $(user_info_yaml)
 telemetry:
   log: {level: $LOG_LEVEL, format: json}
   metrics: {enabled: true, path: /metrics}
+  pprof: $PPROF
 YAML
 }
 

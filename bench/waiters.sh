@@ -10,6 +10,7 @@
 #
 #	bench/waiters.sh                      # 10,000 waits over 100 flows
 #	WAITERS=2000 FLOWS=20 bench/waiters.sh
+#	PROFILE_DIR=/tmp/prof bench/waiters.sh  # also save heap and goroutine profiles while held
 source "$(dirname "$0")/lib.sh"
 
 WAITERS=${WAITERS:-10000}
@@ -20,5 +21,6 @@ build cmd/authengine examples/hooli bench/waiters
 start_engines 1
 machine
 echo "limits:  ulimit -n $(ulimit -n)"
-taskset -c "$CPUS" "$BIN/waiters" -engines "$ENGINE" -pids "$ENGINE_PID" -key "$KEY" -flows "$FLOWS" -waiters "$WAITERS" -wait 59
+taskset -c "$CPUS" "$BIN/waiters" -engines "$ENGINE" -pids "$ENGINE_PID" -key "$KEY" -flows "$FLOWS" -waiters "$WAITERS" -wait 59 \
+	${PROFILE_DIR:+-profile "$PROFILE_DIR" -admin-key "$ADMIN"}
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (after)"

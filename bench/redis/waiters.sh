@@ -11,6 +11,7 @@
 #
 #	bench/redis/waiters.sh                        # 10,000 waits, 100 flows, 3 engines
 #	WAITERS=3000 FLOWS=30 ENGINES_N=2 bench/redis/waiters.sh
+#	PROFILE_DIR=/tmp/prof bench/redis/waiters.sh  # also save heap and goroutine profiles while held
 source "$(dirname "$0")/lib.sh"
 
 WAITERS=${WAITERS:-10000}
@@ -24,6 +25,7 @@ machine
 redis_info
 echo "limits:  ulimit -n $(ulimit -n)"
 taskset -c "$CPUS" "$BIN/waiters" -engines "$(list "${ENGINES[@]}")" -pids "$(list "${ENGINE_PIDS[@]}")" \
-	-key "$KEY" -flows "$FLOWS" -waiters "$WAITERS" -wait 59
+	-key "$KEY" -flows "$FLOWS" -waiters "$WAITERS" -wait 59 \
+	${PROFILE_DIR:+-profile "$PROFILE_DIR" -admin-key "$ADMIN"}
 echo "redis:   $(redis_cli INFO clients | grep -E 'connected_clients|pubsub_clients' | tr -d '\r' | tr '\n' ' ')"
 echo "load:    $(cut -d' ' -f1-3 /proc/loadavg) (after)"

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -50,9 +51,12 @@ func main() {
 		wait     = flag.Int("wait", 59, "wait= seconds of each status request")
 		settle   = flag.Duration("settle", 2*time.Second, "pause after every wait is held, before reading memory")
 		dials    = flag.Int("dials", 128, "connections opened at once while starting the waits")
+		profile  = flag.String("profile", "", "directory to save each engine's heap and goroutine profiles in while the waits are held (needs telemetry.pprof and -admin-key)")
+		adminKey = flag.String("admin-key", "", "admin key, for -profile")
 	)
 	flag.Parse()
-	r := run{key: *key, provider: *provider, flows: *flows, waiters: *waiters, wait: *wait, settle: *settle, dials: *dials}
+	r := run{key: *key, provider: *provider, flows: *flows, waiters: *waiters, wait: *wait, settle: *settle, dials: *dials,
+		profile: *profile, adminKey: *adminKey}
 	for _, e := range strings.Split(*engines, ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			r.origins = append(r.origins, strings.TrimRight(e, "/"))
@@ -81,6 +85,8 @@ type run struct {
 	wait           int
 	settle         time.Duration
 	dials          int
+	profile        string
+	adminKey       string
 	clients        []*apiclient.Client
 }
 
@@ -159,6 +165,11 @@ func (r *run) do(ctx context.Context) error {
 			mib(ctx, c, "go_memstats_stack_inuse_bytes"), mib(ctx, c, "go_memstats_heap_inuse_bytes"),
 			mib(ctx, c, "go_memstats_heap_alloc_bytes"), mib(ctx, c, "go_memstats_sys_bytes"))
 	}
+	if r.profile != "" {
+		if err := r.saveProfiles(ctx, hc); err != nil {
+			return err
+		}
+	}
 	if left := time.Duration(r.wait)*time.Second - time.Since(launched); left < 20*time.Second {
 		return fmt.Errorf("only %s of the %d s wait left to complete the flows: raise -wait or lower -waiters", left.Round(time.Second), r.wait)
 	}
@@ -205,6 +216,42 @@ func (r *run) do(ctx context.Context) error {
 		return fmt.Errorf("%d of %d waiters did not get completed with a token", bad, r.waiters)
 	}
 	fmt.Printf("ok:       %d of %d waiters got completed with a token\n", len(lag), r.waiters)
+	return nil
+}
+
+// saveProfiles saves each engine's heap and goroutine profiles (pprof
+// format) into r.profile as engine-<i>-heap.pb.gz and
+// engine-<i>-goroutine.pb.gz.
+func (r *run) saveProfiles(ctx context.Context, hc *http.Client) error {
+	if err := os.MkdirAll(r.profile, 0o755); err != nil {
+		return err
+	}
+	for i, o := range r.origins {
+		for _, name := range []string{"heap", "goroutine"} {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, o+"/debug/pprof/"+name, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+r.adminKey)
+			resp, err := hc.Do(req)
+			if err != nil {
+				return fmt.Errorf("profile %s of engine %d: %w", name, i, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("HTTP %d (is telemetry.pprof on?)", resp.StatusCode)
+			}
+			if err != nil {
+				return fmt.Errorf("profile %s of engine %d: %w", name, i, err)
+			}
+			path := fmt.Sprintf("%s/engine-%d-%s.pb.gz", r.profile, i, name)
+			if err := os.WriteFile(path, body, 0o644); err != nil {
+				return err
+			}
+			fmt.Printf("profile:  %s (go tool pprof %s)\n", path, path)
+		}
+	}
 	return nil
 }
 
