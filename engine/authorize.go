@@ -9,7 +9,9 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/authengine/authengine/authflow"
@@ -273,78 +275,200 @@ func (e *Engine) tooManyFlows(who, setting string, wait time.Duration) error {
 // flow that had already failed is a *FlowFailedError, so clients that loop
 // until completed stop.
 func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Authorization, error) {
-	if id == "" {
-		return Authorization{}, badRequest("invalid_request", "id is required")
+	a, w, err := e.StatusWait(ctx, id, wait)
+	if w == nil {
+		return a, err
 	}
-	var signals <-chan struct{}
+	defer w.Close()
+	return w.Wait(ctx)
+}
+
+// StatusWait is Status without the hold: when the answer has to wait for
+// the flow to leave pending, it returns a *Wait instead of an answer, and
+// the caller holds it (Wait, or Go), then closes it. The wait's
+// subscription lives until Close, not until ctx ends.
+func (e *Engine) StatusWait(ctx context.Context, id string, wait time.Duration) (Authorization, *Wait, error) {
+	if id == "" {
+		return Authorization{}, nil, badRequest("invalid_request", "id is required")
+	}
+	var (
+		signals <-chan struct{}
+		cancel  = func() {}
+	)
 	read := e.store.GetFlow
 	if wait > 0 {
-		var cancel func()
 		signals, cancel = e.store.Subscribe(ctx, id)
-		defer cancel()
 		read = e.readOffStack
 	}
 	f, err := read(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return e.connectionStatus(ctx, id)
-	}
-	if err != nil {
-		return Authorization{}, storeErr("read flow", err)
-	}
-	if wait > 0 && f.Status == store.FlowFailed {
-		return Authorization{}, &FlowFailedError{FlowID: f.ID, Reason: f.Error}
-	}
-	if wait > 0 && isOpen(f.Status) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		cancel()
+		a, err := e.connectionStatus(ctx, id)
+		return a, nil, err
+	case err != nil:
+		cancel()
+		return Authorization{}, nil, storeErr("read flow", err)
+	case wait > 0 && f.Status == store.FlowFailed:
+		cancel()
+		return Authorization{}, nil, &FlowFailedError{FlowID: f.ID, Reason: f.Error}
+	case wait > 0 && isOpen(f.Status):
 		e.metrics.Waiters.Inc()
-		defer e.metrics.Waiters.Dec()
-		timer := e.clock.NewTimer(wait)
-		defer timer.Stop()
-		// retry re-reads the flow after the store failed to answer: a wait
-		// outlives a short store outage instead of failing the client. The
-		// pauses grow (250 ms to 2 s, jittered), so thousands of held waits
-		// do not retry a recovering store in step.
-		var retry <-chan time.Time
-		var retryTimer *clock.Timer
-		defer func() {
-			if retryTimer != nil {
-				retryTimer.Stop()
+		return Authorization{}, &Wait{e: e, id: id, f: f, signals: signals, cancel: cancel, timer: e.clock.NewTimer(wait)}, nil
+	}
+	cancel()
+	a, err := e.flowAuthorization(ctx, f)
+	return a, nil, err
+}
+
+// Wait is a status wait held until its flow leaves pending, its time
+// passes or the engine drains (StatusWait).
+//
+// While it is held, its goroutine is blocked in sleep, called from loop:
+// both have small frames, and the work of a wake-up (re-reading the flow,
+// rendering the answer) runs in wake, a callee that returns before the
+// next sleep. So a held wait's stack stays small (about 1 KiB in use) and
+// the runtime shrinks it to a few KiB even when it started larger.
+type Wait struct {
+	e       *Engine
+	id      string
+	f       store.Flow
+	signals <-chan struct{}
+	cancel  func()
+	timer   *clock.Timer
+	// retry, while the store fails to answer, is the pause before the
+	// next re-read; pauses grow it.
+	retry  *clock.Timer
+	pauses *backoff
+	once   sync.Once
+}
+
+// waitEvent is what woke a held wait.
+type waitEvent uint8
+
+const (
+	waitSignal waitEvent = iota // the flow may have changed
+	waitRetry                   // time to re-read after a store failure
+	waitTimer                   // the wait's time passed
+	waitDrain                   // the engine is shutting down
+	waitDone                    // ctx ended
+)
+
+// Wait holds until the flow leaves pending, the wait's time passes (the
+// answer is then pending), the engine drains or ctx ends (ctx's error),
+// and returns the flow's authorization.
+func (w *Wait) Wait(ctx context.Context) (a Authorization, err error) {
+	w.loop(ctx, func(got Authorization, gerr error) { a, err = got, gerr })
+	return a, err
+}
+
+// Go holds the wait on a goroutine of its own, which the engine's Close
+// waits for, hands the result to answer and closes the wait. The caller's
+// goroutine is free at once: a held wait then costs a goroutine with a
+// small stack.
+func (w *Wait) Go(ctx context.Context, answer func(Authorization, error)) {
+	w.e.spawnWork(func() {
+		defer w.Close()
+		w.loop(ctx, answer)
+	})
+}
+
+// Close releases the wait's subscription and timer. It is idempotent.
+func (w *Wait) Close() {
+	w.once.Do(func() {
+		w.timer.Stop()
+		if w.retry != nil {
+			w.retry.Stop()
+		}
+		w.cancel()
+		w.e.metrics.Waiters.Dec()
+	})
+}
+
+// loop sleeps and wakes until wake has answered.
+func (w *Wait) loop(ctx context.Context, answer func(Authorization, error)) {
+	var retry <-chan time.Time
+	for {
+		done, next := w.wake(ctx, w.sleep(ctx, retry), answer)
+		if done {
+			return
+		}
+		retry = next
+	}
+}
+
+// sleep blocks until something wakes the wait.
+//
+//go:noinline
+func (w *Wait) sleep(ctx context.Context, retry <-chan time.Time) waitEvent {
+	select {
+	case <-w.signals:
+		return waitSignal
+	case <-retry:
+		return waitRetry
+	case <-w.timer.C:
+		return waitTimer
+	case <-w.e.life.draining:
+		return waitDrain
+	case <-ctx.Done():
+		return waitDone
+	}
+}
+
+// wake handles ev: it re-reads the flow on a signal or a retry, and calls
+// answer (reporting done) when the flow has left pending, the time has
+// passed, the engine drains or ctx ended. A store that fails to answer
+// does not fail the wait: it is re-read after a pause that grows (250 ms
+// to 2 s, jittered), so thousands of held waits do not retry a recovering
+// store in step; the pause is returned as retry. A panic (a bug) answers
+// an error, as the HTTP server's recovery does for a handler.
+//
+//go:noinline
+func (w *Wait) wake(ctx context.Context, ev waitEvent, answer func(Authorization, error)) (done bool, retry <-chan time.Time) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.e.log.ErrorContext(ctx, "panic in a held status wait", "flow_id", w.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			answer(Authorization{}, fmt.Errorf("panic in a held status wait: %v", r))
+			done = true
+		}
+	}()
+	e := w.e
+	switch ev {
+	case waitDone:
+		answer(Authorization{}, ctx.Err())
+		return true, nil
+	case waitSignal, waitRetry:
+		next, err := e.readOffStack(ctx, w.id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			answer(Authorization{}, ErrFlowNotFound)
+			return true, nil
+		case errors.Is(err, store.ErrUnavailable):
+			e.log.WarnContext(ctx, "store unavailable while waiting; retrying", "flow_id", w.id, "err", err)
+			if w.pauses == nil {
+				w.pauses = newBackoff(250*time.Millisecond, 2*time.Second)
 			}
-		}()
-		pauses := newBackoff(250*time.Millisecond, 2*time.Second)
-	loop:
-		for isOpen(f.Status) {
-			select {
-			case <-signals:
-			case <-retry:
-			case <-timer.C:
-				break loop
-			case <-e.life.draining:
-				// The server is shutting down: answer what there is.
-				break loop
-			case <-ctx.Done():
-				return Authorization{}, ctx.Err()
+			if w.retry != nil {
+				w.retry.Stop()
 			}
-			retry = nil
-			next, err := read(ctx, id)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				return Authorization{}, ErrFlowNotFound
-			case errors.Is(err, store.ErrUnavailable):
-				e.log.WarnContext(ctx, "store unavailable while waiting; retrying", "flow_id", id, "err", err)
-				if retryTimer != nil {
-					retryTimer.Stop()
-				}
-				retryTimer = e.clock.NewTimer(pauses.pause())
-				retry = retryTimer.C
-				continue
-			case err != nil:
-				return Authorization{}, storeErr("read flow", err)
-			}
-			f = next
-			pauses.reset(250 * time.Millisecond)
+			w.retry = e.clock.NewTimer(w.pauses.pause())
+			return false, w.retry.C
+		case err != nil:
+			answer(Authorization{}, storeErr("read flow", err))
+			return true, nil
+		}
+		w.f = next
+		if w.pauses != nil {
+			w.pauses.reset(250 * time.Millisecond)
+		}
+		if isOpen(w.f.Status) {
+			return false, nil
 		}
 	}
-	return e.flowAuthorization(ctx, f)
+	// The flow left pending, the time passed or the engine drains: answer
+	// what there is.
+	answer(e.flowAuthorization(ctx, w.f))
+	return true, nil
 }
 
 // readOffStack reads a flow on a short-lived goroutine. A held wait then

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -94,29 +95,38 @@ func accessLog(log *slog.Logger, m *RequestMetrics) echo.MiddlewareFunc {
 			if err := next(c); err != nil {
 				c.Error(err)
 			}
-			status := c.Response().Status
-			took := time.Since(start)
-			route := routeOf(c)
-			method := c.Request().Method
-			if m != nil {
-				code := strconv.Itoa(status)
-				m.requests.WithLabelValues(route, method, code).Inc()
-				m.duration.WithLabelValues(route, method, code).Observe(took.Seconds())
-			}
-			if log == nil {
+			route, method, ctx := routeOf(c), c.Request().Method, c.Request().Context()
+			if p, ok := c.Get(parkedKey).(*parked); ok {
+				// A parked status wait is answered later, off this
+				// request's goroutine (park.go).
+				p.onFinish(func(status int) { logRequest(ctx, log, m, start, id, route, method, status) })
 				return nil
 			}
-			level := slog.LevelInfo
-			if status >= 500 {
-				level = slog.LevelWarn
-			}
-			log.LogAttrs(c.Request().Context(), level, "http request",
-				slog.String("method", method),
-				slog.String("route", route),
-				slog.Int("status", status),
-				slog.Duration("duration", took),
-				slog.String("request_id", id))
+			logRequest(ctx, log, m, start, id, route, method, c.Response().Status)
 			return nil
 		}
 	}
+}
+
+// logRequest counts and logs one answered request (see accessLog).
+func logRequest(ctx context.Context, log *slog.Logger, m *RequestMetrics, start time.Time, id, route, method string, status int) {
+	took := time.Since(start)
+	if m != nil {
+		code := strconv.Itoa(status)
+		m.requests.WithLabelValues(route, method, code).Inc()
+		m.duration.WithLabelValues(route, method, code).Observe(took.Seconds())
+	}
+	if log == nil {
+		return
+	}
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	log.LogAttrs(ctx, level, "http request",
+		slog.String("method", method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Duration("duration", took),
+		slog.String("request_id", id))
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,7 +130,25 @@ func (h *handlers) status(c echo.Context) error {
 		}
 		wait = time.Duration(min(max(n, 0), int64(maxWait/time.Second))) * time.Second
 	}
-	a, err := h.engine.Status(c.Request().Context(), id, wait)
+	ctx, cancel := c.Request().Context(), context.CancelFunc(func() {})
+	park := wait > 0 && canPark(c)
+	if park {
+		// A parked wait outlives the handler, and so its request's
+		// context; it ends when the client goes away (parked.watch).
+		ctx, cancel = context.WithCancel(context.WithoutCancel(ctx))
+	}
+	a, w, err := h.engine.StatusWait(ctx, id, wait)
+	if w != nil && park {
+		if p := h.park(c, w, ctx, cancel); p != nil {
+			c.Set(parkedKey, p)
+			return nil
+		}
+	}
+	defer cancel()
+	if w != nil {
+		defer w.Close()
+		a, err = w.Wait(c.Request().Context())
+	}
 	if err != nil {
 		return err
 	}

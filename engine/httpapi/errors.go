@@ -31,21 +31,28 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if c.Response().Committed {
 			return
 		}
-		ae := toAPIError(err)
-		if ae.status >= 500 {
-			log.Warn("request failed", "route", c.Path(), "status", ae.status, "name", ae.Name, "err", err)
-		}
-		if ae.status == http.StatusServiceUnavailable {
-			c.Response().Header().Set("Retry-After", "1")
-		}
-		var re *engine.RequestError
-		if errors.As(err, &re) && re.RetryAfter > 0 {
-			c.Response().Header().Set("Retry-After", retryAfter(re.RetryAfter))
-		}
+		ae := errorAnswer(log, c.Path(), err, c.Response().Header())
 		if werr := c.JSON(ae.status, ae); werr != nil {
 			log.Warn("write error response", "err", werr)
 		}
 	}
+}
+
+// errorAnswer is err's answer. It logs err when the answer is a server
+// error, and sets in h the headers the answer calls for (Retry-After).
+func errorAnswer(log *slog.Logger, route string, err error, h http.Header) *apiError {
+	ae := toAPIError(err)
+	if ae.status >= 500 {
+		log.Warn("request failed", "route", route, "status", ae.status, "name", ae.Name, "err", err)
+	}
+	if ae.status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "1")
+	}
+	var re *engine.RequestError
+	if errors.As(err, &re) && re.RetryAfter > 0 {
+		h.Set("Retry-After", retryAfter(re.RetryAfter))
+	}
+	return ae
 }
 
 func toAPIError(err error) *apiError {
