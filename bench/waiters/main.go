@@ -51,7 +51,7 @@ func main() {
 		wait     = flag.Int("wait", 59, "wait= seconds of each status request")
 		settle   = flag.Duration("settle", 2*time.Second, "pause after every wait is held, before reading memory")
 		dials    = flag.Int("dials", 128, "connections opened at once while starting the waits")
-		profile  = flag.String("profile", "", "directory to save each engine's heap and goroutine profiles in while the waits are held (needs telemetry.pprof and -admin-key)")
+		profile  = flag.String("profile", "", "directory to save each engine's heap (after a forced collection) and goroutine profiles in while the waits are held, after their memory is read (needs telemetry.pprof and -admin-key)")
 		adminKey = flag.String("admin-key", "", "admin key, for -profile")
 	)
 	flag.Parse()
@@ -228,7 +228,7 @@ func (r *run) saveProfiles(ctx context.Context, hc *http.Client) error {
 	}
 	for i, o := range r.origins {
 		for _, name := range []string{"heap", "goroutine"} {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, o+"/debug/pprof/"+name, nil)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, o+"/debug/pprof/"+name+"?gc=1", nil)
 			if err != nil {
 				return err
 			}
