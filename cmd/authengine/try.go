@@ -526,14 +526,14 @@ func (t *tryRun) authorizationCode(ctx context.Context) {
 	if !ok {
 		return
 	}
-	token := flow.Context.Token
+	token, metadata := flow.Context.Token, flow.Context.Metadata
 	if t.provider.UserInfoOnGrant() {
 		t.checkUserInfoMap("user info", flow.Context.UserInfo, "on grant")
 	}
-	if tok, ok := t.refreshStep(ctx, conn); ok && tok != "" {
-		token = tok
+	if again, ok := t.refreshStep(ctx, conn); ok && again.Context.Token != "" {
+		token, metadata = again.Context.Token, again.Context.Metadata
 	}
-	t.userInfoStep(ctx, token)
+	t.userInfoStep(ctx, token, metadata)
 }
 
 // cleanupConnection disconnects the trial user at a running engine.
@@ -721,25 +721,25 @@ func (t *tryRun) checkUserInfoMap(step string, info map[string]any, when string)
 }
 
 // refreshStep asks the engine to refresh the connection now, and returns
-// the new access token.
-func (t *tryRun) refreshStep(ctx context.Context, conn connectionInfo) (string, bool) {
+// the authorization that hands out the new access token.
+func (t *tryRun) refreshStep(ctx context.Context, conn connectionInfo) (authorization, bool) {
 	if !t.provider.CanRefresh() {
 		t.skip("refresh", "the provider has no refresh_token_request (its tokens are used until they expire)")
-		return "", false
+		return authorization{}, false
 	}
 	if t.api.adminKey == "" {
 		t.fail("refresh", "no admin key for the running engine", "pass --admin-key or set "+flagEnv("admin-key"))
-		return "", false
+		return authorization{}, false
 	}
 	expires, err := t.api.refresh(ctx, conn.ID)
 	if err != nil {
 		t.refreshFailed(err, "refresh_token_request")
-		return "", false
+		return authorization{}, false
 	}
 	again, err := t.api.authorize(ctx, t.id, t.user, t.requested(), t.opts.variables)
 	if err != nil || again.Status != engine.StatusCompleted {
 		t.fail("refresh", "the engine refreshed, but then handed out no token: "+safeText(errText(err, again.Reason)))
-		return "", false
+		return authorization{}, false
 	}
 	changed := "a new access token"
 	if again.Context.Token == "" {
@@ -752,7 +752,7 @@ func (t *tryRun) refreshStep(ctx context.Context, conn connectionInfo) (string, 
 		}
 	}
 	t.pass("refresh", "%s", msg)
-	return again.Context.Token, true
+	return again, true
 }
 
 // refreshFailed reports a refused refresh (or fetch again) with a hint.
@@ -781,9 +781,9 @@ func (t *tryRun) refreshFailed(err error, block string) {
 	}
 }
 
-// userInfoStep calls the provider's user-info endpoint with token, as the
-// engine does.
-func (t *tryRun) userInfoStep(ctx context.Context, token string) {
+// userInfoStep calls the provider's user-info endpoint with token and the
+// token's metadata (<<metadata.NAME>>), as the engine does.
+func (t *tryRun) userInfoStep(ctx context.Context, token string, metadata map[string]any) {
 	if !t.provider.HasUserInfo() {
 		t.skip("user info", "the provider has no user_info_request")
 		return
@@ -797,7 +797,7 @@ func (t *tryRun) userInfoStep(ctx context.Context, token string) {
 	if values, err := p.ConnectionValues(t.opts.variables); err == nil {
 		p = p.WithConnection(values)
 	}
-	info, err := p.UserInfo(ctx, providerClient(), &authflow.Token{AccessToken: token})
+	info, err := p.UserInfo(ctx, providerClient(), &authflow.Token{AccessToken: token, Extra: metadata})
 	if err != nil {
 		var pe *authflow.ProviderError
 		if errors.As(err, &pe) {

@@ -277,6 +277,22 @@ func TestTryConnectionVariables(t *testing.T) {
 	wantLines(t, o, 1, "✗ authorize", "invalid_connection_variable", "--connection-variable NAME=VALUE")
 }
 
+// TestTryMetadataInUserInfo: a user-info endpoint rendered from the
+// token's metadata (<<metadata.NAME>>, a value of the grant's answer kept
+// by the response_map) is rendered in try's own user-info call as the
+// engine renders it, and the metadata is shown.
+func TestTryMetadataInUserInfo(t *testing.T) {
+	idp := providertest.New(t, providertest.Options{AccessTokenTTL: time.Hour, GrantFields: map[string]any{"info_path": "userinfo"}})
+	p := idp.Config("hooli")
+	p.OAuth2.TokenRequest.ResponseMap = map[string]string{
+		"access_token": "$.access_token", "refresh_token": "$.refresh_token", "expires_in": "$.expires_in",
+		"token_type": "$.token_type", "info_path": "$.info_path",
+	}
+	p.OAuth2.UserInfoRequest.Endpoint = idp.URL() + "/<<metadata.info_path>>"
+	o := runTry(t, "hooli", "-c", tryConfig(t, freePort(t), p))
+	wantLines(t, o, 0, `metadata       {"info_path":"userinfo"}`, "✓ user info", "every step passed (4)")
+}
+
 func TestTryUsage(t *testing.T) {
 	code, _, errOut := runCmd(t, "try")
 	if code != 2 || !strings.Contains(errOut, "authengine try <provider-id>") {
