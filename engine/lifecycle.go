@@ -103,6 +103,8 @@ func (e *Engine) Close(ctx context.Context) error {
 	if stop != nil {
 		stop()
 	}
+	// No feed watched any more: nothing may be answered from memory.
+	e.conns.SetUp(false)
 	return errors.Join(errs...)
 }
 

@@ -249,7 +249,7 @@ func (s *Store) feedHeartbeat() {
 		f.sent++
 		seq := f.sent
 		f.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), HeartbeatInterval)
+		ctx, cancel := context.WithTimeout(context.Background(), HeartbeatTimeout)
 		err := s.client.Publish(ctx, s.connFeedChannel(), heartbeatPrefix+f.nonce+" "+strconv.FormatUint(seq, 10)).Err()
 		cancel()
 		if err != nil {
