@@ -2,14 +2,12 @@ package authflow
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -187,19 +185,8 @@ func (p *Provider) readToken(r *request, doc map[string]any) (*Token, error) {
 	return t, nil
 }
 
-// stringField reads a string value; numbers (some providers send numeric
-// ids) are formatted, anything else is "".
-func stringField(m map[string]any, key string) string {
-	switch v := m[key].(type) {
-	case string:
-		return v
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64)
-	case json.Number:
-		return v.String()
-	}
-	return ""
-}
+// stringField reads a string value of m (scalarString).
+func stringField(m map[string]any, key string) string { return scalarString(m[key]) }
 
 // do sends one request and returns the parsed response document, or a
 // *ProviderError when the provider reported a failure.

@@ -145,14 +145,15 @@ func (v *vars) value(name string) string {
 		return v.conn[n]
 	}
 	if n, ok := strings.CutPrefix(name, metadataPrefix); ok {
-		return metadataString(v.metadata[n])
+		return scalarString(v.metadata[n])
 	}
 	return ""
 }
 
-// metadataString renders a metadata value: a string as is, a number
-// formatted (QuickBooks' realmId may arrive as either), anything else "".
-func metadataString(v any) string {
+// scalarString renders a response value: a string as is, a number
+// formatted (some providers send numeric ids; QuickBooks' realmId may
+// arrive as either), anything else "".
+func scalarString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x

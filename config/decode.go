@@ -50,11 +50,7 @@ func (d *decoder) decode(path string, raw any, v reflect.Value) {
 	case reflect.Slice:
 		d.slice(path, raw, v)
 	case reflect.Map:
-		if t.Elem().Kind() == reflect.Struct {
-			d.structMap(path, raw, v)
-			return
-		}
-		d.stringMap(path, raw, v)
+		d.mapping(path, raw, v)
 	case reflect.String:
 		if s, ok := scalarString(raw); ok {
 			v.SetString(s)
@@ -136,8 +132,10 @@ func (d *decoder) slice(path string, raw any, v reflect.Value) {
 	v.Set(out)
 }
 
-// stringMap decodes a map of scalars into map[string]string.
-func (d *decoder) stringMap(path string, raw any, v reflect.Value) {
+// mapping decodes a map of scalars into map[string]string, or a map of
+// maps into a map of structs, each element named by its key in paths
+// (connection_variables.subdomain.pattern).
+func (d *decoder) mapping(path string, raw any, v reflect.Value) {
 	m, ok := raw.(map[string]any)
 	if !ok {
 		d.r.errorf(path, "must be a map, not %s", describe(raw))
@@ -145,6 +143,12 @@ func (d *decoder) stringMap(path string, raw any, v reflect.Value) {
 	}
 	out := reflect.MakeMapWithSize(v.Type(), len(m))
 	for k, e := range m {
+		if v.Type().Elem().Kind() == reflect.Struct {
+			elem := reflect.New(v.Type().Elem()).Elem()
+			d.decode(keyPath(path, k), e, elem)
+			out.SetMapIndex(reflect.ValueOf(k), elem)
+			continue
+		}
 		if e == nil {
 			out.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(""))
 			continue
@@ -155,23 +159,6 @@ func (d *decoder) stringMap(path string, raw any, v reflect.Value) {
 			continue
 		}
 		out.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(s))
-	}
-	v.Set(out)
-}
-
-// structMap decodes a map of maps into a map of structs, each element
-// named by its key in paths (connection_variables.subdomain.pattern).
-func (d *decoder) structMap(path string, raw any, v reflect.Value) {
-	m, ok := raw.(map[string]any)
-	if !ok {
-		d.r.errorf(path, "must be a map, not %s", describe(raw))
-		return
-	}
-	out := reflect.MakeMapWithSize(v.Type(), len(m))
-	for k, e := range m {
-		elem := reflect.New(v.Type().Elem()).Elem()
-		d.decode(keyPath(path, k), e, elem)
-		out.SetMapIndex(reflect.ValueOf(k), elem)
 	}
 	v.Set(out)
 }

@@ -110,17 +110,7 @@ func newVariablesRig(t *testing.T, allowPrivate bool, resolver netResolver, tran
 	if resolver != nil {
 		opts.Resolver = resolver
 	}
-	r.eng, err = New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := r.eng.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
+	r.eng = startEngine(t, opts)
 	return r
 }
 
@@ -403,15 +393,11 @@ func TestMetadataPlaceholdersReachTheInstance(t *testing.T) {
 	if !p.RemoteHosts() {
 		t.Fatal("an endpoint built from metadata is not sent through the guarded client")
 	}
-	eng, err := New(Options{
+	eng := startEngine(t, Options{
 		Providers: map[string]*authflow.Provider{"instanced": p}, Store: enginetest.BoltStore(t, clock.Now), Sealer: enginetest.Sealer(t),
 		HTTPClient: &http.Client{Transport: th}, PublicURL: "https://engine.example.com", AllowPrivateEndpoints: true,
 		Logger: slog.New(slog.DiscardHandler), Now: clock.Now,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Close(context.Background()) })
 	r := &variablesRig{t: t, clock: clock, idp: idp, eng: eng}
 	ctx := context.Background()
 	start, err := eng.Authorize(ctx, AuthorizeRequest{UserID: "ada", ProviderID: "instanced"})

@@ -163,19 +163,27 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.share != nil {
 		r.opts.Sealer = o.share.opts.Sealer
 	}
-	r.eng, err = New(r.opts)
+	r.eng = startEngine(t, r.opts)
+	t.Cleanup(client.CloseIdleConnections)
+	return r
+}
+
+// startEngine builds an engine from opts and closes it when the test
+// ends, failing the test when Close does.
+func startEngine(t *testing.T, opts Options) *Engine {
+	t.Helper()
+	eng, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := r.eng.Close(ctx); err != nil {
+		if err := eng.Close(ctx); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		client.CloseIdleConnections()
 	})
-	return r
+	return eng
 }
 
 func redisStore(t *testing.T, now func() time.Time) store.Store {
