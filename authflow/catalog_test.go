@@ -1,7 +1,9 @@
 package authflow
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +85,57 @@ func BenchmarkCompileCatalogPlus500(b *testing.B) {
 		if err != nil || len(ps) != want {
 			b.Fatalf("compiled %d providers: %v", len(ps), err)
 		}
+	}
+}
+
+// TestTenantCatalogEntriesTakeConnectionVariables: without their
+// environment variables, the templates whose host differs per customer
+// compile with per-connection variables; each variable's example is
+// accepted and fills the authorize URL's host, and a host outside the
+// pattern is refused.
+func TestTenantCatalogEntriesTakeConnectionVariables(t *testing.T) {
+	tenants := 0
+	for _, id := range catalog.IDs() {
+		tmpl, err := config.CatalogProvider(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tmpl.OAuth2.ConnectionVariables) == 0 {
+			continue
+		}
+		tenants++
+		tmpl.ClientID, tmpl.ClientSecret = "dummy-id", "dummy-secret"
+		p, err := Compile(tmpl, "https://engine.example/oauth/callback")
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		examples := map[string]string{}
+		for name, v := range p.Variables() {
+			examples[name] = v.Example
+		}
+		for name := range examples {
+			bad := maps.Clone(examples)
+			bad[name] = "evil.example/"
+			var ve *VariableError
+			if _, err := p.ConnectionValues(bad); !errors.As(err, &ve) || ve.Name != name {
+				t.Errorf("%s: %s accepts a value outside its pattern (%v)", id, name, err)
+			}
+		}
+		values, err := p.ConnectionValues(examples)
+		if err != nil {
+			t.Fatalf("%s: the examples are refused: %v", id, err)
+		}
+		u := p.WithConnection(values).AuthorizeURL("state", nil, nil, "")
+		for _, v := range values {
+			if !strings.Contains(u, v) {
+				t.Errorf("%s: authorize URL %q does not carry %q", id, u, v)
+			}
+		}
+		if !p.RemoteHosts() {
+			t.Errorf("%s: its hosts are not sent through the guarded client", id)
+		}
+	}
+	if tenants < 6 {
+		t.Fatalf("%d tenant templates, want okta, auth0, keycloak, zendesk, shopify and gitea", tenants)
 	}
 }
