@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -42,6 +43,47 @@ func TestServiceTokensOfDifferentScopeSetsAreSeparateRequests(t *testing.T) {
 	wg.Wait()
 	if c := r.idp.Counts(); c.ClientCredentials != len(sets) {
 		t.Errorf("provider saw %d client-credentials grants for %d scope sets, want one each", c.ClientCredentials, len(sets))
+	}
+	// A fresh stored token is handed out again, not fetched anew, and
+	// without taking the refresh lock.
+	locks := r.st.locks.Load()
+	a, err := r.serviceToken(context.Background(), "read")
+	mustComplete(t, "service token again", a, err)
+	if n := r.st.locks.Load() - locks; n != 0 {
+		t.Errorf("a fresh stored service token took %d refresh locks, want 0", n)
+	}
+	if c := r.idp.Counts(); c.ClientCredentials != len(sets) {
+		t.Errorf("provider saw %d client-credentials grants after asking again, want %d (the stored token reused)", c.ClientCredentials, len(sets))
+	}
+}
+
+// TestServiceTokensAreBoundedPerProvider: past maxServiceTokens scope
+// sets, a new one evicts the token fetched longest ago; the newest stays.
+func TestServiceTokensAreBoundedPerProvider(t *testing.T) {
+	r := newRig(t, rigOptions{service: true})
+	ctx := context.Background()
+	const sets = maxServiceTokens + 2
+	for i := range sets {
+		a, err := r.serviceToken(ctx, fmt.Sprintf("s%d", i))
+		mustComplete(t, "service token", a, err)
+		r.clock.Advance(time.Second) // each fetched later than the one before
+	}
+	conns, total, err := r.st.ListConnections(ctx, store.ConnectionFilter{ProviderID: "svc"}, 0, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != maxServiceTokens {
+		t.Fatalf("%d service tokens kept for %d scope sets, want %d", total, sets, maxServiceTokens)
+	}
+	kept := map[string]bool{}
+	for _, c := range conns {
+		kept[c.ID] = true
+	}
+	for i := range sets {
+		id := store.ServiceConnectionID("svc", []string{fmt.Sprintf("s%d", i)})
+		if want := i >= sets-maxServiceTokens; kept[id] != want {
+			t.Errorf("scope set s%d kept=%v, want %v (the oldest are evicted)", i, kept[id], want)
+		}
 	}
 }
 
