@@ -144,13 +144,8 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 	if filter.ProviderID != "" || filter.Status != "" {
 		return s.listIndexed(ctx, filter, offset, limit)
 	}
-	offset = max(offset, 0)
-	inPage := func(i int) bool { return i >= offset && (limit <= 0 || i < offset+limit) }
 	unfiltered := filter.Empty()
-	var (
-		list  []store.Connection
-		total int
-	)
+	page := newConnPage(offset, limit)
 	err := s.view(ctx, "list connections", func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketConnections).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -163,21 +158,42 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 					continue
 				}
 			}
-			if !inPage(total) {
-				total++
-				continue
-			}
-			conn, err := decode(codec.DecodeConnection, k, v)
-			if err != nil {
+			if err := page.add(k, v); err != nil {
 				return err
 			}
-			list = append(list, conn)
-			total++
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	return list, total, nil
+	return page.list, page.total, nil
+}
+
+// connPage collects the page [offset, offset+limit) of a listing's
+// matches, met in order, and counts them all.
+type connPage struct {
+	offset, limit, total int
+	list                 []store.Connection
+}
+
+func newConnPage(offset, limit int) *connPage { return &connPage{offset: max(offset, 0), limit: limit} }
+
+// inPage reports whether the next match falls in the page.
+func (p *connPage) inPage() bool {
+	return p.total >= p.offset && (p.limit <= 0 || p.total < p.offset+p.limit)
+}
+
+// add counts the match v (stored under k), decoding it only when it falls
+// in the page.
+func (p *connPage) add(k, v []byte) error {
+	if p.inPage() {
+		conn, err := decode(codec.DecodeConnection, k, v)
+		if err != nil {
+			return err
+		}
+		p.list = append(p.list, conn)
+	}
+	p.total++
+	return nil
 }

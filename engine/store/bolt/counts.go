@@ -160,13 +160,9 @@ func (s *Store) ConnectionCounts(ctx context.Context) (store.ConnectionCounts, e
 // names a user or an account, each record of the range is matched
 // (codec.MatchConnection, no copies).
 func (s *Store) listIndexed(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
-	offset = max(offset, 0)
 	prefix := indexPrefix(filter)
 	rest := filter.UserID != "" || filter.Account != ""
-	var (
-		list  []store.Connection
-		total int
-	)
+	page := newConnPage(offset, limit)
 	err := s.view(ctx, "list connections", func(tx *bbolt.Tx) error {
 		conns := tx.Bucket(bucketConnections)
 		c := tx.Bucket(bucketConnIndex).Cursor()
@@ -175,35 +171,31 @@ func (s *Store) listIndexed(ctx context.Context, filter store.ConnectionFilter, 
 			if bytes.IndexByte(id, 0) >= 0 {
 				continue // another provider whose id starts with this one's and a NUL
 			}
-			inPage := total >= offset && (limit <= 0 || total < offset+limit)
-			if !inPage && !rest {
-				total++
+			if !rest && !page.inPage() {
+				page.total++ // no record read
 				continue
 			}
 			v := conns.Get(id)
 			if v == nil {
 				return fmt.Errorf("bolt: list connections: index names missing connection %q", id)
 			}
-			match, err := codec.MatchConnection(v, filter)
-			if err != nil {
-				return fmt.Errorf("bolt: record %q: %w", id, err)
-			}
-			if !match {
-				continue
-			}
-			if inPage {
-				conn, err := decode(codec.DecodeConnection, id, v)
+			if rest {
+				match, err := codec.MatchConnection(v, filter)
 				if err != nil {
-					return err
+					return fmt.Errorf("bolt: record %q: %w", id, err)
 				}
-				list = append(list, conn)
+				if !match {
+					continue
+				}
 			}
-			total++
+			if err := page.add(id, v); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	return list, total, nil
+	return page.list, page.total, nil
 }
