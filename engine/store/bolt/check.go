@@ -186,7 +186,8 @@ func consistent(db *bbolt.DB, path string) (err error) {
 }
 
 // Check runs bbolt's consistency check on the file at path (every page
-// reachable once, no page both used and free) and decodes every record.
+// reachable once, no page both used and free), decodes every record and
+// compares the connection counts and index with the connection records.
 // The file must not be in use: stop the engine first (an engine holds the
 // file's lock, and Check says so). Problems come back one per entry,
 // naming the record kind and id, never content; a nil slice means the file
@@ -232,6 +233,7 @@ func Check(ctx context.Context, path string) ([]string, error) {
 			if err != nil {
 				return err
 			}
+			problems = append(problems, checkConnectionCounts(tx)...)
 			keys := tx.Bucket(bucketDataKeys)
 			if keys == nil {
 				// Files written before envelope encryption have none yet.

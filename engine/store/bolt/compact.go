@@ -26,7 +26,8 @@ type CompactResult struct {
 // size for good. The file must not be in use: Compact takes the file's
 // lock (an engine holds it while it runs, and Compact then says to stop
 // it) and keeps it while it copies every bucket, record and sequence into
-// a new file beside it (<path>.compact), checks the copy with bbolt's
+// a new file beside it (<path>.compact), rebuilds the connection counts
+// and index there from the records (counts.go), checks the copy with bbolt's
 // consistency check, syncs it and renames it over path. On any failure
 // the original file is left as it was and the copy is removed. The
 // directory needs room for the copy.
@@ -69,6 +70,10 @@ func Compact(ctx context.Context, path string) (CompactResult, error) {
 	if err := bbolt.Compact(dst, src, compactTxSize); err != nil {
 		dst.Close()
 		return res, fmt.Errorf("bolt: compact %s: copy into %s: %w", path, tmp, err)
+	}
+	if err := dst.Update(rebuildConnectionCounts); err != nil {
+		dst.Close()
+		return res, fmt.Errorf("bolt: compact %s: rebuild the connection counts in %s: %w", path, tmp, err)
 	}
 	var problems []string
 	err = dst.View(func(tx *bbolt.Tx) error {

@@ -114,6 +114,13 @@ func buildConnectionCounts(tx *bbolt.Tx) error {
 	if tx.Bucket(bucketConnCounts) != nil && tx.Bucket(bucketConnIndex) != nil {
 		return nil
 	}
+	return rebuildConnectionCounts(tx)
+}
+
+// rebuildConnectionCounts replaces the counts and index buckets with ones
+// built from the stored connections (Open on an older file; Compact,
+// which so repairs any the check found wrong).
+func rebuildConnectionCounts(tx *bbolt.Tx) error {
 	for _, name := range [][]byte{bucketConnCounts, bucketConnIndex} {
 		if tx.Bucket(name) != nil {
 			if err := tx.DeleteBucket(name); err != nil {
@@ -198,4 +205,72 @@ func (s *Store) listIndexed(ctx context.Context, filter store.ConnectionFilter, 
 		return nil, 0, err
 	}
 	return page.list, page.total, nil
+}
+
+// checkConnectionCounts compares the kept counts and index with the
+// connection records, for Check: each difference is one problem, naming a
+// provider, a status and a connection id at most, never a record's
+// content. A file without them (written before them) has nothing to
+// compare: they are built when it is next opened.
+func checkConnectionCounts(tx *bbolt.Tx) []string {
+	counts, index := tx.Bucket(bucketConnCounts), tx.Bucket(bucketConnIndex)
+	if counts == nil || index == nil {
+		return nil
+	}
+	want, wantIndex := store.ConnectionCounts{}, map[string]bool{}
+	_ = tx.Bucket(bucketConnections).ForEach(func(k, v []byte) error {
+		c, err := decode(codec.DecodeConnection, k, v)
+		if err != nil {
+			return nil // reported as a record problem, and never counted
+		}
+		key := store.CountKeyOf(c)
+		want.Add(key, 1)
+		for _, ik := range indexKeys(&key, string(k)) {
+			wantIndex[string(ik)] = true
+		}
+		return nil
+	})
+	var problems []string
+	got := store.ConnectionCounts{}
+	_ = counts.ForEach(func(k, v []byte) error {
+		key, ok := store.ParseCountKey(string(k))
+		if !ok || len(v) != 8 {
+			problems = append(problems, fmt.Sprintf("connection counts: corrupt entry %q", k))
+			return nil
+		}
+		got.Add(key, int(binary.BigEndian.Uint64(v)))
+		return nil
+	})
+	for key := range joinKeys(got, want) {
+		if got[key] != want[key] {
+			problems = append(problems, fmt.Sprintf("connection counts: provider %q, status %q, service %t: kept %d, records %d",
+				key.ProviderID, key.Status, key.Service, got[key], want[key]))
+		}
+	}
+	_ = index.ForEach(func(k, _ []byte) error {
+		if !wantIndex[string(k)] {
+			problems = append(problems, fmt.Sprintf("connection index: entry %q names no such connection in that state", k))
+		}
+		delete(wantIndex, string(k))
+		return nil
+	})
+	for k := range wantIndex {
+		problems = append(problems, fmt.Sprintf("connection index: entry %q is missing", k))
+	}
+	if len(problems) > 0 {
+		problems = append(problems, "connection counts and index: `authengine store compact` rebuilds them from the records")
+	}
+	return problems
+}
+
+// joinKeys is the set of keys of a and b.
+func joinKeys(a, b store.ConnectionCounts) map[store.CountKey]bool {
+	out := map[store.CountKey]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }

@@ -1,9 +1,11 @@
 package bolt
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +70,64 @@ func TestCountsAreBuiltForAFileWrittenBeforeThem(t *testing.T) {
 	}
 	if got, _ := s.ConnectionCounts(ctx); !maps.Equal(got, want) {
 		t.Fatalf("ConnectionCounts after deleting the corrupt record = %v, want %v", got, want)
+	}
+}
+
+// Check finds kept counts and index entries that disagree with the
+// records, and Compact rebuilds them from the records.
+func TestCheckFindsWrongCountsAndCompactRebuildsThem(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "authengine.db")
+	s := mustOpen(t, path, Options{})
+	var ids []string
+	for i := range 6 {
+		c := store.Connection{UserID: fmt.Sprintf("u%d", i), ProviderID: "a", Status: store.ConnectionStatuses[i%2]}
+		c.ID = store.IDOf(c)
+		if _, err := s.UpdateConnection(ctx, c.ID, func(store.Connection, bool) (store.Connection, error) { return c, nil }); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	want, err := s.ConnectionCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := Check(ctx, path); err != nil || len(problems) != 0 {
+		t.Fatalf("Check of a sound file = %q, %v", problems, err)
+	}
+	db, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		k := store.CountKey{ProviderID: "a", Status: store.ConnectionConnected}
+		if err := tx.Bucket(bucketConnCounts).Put(countKey(&k), binary.BigEndian.AppendUint64(nil, 7)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketConnIndex).Delete(indexKeys(&k, ids[0])[0])
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, err := Check(ctx, path)
+	if err != nil || len(problems) != 3 ||
+		!strings.Contains(problems[0], `provider "a", status "connected", service false: kept 7, records 3`) ||
+		!strings.Contains(problems[1], "is missing") || !strings.Contains(problems[2], "store compact") {
+		t.Fatalf("Check of wrong counts = %q, %v; want the count, the missing index entry and the repair", problems, err)
+	}
+	if _, err := Compact(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := Check(ctx, path); err != nil || len(problems) != 0 {
+		t.Fatalf("Check after Compact = %q, %v; want none", problems, err)
+	}
+	s = mustOpen(t, path, Options{})
+	defer s.Close()
+	if got, err := s.ConnectionCounts(ctx); err != nil || !maps.Equal(got, want) {
+		t.Fatalf("ConnectionCounts after Compact = %v, %v; want %v", got, err, want)
 	}
 }

@@ -226,53 +226,33 @@ func (s *Store) ConnectionCounts(ctx context.Context) (store.ConnectionCounts, e
 	return out, nil
 }
 
-// listIndexed answers ListConnections for a filter naming a provider
-// and/or a status, or nothing at all, from its index; ok is false when the store keeps no
-// indexes (Redis Cluster). The page and its records are read in one
-// script, atomically; a filter that also names a user or an account reads
-// the whole index range that way and matches in Go.
-func (s *Store) listIndexed(ctx context.Context, filter store.ConnectionFilter, offset, limit int) (list []store.Connection, total int, ok bool, err error) {
-	if kept, err := s.ensureCounts(ctx); err != nil || !kept {
-		return nil, 0, false, err
+// listPage reads the page [offset, offset+limit) of index and its
+// records in one script, atomically (the index is exact: kept in the
+// records' MULTI), and the index's size as the total.
+func (s *Store) listPage(ctx context.Context, index string, offset, limit int) ([]store.Connection, int, error) {
+	start, stop := int64(max(offset, 0)), int64(-1)
+	if limit > 0 {
+		stop = start + int64(limit) - 1
 	}
-	offset = max(offset, 0)
-	rest := filter.UserID != "" || filter.Account != ""
-	start, stop := int64(offset), int64(-1)
-	if rest {
-		start = 0
-	} else if limit > 0 {
-		stop = int64(offset + limit - 1)
-	}
-	reply, err := s.listIndexScript.Run(ctx, s.client, []string{s.connIndexOf(filter.ProviderID, filter.Status)}, s.prefix+"conn:", start, stop).Slice()
+	reply, err := s.listIndexScript.Run(ctx, s.client, []string{index}, s.prefix+"conn:", start, stop).Slice()
 	if err != nil {
-		return nil, 0, true, s.wrap("list connections", err)
+		return nil, 0, s.wrap("list connections", err)
 	}
-	if len(reply) == 0 || len(reply)%2 != 1 {
-		return nil, 0, true, fmt.Errorf("redis store: list connections: unexpected index reply of %d items", len(reply))
+	if len(reply)%2 != 1 {
+		return nil, 0, fmt.Errorf("redis store: list connections: unexpected index reply of %d items", len(reply))
 	}
 	size, _ := reply[0].(int64)
-	var matches []store.Connection
+	var list []store.Connection
 	for i := 1; i < len(reply); i += 2 {
 		raw, ok := reply[i+1].(string)
 		if !ok {
-			return nil, 0, true, fmt.Errorf("redis store: list connections: index names missing connection %q", reply[i])
+			return nil, 0, fmt.Errorf("redis store: list connections: index names missing connection %q", reply[i])
 		}
 		c, err := decode(codec.DecodeConnection, []byte(raw))
 		if err != nil {
-			return nil, 0, true, err
+			return nil, 0, err
 		}
-		if filter.Match(c) {
-			matches = append(matches, c)
-		}
+		list = append(list, c)
 	}
-	if !rest {
-		return matches, int(size), true, nil
-	}
-	total = len(matches)
-	offset = min(offset, total)
-	end := total
-	if limit > 0 {
-		end = min(offset+limit, total)
-	}
-	return matches[offset:end], total, true, nil
+	return list, int(size), nil
 }

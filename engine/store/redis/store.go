@@ -624,18 +624,28 @@ func (s *Store) unindex(ctx context.Context, index, recordKey, id string, sorted
 
 // ListConnections returns matching connections ordered by ID, the page
 // [offset, offset+limit) and the number of matches. limit <= 0 means no
-// limit. A filter naming a provider and/or a status, or nothing, is
-// answered from its index (listIndexed: one script reading the page and
-// its records). Other
-// filters cost one ZRANGE of the whole index plus one pipelined GET per
-// 256 indexed ids, filtered in Go.
+// limit. Where the store keeps indexes (counts.go: not on Cluster), a
+// filter on provider and/or status alone, or no filter, reads only the
+// page from its index (listPage: one script reading the page and its
+// records), and a filter that also names a user or an account reads the
+// records of that index. Other filters cost one ZRANGE of the whole
+// connection index plus one pipelined GET per 256 indexed ids, filtered in
+// Go.
 func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilter, offset, limit int) ([]store.Connection, int, error) {
-	if filter.ProviderID != "" || filter.Status != "" || filter.Empty() {
-		if list, total, ok, err := s.listIndexed(ctx, filter, offset, limit); ok || err != nil {
-			return list, total, err
+	index := s.connIndex()
+	if filter.UserID == "" && filter.Account == "" || filter.ProviderID != "" || filter.Status != "" {
+		kept, err := s.ensureCounts(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if kept {
+			index = s.connIndexOf(filter.ProviderID, filter.Status)
+			if filter.UserID == "" && filter.Account == "" {
+				return s.listPage(ctx, index, offset, limit)
+			}
 		}
 	}
-	ids, err := s.client.ZRange(ctx, s.connIndex(), 0, -1).Result()
+	ids, err := s.client.ZRange(ctx, index, 0, -1).Result()
 	if err != nil {
 		return nil, 0, s.wrap("list connections", err)
 	}
