@@ -140,38 +140,38 @@ func TestCacheInvalidationWorstCase(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
+	// made measures one change that returned at t0.
+	made := func(kind string, t0 time.Time, on []int, ok func(engine.Authorization) bool) {
+		d, n := c.visible(on, user, t0, ok)
+		record(kind, d, n)
+	}
+	// reauthorize runs a new authorization of the disconnected user,
+	// started and completed on instance r.
+	reauthorize := func(r int) {
+		a, err := c.ask(r, user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.completeOn(r, a)
+		made("re-authorization", time.Now(), others(r), completedWith(token(r)))
+	}
 	started := time.Now()
-	for k := 0; k < changes; {
+	for k := 0; k < changes; k += 5 {
 		w := k % 3
 		// A refresh: the provider rotates both tokens.
 		warm()
 		if _, err := c.node(w).engine.RefreshConnection(ctx, id); err != nil {
 			t.Fatalf("refresh on instance %d: %v", w, err)
 		}
-		t0 := time.Now()
-		d, n := c.visible(others(w), user, t0, completedWith(token(w)))
-		record("refresh", d, n)
-		k++
+		made("refresh", time.Now(), others(w), completedWith(token(w)))
 
 		// A disconnect, then a re-authorization on another instance.
 		warm()
 		if err := c.node(w).engine.Disconnect(ctx, id); err != nil {
 			t.Fatalf("disconnect on instance %d: %v", w, err)
 		}
-		t0 = time.Now()
-		d, n = c.visible(others(w), user, t0, pending)
-		record("disconnect", d, n)
-		k++
-		r := (w + 1) % 3
-		a, err := c.ask(r, user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.completeOn(r, a)
-		t0 = time.Now()
-		d, n = c.visible(others(r), user, t0, completedWith(token(r)))
-		record("re-authorization", d, n)
-		k++
+		made("disconnect", time.Now(), others(w), pending)
+		reauthorize((w + 1) % 3)
 
 		// A delete straight through the store (as a provider's deletion
 		// removes its connections), then a re-authorization.
@@ -179,19 +179,8 @@ func TestCacheInvalidationWorstCase(t *testing.T) {
 		if err := c.node(w).store.DeleteConnection(ctx, id); err != nil {
 			t.Fatalf("delete on instance %d: %v", w, err)
 		}
-		t0 = time.Now()
-		d, n = c.visible(all, user, t0, pending)
-		record("delete", d, n)
-		k++
-		a, err = c.ask(w, user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.completeOn(w, a)
-		t0 = time.Now()
-		d, n = c.visible(others(w), user, t0, completedWith(token(w)))
-		record("re-authorization", d, n)
-		k++
+		made("delete", time.Now(), all, pending)
+		reauthorize(w)
 	}
 	hits := -hitsBefore
 	for _, i := range all {
