@@ -125,7 +125,10 @@ func (s *Store) queueMove(ctx context.Context, p goredis.Pipeliner, id string, o
 }
 
 // ensureCounts builds the counts and indexes when the store has none yet
-// (see the comment at the top of this file); false on Redis Cluster.
+// (see the comment at the top of this file); false on Redis Cluster. A
+// build that loses its WATCH to writers 64 times in a row gives up with
+// an error that is store.ErrUnsupported too: that call is served without
+// counts (the engine counts from a listing), and the next one tries again.
 func (s *Store) ensureCounts(ctx context.Context) (bool, error) {
 	if s.cluster {
 		return false, nil
@@ -147,7 +150,8 @@ func (s *Store) ensureCounts(ctx context.Context) (bool, error) {
 			return false, s.wrap("build connection counts", err)
 		}
 	}
-	return false, fmt.Errorf("redis store: build connection counts: lost %d races in a row: %w", casAttempts, store.ErrConflict)
+	// Not built this time: the callers serve this call without them.
+	return false, fmt.Errorf("redis store: build connection counts: lost %d races in a row: %w: %w", casAttempts, store.ErrConflict, store.ErrUnsupported)
 }
 
 // buildCounts counts and indexes every connection record in one MULTI,

@@ -635,7 +635,7 @@ func (s *Store) ListConnections(ctx context.Context, filter store.ConnectionFilt
 	index := s.connIndex()
 	if filter.UserID == "" && filter.Account == "" || filter.ProviderID != "" || filter.Status != "" {
 		kept, err := s.ensureCounts(ctx)
-		if err != nil {
+		if err != nil && !errors.Is(err, store.ErrUnsupported) {
 			return nil, 0, err
 		}
 		if kept {
