@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -22,25 +21,8 @@ func TestDevelopmentReloadWithoutKeysFileIsRefused(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	cfg := filepath.Join(dir, "engine.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir: %s\napi: {development: true, host: 127.0.0.1, port: %d}\nstore: {type: embedded}\n", dataDir, port)), 0o600)
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncWriter
-	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "-c", cfg}, &out, &errOut) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if resp, err := http.Get(base + "/v1/health"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not come up: %s %s", out.String(), errOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	errOut := serveInTest(t, base, "serve", "-c", cfg)
 	key := devAPIKey(t, dataDir)
 	keysFile := filepath.Join(dataDir, "dev-keys.json")
 	if err := os.Remove(keysFile); err != nil {
