@@ -50,7 +50,9 @@ func requestID(c echo.Context) string {
 	}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var out [24]byte
+	hex.Encode(out[:], b[:])
+	return string(out[:])
 }
 
 // saneRequestID accepts 1 to 128 letters, digits and -_.:/+= (UUIDs, trace

@@ -263,3 +263,18 @@ func manyScopes(n int) []string {
 	}
 	return out
 }
+
+// TestBadBodiesAnsweredAlike: the authorize route reads its body with
+// bindPlainJSON (a reused buffer and json.Unmarshal), the others with a
+// json.Decoder; a bad body gets the same answer on both.
+func TestBadBodiesAnsweredAlike(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	for _, body := range []string{"", "   \n", `{"user_id": `, `{"user_id": 7}`, `[1]`, `"x"`, `{"user_id": "u"} {}`, `{"user_id": x}`, `{"user_id" "u"}`} {
+		var plain, decoded apiErr
+		pc := h.do("POST", "/v1/auth/authorize", body, &plain)
+		dc := h.do("POST", "/v1/auth/confirm_user", body, &decoded)
+		if pc != 400 || dc != 400 || plain != decoded {
+			t.Errorf("body %q: authorize HTTP %d %+v, confirm_user HTTP %d %+v, want the same 400", body, pc, plain, dc, decoded)
+		}
+	}
+}

@@ -65,7 +65,15 @@ type Options struct {
 // Keys are the API keys and admin keys the routes accept, kept as SHA-256
 // digests; Set replaces them for every request that starts after it.
 type Keys struct {
-	api, admin atomic.Pointer[[][32]byte]
+	api, admin atomic.Pointer[[]keyDigest]
+}
+
+// keyDigest is one key's SHA-256 and the actor its requests act as
+// (engine.WithActor): the key's kind and the first 12 hex digits of the
+// digest, computed once here rather than per request.
+type keyDigest struct {
+	sum   [32]byte
+	actor string
 }
 
 // NewKeys returns the keys apiKeys and adminKeys.
@@ -77,15 +85,16 @@ func NewKeys(apiKeys, adminKeys []string) *Keys {
 
 // Set replaces the keys.
 func (k *Keys) Set(apiKeys, adminKeys []string) {
-	k.api.Store(digests(apiKeys))
-	k.admin.Store(digests(adminKeys))
+	k.api.Store(digests(apiKeys, "api_key"))
+	k.admin.Store(digests(adminKeys, "admin_key"))
 }
 
-func digests(keys []string) *[][32]byte {
-	out := make([][32]byte, 0, len(keys))
+func digests(keys []string, kind string) *[]keyDigest {
+	out := make([]keyDigest, 0, len(keys))
 	for _, k := range keys {
 		if k != "" {
-			out = append(out, sha256.Sum256([]byte(k)))
+			sum := sha256.Sum256([]byte(k))
+			out = append(out, keyDigest{sum: sum, actor: kind + ":" + hex.EncodeToString(sum[:6])})
 		}
 	}
 	return &out
@@ -186,6 +195,7 @@ func newServer(opts Options) (*echo.Echo, *handlers) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(log)
+	e.JSONSerializer = jsonSerializer{}
 	e.IPExtractor = ipExtractor(opts.Limits.TrustedProxies)
 	e.Use(middleware.Recover())
 	var access *slog.Logger
@@ -222,7 +232,7 @@ type handlers struct {
 // request's context names the caller for audit records as kind and the
 // first 12 hex digits of the key's SHA-256 (admin_key:3f2a9c1b04de),
 // which identifies a key without revealing it.
-func requireKey(keys *atomic.Pointer[[][32]byte], kind string) echo.MiddlewareFunc {
+func requireKey(keys *atomic.Pointer[[]keyDigest], kind string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			digests := *keys.Load()
@@ -234,15 +244,17 @@ func requireKey(keys *atomic.Pointer[[][32]byte], kind string) echo.MiddlewareFu
 				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "missing API key: send it in the Authorization header"}
 			}
 			d := sha256.Sum256([]byte(got))
-			ok := 0
-			for _, k := range digests {
-				ok |= subtle.ConstantTimeCompare(d[:], k[:])
+			ok, match := 0, 0
+			for i, k := range digests {
+				m := subtle.ConstantTimeCompare(d[:], k.sum[:])
+				ok |= m
+				match = subtle.ConstantTimeSelect(m, i, match)
 			}
 			if ok != 1 {
 				return &apiError{status: http.StatusUnauthorized, Name: "unauthorized", Message: "invalid API key"}
 			}
 			r := c.Request()
-			c.SetRequest(r.WithContext(engine.WithActor(r.Context(), kind+":"+hex.EncodeToString(d[:6]))))
+			c.SetRequest(r.WithContext(engine.WithActor(r.Context(), digests[match].actor)))
 			return next(c)
 		}
 	}
