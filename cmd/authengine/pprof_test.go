@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestPprof: the runtime profiles are not served unless telemetry.pprof
@@ -73,22 +71,10 @@ store: {type: embedded}
 `, data, port, port, adminListen, tc.telemetry)), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var out, errOut syncWriter
-			done := make(chan int)
-			go func() { done <- run(ctx, []string{"serve", "-c", cfg}, &out, &errOut) }()
-			defer func() {
-				cancel()
-				if code := <-done; code != 0 {
-					t.Errorf("serve exit %d: %s", code, errOut.String())
-				}
-			}()
-			deadline := time.Now().Add(10 * time.Second)
-			for !strings.Contains(out.String(), "listening on http://127.0.0.1:") || (tc.adminPort && !strings.Contains(out.String(), "admin API listening")) {
-				if time.Now().After(deadline) {
-					t.Fatalf("serve did not come up: %s %s", out.String(), errOut.String())
-				}
-				time.Sleep(50 * time.Millisecond)
+			main := fmt.Sprintf("http://127.0.0.1:%d", port)
+			errOut := serveInTest(t, main, "serve", "-c", cfg)
+			if tc.adminPort {
+				waitHealthy(t, adminBase, errOut)
 			}
 			raw, err := os.ReadFile(filepath.Join(data, "dev-keys.json"))
 			if err != nil {
@@ -98,7 +84,6 @@ store: {type: embedded}
 			if err := json.Unmarshal(raw, &keys); err != nil || keys.AdminKey == "" || keys.APIKey == "" {
 				t.Fatalf("development keys: %v %s", err, raw)
 			}
-			main := fmt.Sprintf("http://127.0.0.1:%d", port)
 			for _, p := range tc.probes {
 				base := main
 				if p.admin {
