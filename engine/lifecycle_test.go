@@ -224,3 +224,22 @@ func TestLeaseRenewalFollowsTheClock(t *testing.T) {
 		t.Fatalf("refresh: %v", err)
 	}
 }
+
+// TestStoreWriteIsRetriedWithinTheSaveBudget: a refreshed token whose
+// first write finds the store down is written once the store is back
+// within the save budget, and the caller gets it.
+func TestStoreWriteIsRetriedWithinTheSaveBudget(t *testing.T) {
+	r := newRig(t, rigOptions{saveBudget: 10 * time.Second})
+	id := r.connect("ada")
+	r.clock.Advance(2 * time.Hour)
+	r.st.failWrites.Store(true)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		r.st.failWrites.Store(false)
+	}()
+	a, err := r.authorize(context.Background(), "ada")
+	mustComplete(t, "refresh while the store is down for 300 ms", a, err)
+	if ts := r.storedToken(id); ts.AccessToken != a.Token {
+		t.Error("the stored token is not the one handed out")
+	}
+}
