@@ -108,8 +108,8 @@ func (p *Provider) WithConnection(values map[string]string) *Provider {
 	return &bound
 }
 
-// Unbound returns the provider WithConnection was called on (p itself
-// when it carries no connection's values).
+// Unbound returns the provider WithConnection (or WithNonce) was called
+// on (p itself when it carries no connection's values and no nonce).
 func (p *Provider) Unbound() *Provider {
 	if p.base != nil {
 		return p.base

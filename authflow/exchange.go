@@ -31,7 +31,7 @@ func (p *Provider) Exchange(ctx context.Context, c *http.Client, code, codeVerif
 	extra = p.token.withDefault(extra, "grant_type", config.GrantAuthorizationCode)
 	t, err := p.tokenRequest(ctx, c, p.token, &v, extra)
 	if err == nil {
-		err = p.verifyIDToken(ctx, t)
+		err = p.verifyIDToken(ctx, t, true)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("exchange code for provider %q: %w", p.id, err)
@@ -61,7 +61,7 @@ func (p *Provider) Refresh(ctx context.Context, c *http.Client, t *Token) (*Toke
 	}
 	nt, err := p.tokenRequest(ctx, c, p.refresh, &v, extra)
 	if err == nil {
-		err = p.verifyIDToken(ctx, nt)
+		err = p.verifyIDToken(ctx, nt, false)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("refresh token for provider %q: %w", p.id, err)

@@ -55,6 +55,12 @@ type Provider struct {
 	now func() time.Time
 	// idTokens verifies returned id_tokens; nil: they are not verified.
 	idTokens IDTokenVerifier
+	// idTokenUserInfo takes the user info from the verified id_token's
+	// claims (oauth2.user_info_from: id_token).
+	idTokenUserInfo bool
+	// nonce is the OpenID Connect nonce bound by WithNonce: sent with the
+	// authorize request, and required in the code exchange's id_token.
+	nonce string
 }
 
 // ScopeError reports a requested scope outside the provider's allowed
@@ -170,9 +176,17 @@ func Compile(p config.Provider, redirectURI string) (*Provider, error) {
 		refreshAuth = out.token.authMethod
 	}
 	out.refresh = block(refreshName, refresh, "refresh", allowRefresh, "POST", refreshAuth)
-	out.userInfo = block("user_info_request", o.UserInfoRequest, "user_info", allowUserInfo, "GET", config.AuthBearerAccessToken)
-	if o.UserInfoRequest != nil {
-		out.triggers = o.UserInfoRequest.Triggers
+	if o.UserInfoFrom == config.UserInfoFromIDToken {
+		out.idTokenUserInfo = true
+		if !slices.Contains(out.defaultScopes, "openid") {
+			// No id_token without it.
+			out.defaultScopes = append([]string{"openid"}, out.defaultScopes...)
+		}
+	} else {
+		out.userInfo = block("user_info_request", o.UserInfoRequest, "user_info", allowUserInfo, "GET", config.AuthBearerAccessToken)
+		if o.UserInfoRequest != nil {
+			out.triggers = o.UserInfoRequest.Triggers
+		}
 	}
 	out.revoke = block("revocation_request", o.RevocationRequest, "revoke", allowRevoke, "POST", refreshAuth)
 	out.verifyRefresh = o.VerifyRefresh
@@ -319,13 +333,17 @@ func (p *Provider) AuthorizeURL(state string, scopes, existing []string, codeCha
 		conn:           p.connValues(),
 	}
 	var buf [16]kv
-	var pairs []kv
+	extra := [4]kv{{"state", state}}
+	n := 1
 	if codeChallenge != "" {
-		pairs = r.renderParams(buf[:0], &v, p.delim,
-			kv{"state", state}, kv{"code_challenge", codeChallenge}, kv{"code_challenge_method", "S256"})
-	} else {
-		pairs = r.renderParams(buf[:0], &v, p.delim, kv{"state", state})
+		extra[1], extra[2] = kv{"code_challenge", codeChallenge}, kv{"code_challenge_method", "S256"}
+		n = 3
 	}
+	if p.nonce != "" {
+		extra[n] = kv{"nonce", p.nonce}
+		n++
+	}
+	pairs := r.renderParams(buf[:0], &v, p.delim, extra[:n]...)
 	u, err := r.url(&v, pairs)
 	if err != nil {
 		// Only a templated endpoint can fail here, and Compile rendered

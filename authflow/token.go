@@ -23,6 +23,11 @@ type Token struct {
 	// Extra holds the response_map keys beyond the standard ones (token
 	// metadata such as a team id or an API base URL).
 	Extra map[string]any
+	// Claims are the verified id_token's claims, less those about the
+	// token itself (aud, exp, iat, nonce...), for a provider whose user
+	// info comes from the id_token; nil otherwise, or when the answer
+	// carried no id_token.
+	Claims map[string]any
 }
 
 // String describes the token with its secrets redacted.

@@ -41,6 +41,9 @@ const (
 
 	PKCEMethodS256 = "S256"
 
+	UserInfoFromRequest = "user_info_request"
+	UserInfoFromIDToken = "id_token"
+
 	AuthNone              = "none"
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"

@@ -189,6 +189,24 @@ func TestParseProviderMistakes(t *testing.T) {
 			edit(func(p, o map[string]any) { o["token_request"].(map[string]any)["endpoint"] = "not a url" }),
 			"oauth2.token_request.endpoint", "must be an absolute http:// or https:// URL"},
 	}
+	cases = append(cases, []struct {
+		name    string
+		raw     map[string]any
+		path    string
+		message string
+	}{
+		{"user_info_from takes two values",
+			edit(func(p, o map[string]any) { o["user_info_from"] = "jwt" }),
+			"oauth2.user_info_from", `must be user_info_request or id_token, not "jwt"`},
+		{"user_info_from id_token needs an issuer",
+			edit(func(p, o map[string]any) { o["user_info_from"] = "id_token" }),
+			"oauth2.user_info_from", "id_token needs oauth2.issuer"},
+		{"user_info_from id_token needs openid among the default scopes",
+			edit(func(p, o map[string]any) {
+				o["user_info_from"], o["issuer"], o["default_scopes"] = "id_token", "https://id.example.com", []any{"read"}
+			}),
+			"oauth2.default_scopes", "must include openid"},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p, _, err := ParseProvider(tc.raw, "")
@@ -275,6 +293,24 @@ func TestParseProviderWarnings(t *testing.T) {
 		t.Fatalf("id = %q", p.ID)
 	}
 	want := []string{"oauth2.authorize_request: is not used with grant_type client_credentials"}
+	if !reflect.DeepEqual(warnings, want) {
+		t.Fatalf("warnings = %q, want %q", warnings, want)
+	}
+}
+
+// TestUserInfoFromIDTokenLeavesTheRequestUnused: a user_info_request
+// beside user_info_from id_token is valid but warned about, as it is not
+// used.
+func TestUserInfoFromIDTokenLeavesTheRequestUnused(t *testing.T) {
+	raw := map[string]any{"id": "hooli", "client_id": "c", "client_secret": "s", "oauth2": map[string]any{
+		"issuer": "https://id.example.com", "user_info_from": "id_token",
+		"user_info_request": map[string]any{"endpoint": "https://id.example.com/me"},
+	}}
+	p, warnings, err := ParseProvider(raw, "")
+	if err != nil || p.OAuth2.UserInfoFrom != UserInfoFromIDToken {
+		t.Fatalf("ParseProvider = %v, user_info_from %q", err, p.OAuth2.UserInfoFrom)
+	}
+	want := []string{"oauth2.user_info_request: is not used: oauth2.user_info_from is id_token"}
 	if !reflect.DeepEqual(warnings, want) {
 		t.Fatalf("warnings = %q, want %q", warnings, want)
 	}

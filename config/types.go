@@ -207,6 +207,14 @@ type OAuth2 struct {
 	// into RefreshTokenRequest (giving both is an error) and clears it.
 	RefreshRequest  *Request `koanf:"refresh_request"`
 	UserInfoRequest *Request `koanf:"user_info_request"`
+	// UserInfoFrom says where the connection's user info comes from:
+	// user_info_request (default: the request above, when given) or
+	// id_token (the claims of the OpenID Connect id_token of the code
+	// exchange, and of each refresh answer carrying one, after the
+	// id_token is verified against the issuer's keys; it needs
+	// oauth2.issuer, and the authorize request then carries a nonce the
+	// id_token must repeat).
+	UserInfoFrom string `koanf:"user_info_from"`
 	// Issuer, when set, is the provider's OpenID Connect or RFC 8414
 	// issuer: its metadata fills in every request block and field left
 	// out (explicit ones win), and id_tokens are verified against its keys.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"slices"
 	"regexp"
 	"strconv"
 	"strings"
@@ -371,6 +372,24 @@ func validateProvider(p Provider, base string, r *report) {
 				r.errorf(fmt.Sprintf("%s.default_scopes[%d]", ob, i), "scope %q is not matched by allowed_scopes", s)
 			}
 		}
+	}
+	switch o.UserInfoFrom {
+	case "", UserInfoFromRequest:
+	case UserInfoFromIDToken:
+		if o.Issuer == "" {
+			r.errorf(ob+".user_info_from", "id_token needs oauth2.issuer: the id_token is verified against the issuer's keys before its claims are used")
+		}
+		if grant != GrantAuthorizationCode {
+			r.errorf(ob+".user_info_from", "id_token needs grant_type authorization_code")
+		}
+		if o.UserInfoRequest != nil {
+			r.warnf(ob+".user_info_request", "is not used: oauth2.user_info_from is id_token")
+		}
+		if len(o.DefaultScopes) > 0 && !slices.Contains(o.DefaultScopes, "openid") {
+			r.errorf(ob+".default_scopes", "must include openid: oauth2.user_info_from is id_token")
+		}
+	default:
+		r.errorf(ob+".user_info_from", "must be user_info_request or id_token, not %q", o.UserInfoFrom)
 	}
 	if m := o.PKCE.CodeChallengeMethod; m != "" && m != PKCEMethodS256 {
 		r.errorf(ob+".pkce.code_challenge_method", "must be S256, not %q (plain is not supported)", m)

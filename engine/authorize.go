@@ -210,8 +210,11 @@ func (e *Engine) startFlow(ctx context.Context, p *authflow.Provider, req Author
 		secrets.Verifier = authflow.NewCodeVerifier()
 		challenge = authflow.S256Challenge(secrets.Verifier)
 	}
+	if p.IDTokenUserInfo() {
+		secrets.Nonce = authflow.NewNonce()
+	}
 	id := newID()
-	secrets.URL = p.AuthorizeURL(state, scopes, existing, challenge)
+	secrets.URL = p.WithNonce(secrets.Nonce).AuthorizeURL(state, scopes, existing, challenge)
 	sealed, err := e.sealJSON(secrets, flowAAD(id))
 	if err != nil {
 		return Authorization{}, err

@@ -99,7 +99,7 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 		return fail("internal", "the authorization could not be completed; start again")
 	}
 
-	p = p.WithConnection(secrets.Variables)
+	p = p.WithConnection(secrets.Variables).WithNonce(secrets.Nonce)
 	pctx, cancelProvider := e.providerContext(ctx)
 	start := time.Now()
 	tok, err := p.Exchange(pctx, e.clientFor(p), q.Code, secrets.Verifier)
@@ -107,6 +107,9 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	e.metrics.observe(p.ID(), "token", start, err)
 	if err != nil {
 		e.log.WarnContext(ctx, "code exchange failed", "provider", p.ID(), "flow_id", f.ID, "err", err)
+		if ie, ok := errors.AsType[*authflow.IDTokenError](err); ok {
+			return fail("id_token_invalid", "the provider's id_token was refused: "+clip(ie.Reason))
+		}
 		e.clientRefused(ctx, p, err)
 		return fail("token_exchange", "the code exchange failed: "+providerReason(err))
 	}
@@ -114,7 +117,9 @@ func (e *Engine) Callback(ctx context.Context, q CallbackQuery) (CallbackResult,
 	// verifying refresh may use it (<<metadata.NAME>>).
 	keepRedirectMetadata(p, q.Params, tok)
 	var info map[string]any
-	if p.UserInfoOnGrant() {
+	if p.IDTokenUserInfo() {
+		info = tok.Claims
+	} else if p.UserInfoOnGrant() {
 		info, err = e.userInfo(ctx, p, tok)
 		if err != nil {
 			e.log.WarnContext(ctx, "user info failed", "provider", p.ID(), "flow_id", f.ID, "err", err)

@@ -66,6 +66,9 @@ type flowSecrets struct {
 	URL string `json:"url,omitempty"`
 	// Variables are the connection variables the flow was started with.
 	Variables map[string]string `json:"variables,omitempty"`
+	// Nonce is the OpenID Connect nonce the authorize request carried,
+	// for a provider whose user info is the id_token's claims.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // LogValue keeps verifiers out of logs.

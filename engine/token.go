@@ -487,7 +487,12 @@ func (e *Engine) refresh(work, base context.Context, p *authflow.Provider, conn 
 		return tokenSet{}, e.refreshFailed(base, p, conn, err)
 	}
 	// authflow keeps the old refresh token when the provider sent none.
-	ts := tokenSetFrom(tok, old.UserInfo)
+	info := old.UserInfo
+	if tok.Claims != nil {
+		// A new verified id_token: its claims are the user info now.
+		info = tok.Claims
+	}
+	ts := tokenSetFrom(tok, info)
 	ts.Extra = carryMetadata(old.Extra, ts.Extra)
 	ts.Variables = old.Variables
 	scopes := union(conn.Scopes, tok.Scopes)

@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -16,14 +17,19 @@ type idTokenVerifier struct {
 }
 
 // VerifyIDToken checks the signature, issuer, audience (the client id)
-// and expiry. The error names the failed check, never the token; remote
-// content in it (go-oidc puts a failed JWKS response's whole body there)
-// is clipped, since the error is logged.
-func (v idTokenVerifier) VerifyIDToken(ctx context.Context, raw string) error {
-	if _, err := v.v.Verify(ctx, raw); err != nil {
-		return clippedError{err}
+// and expiry, and returns the claims. The error names the failed check,
+// never the token; remote content in it (go-oidc puts a failed JWKS
+// response's whole body there) is clipped, since the error is logged.
+func (v idTokenVerifier) VerifyIDToken(ctx context.Context, raw string) (map[string]any, error) {
+	tok, err := v.v.Verify(ctx, raw)
+	if err != nil {
+		return nil, clippedError{err}
 	}
-	return nil
+	var claims map[string]any
+	if err := tok.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("decode the id_token's claims: %w", err)
+	}
+	return claims, nil
 }
 
 // clippedError is err with its message clipped (clip); errors.Is and As

@@ -239,7 +239,9 @@ func hostOf(raw string) string {
 // supports of client_secret_basic and client_secret_post (none for a
 // client without a secret), a refresh request is added unless the server
 // says it does not grant refresh tokens, user info is fetched on grant
-// when the server has a user-info endpoint, and "openid" becomes the
+// when the server has a user-info endpoint (never with user_info_from
+// id_token, whose user info is the verified id_token's claims: the
+// metadata must then name a jwks_uri), and "openid" becomes the
 // default scope of an OpenID Connect provider that has none. The result
 // has config's defaults filled in.
 func Apply(p config.Provider, m *Metadata) (config.Provider, error) {
@@ -293,7 +295,17 @@ func Apply(p config.Provider, m *Metadata) (config.Provider, error) {
 	} else if o.RefreshTokenRequest != nil {
 		o.RefreshTokenRequest = block(o.RefreshTokenRequest, m.TokenEndpoint)
 	}
-	if o.UserInfoRequest == nil && authCode && m.UserInfoEndpoint != "" {
+	idClaims := o.UserInfoFrom == config.UserInfoFromIDToken
+	if idClaims {
+		// The user info is the verified id_token's claims.
+		if m.JWKSURI == "" {
+			return p, errors.New("the metadata has no jwks_uri, so no id_token can be verified (oauth2.user_info_from is id_token)")
+		}
+		o.UserInfoRequest = nil
+		if len(o.DefaultScopes) == 0 {
+			o.DefaultScopes = []string{"openid"}
+		}
+	} else if o.UserInfoRequest == nil && authCode && m.UserInfoEndpoint != "" {
 		o.UserInfoRequest = &config.Request{Endpoint: m.UserInfoEndpoint, Method: http.MethodGet,
 			AuthMethod: config.AuthBearerAccessToken, Triggers: config.Triggers{OnTokenGrant: true}}
 	} else if o.UserInfoRequest != nil {

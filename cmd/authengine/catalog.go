@@ -192,6 +192,9 @@ delimiter and body type.
 				fmt.Fprintf(&b, "- %s: `%s %s`\n", r.name, r.req.Method, r.req.Endpoint)
 			}
 		}
+		if o.UserInfoFrom == config.UserInfoFromIDToken {
+			fmt.Fprintf(&b, "- user info: the id_token's claims, verified against the keys of the issuer `%s`\n", o.Issuer)
+		}
 		if len(o.AllowedScopes) > 0 {
 			fmt.Fprintf(&b, "- allowed scopes: %s\n", codeList(o.AllowedScopes, " "))
 		}

@@ -25,5 +25,6 @@ var Families = []Family{
 	{"string-expires-in", "`expires_in` as a string", []string{"microsoft", "paypal"}},
 	{"extra-authorize-params", "extra authorize parameters (`access_type=offline`, `prompt=consent`, `audience`, `token_access_type`)", []string{"google", "atlassian", "dropbox", "zoho"}},
 	{"pkce-required", "PKCE (S256) required", []string{"x", "airtable", "canva"}},
+	{"id-token-claims", "id_token claims as user info (verified against the issuer's keys, with a nonce)", []string{"line"}},
 	{"captured-metadata", "metadata from the redirect query (QuickBooks `realmId`) and the token response (Salesforce `instance_url`), kept across refreshes", []string{"quickbooks", "salesforce"}},
 }

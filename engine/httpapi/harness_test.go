@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/authflow/discovery"
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/httpapi"
@@ -134,7 +135,18 @@ func (h *harness) start(opts harnessOptions) {
 	compiled := map[string]*authflow.Provider{}
 	if opts.providers != nil {
 		for _, pc := range opts.providers(h, h.redirectURI()) {
-			p, err := authflow.Compile(pc, h.redirectURI())
+			var p *authflow.Provider
+			var err error
+			if pc.NeedsDiscovery() {
+				// An issuer provider, as the engine's start completes it.
+				var res *discovery.Resolved
+				res, err = (&discovery.Resolver{RedirectURI: h.redirectURI(), AllowPrivate: true, Now: h.clock.Now}).Resolve(context.Background(), pc)
+				if res != nil {
+					p = res.Provider
+				}
+			} else {
+				p, err = authflow.Compile(pc, h.redirectURI())
+			}
 			if err != nil {
 				t.Fatalf("compile provider %s: %v", pc.ID, err)
 			}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
@@ -30,6 +31,7 @@ var familyKnobs = map[string]func(o *providertest.Options){
 	"string-expires-in":       func(o *providertest.Options) { o.Quirks.StringExpiresIn = true },
 	"extra-authorize-params":  func(o *providertest.Options) {},
 	"pkce-required":           func(o *providertest.Options) {},
+	"id-token-claims":         func(o *providertest.Options) { o.OIDC = &providertest.OIDC{} },
 	"captured-metadata": func(o *providertest.Options) {
 		o.RedirectParams = map[string]string{"realmId": "9130-3571"}
 		o.GrantFields = map[string]any{"instance_url": "https://acme.my.salesforce.com"}
@@ -66,6 +68,9 @@ func pointAt(p config.Provider, idp *providertest.Provider) config.Provider {
 		if r != nil {
 			r.Endpoint = endpoint
 		}
+	}
+	if o.Issuer != "" {
+		o.Issuer = idp.Issuer()
 	}
 	return p
 }
@@ -116,6 +121,7 @@ func runCatalogEntry(t *testing.T, family, id string, knob func(*providertest.Op
 	if !idp.ValidAccessToken(first) {
 		t.Fatal("the engine returned a token the provider did not issue")
 	}
+	checkIDTokenClaims(t, family, idp, done)
 	if tmpl.OAuth2.UserInfoRequest != nil && tmpl.OAuth2.UserInfoRequest.ResponseMap == nil {
 		if done.Context.UserInfo["email"] != "ada@example.com" {
 			t.Errorf("user_info = %v, want the provider's", done.Context.UserInfo)
@@ -141,8 +147,14 @@ func runCatalogEntry(t *testing.T, family, id string, knob func(*providertest.Op
 	prev := first
 	for i := 1; i <= refreshes; i++ {
 		h.clock.Advance(2 * time.Hour)
+		if family == "id-token-claims" {
+			idp.SetIDTokenClaims(map[string]any{"email": fmt.Sprintf("ada+%d@example.com", i)})
+		}
 		again := h.authorize("ada", id)
 		checkMetadata(t, family, tmpl, again)
+		if family == "id-token-claims" && again.Context.UserInfo["email"] != fmt.Sprintf("ada+%d@example.com", i) {
+			t.Errorf("refresh %d: user_info = %v, want the refreshed id_token's claims", i, again.Context.UserInfo)
+		}
 		if again.Status != "completed" || again.Token() == prev || !idp.ValidAccessToken(again.Token()) {
 			t.Fatalf("refresh %d: status %s, new valid token %v", i, again.Status, again.Token() != prev && idp.ValidAccessToken(again.Token()))
 		}
@@ -181,6 +193,29 @@ func checkAuthorizeURL(t *testing.T, family string, tmpl config.Provider, raw st
 	}
 	if tmpl.OAuth2.PKCE.Enabled && q.Get("code_challenge_method") != "S256" {
 		t.Errorf("PKCE template: code_challenge_method %q", q.Get("code_challenge_method"))
+	}
+}
+
+// checkIDTokenClaims checks, for the id-token-claims family, that the
+// user info is the verified id_token's claims (the stand-in's user, no
+// claim about the token itself) and that the user-info endpoint was
+// never asked.
+func checkIDTokenClaims(t *testing.T, family string, idp *providertest.Provider, a authResp) {
+	t.Helper()
+	if family != "id-token-claims" {
+		return
+	}
+	info := a.Context.UserInfo
+	if info["sub"] != "u-42" || info["email"] != "ada@example.com" || info["iss"] != idp.Issuer() {
+		t.Errorf("user_info = %v, want the id_token's claims", info)
+	}
+	for _, k := range []string{"aud", "exp", "iat", "nonce"} {
+		if _, ok := info[k]; ok {
+			t.Errorf("user_info carries the token claim %s: %v", k, info)
+		}
+	}
+	if n := idp.Counts().UserInfo; n != 0 {
+		t.Errorf("the user-info endpoint was asked %d times", n)
 	}
 }
 

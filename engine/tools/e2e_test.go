@@ -114,6 +114,29 @@ func TestToolNeedingAUserTokenRunsOnceTheUserConnects(t *testing.T) {
 	})
 }
 
+// TestToolGetsIDTokenClaimsAsUserInfo: for a provider whose user info is
+// the id_token's claims, the worker gets those claims as the user info,
+// and the user-info endpoint is never asked.
+func TestToolGetsIDTokenClaimsAsUserInfo(t *testing.T) {
+	h := newHarness(t, harnessOptions{idTokenUserInfo: true})
+	call := executeBody("ada", "Hooli.WhoAmI", nil)
+	code, out := h.execute(call)
+	if code != http.StatusForbidden || out.Authorization == nil || out.Authorization.URL == "" {
+		t.Fatalf("HTTP %d %+v, want 403 with an authorization URL", code, out)
+	}
+	h.connect(out.Authorization.URL)
+	if code, out = h.execute(call); code != http.StatusOK || !out.Success {
+		t.Fatalf("after connecting: HTTP %d success=%v error=%+v", code, out.Success, out.Output.Error)
+	}
+	want := map[string]any{"sub": "u-42", "email": "ada@hooli.example", "iss": h.idp.Issuer()}
+	if got := h.rec.last(t).UserInfo; !reflect.DeepEqual(got, want) {
+		t.Errorf("user_info = %v, want the id_token's claims %v", got, want)
+	}
+	if n := h.idp.Counts().UserInfo; n != 0 {
+		t.Errorf("the user-info endpoint was asked %d times", n)
+	}
+}
+
 // TestClientCredentialsToolRunsWithoutABrowserStep shows a tool needing a
 // service token runs at once, and 100 concurrent executions cost the
 // provider exactly one token request.

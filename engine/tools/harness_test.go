@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authengine/authengine/authflow"
+	"github.com/authengine/authengine/authflow/discovery"
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/httpapi"
@@ -108,6 +109,14 @@ func hooliTools(rec *recorder) []*toolkit.Tool {
 	}
 }
 
+// oidcIf is an OpenID Connect stand-in's options when on.
+func oidcIf(on bool) *providertest.OIDC {
+	if on {
+		return &providertest.OIDC{}
+	}
+	return nil
+}
+
 // harness is an engine with the tools API behind a real HTTP server, on a
 // bolt store with a real sealer, in front of the strict stand-in provider,
 // calling a real toolkit worker.
@@ -136,6 +145,9 @@ type harnessOptions struct {
 	// with instead of the worker's own (a misconfigured secret); the
 	// first catalog read is then expected to fail.
 	engineSecret string
+	// idTokenUserInfo makes the stand-in an OpenID Connect provider and
+	// "hooli" take its user info from the id_token.
+	idTokenUserInfo bool
 }
 
 func newHarness(t testing.TB, opts harnessOptions) *harness {
@@ -158,10 +170,18 @@ func newHarness(t testing.TB, opts harnessOptions) *harness {
 		AccessTokenTTL:      time.Hour,
 		UserInfo:            map[string]any{"sub": "u-42", "email": "ada@hooli.example"},
 		Now:                 h.clock.Now,
+		OIDC:                oidcIf(opts.idTokenUserInfo),
 	})
 	compiled := map[string]*authflow.Provider{}
 	for _, pc := range []config.Provider{h.idp.Config("hooli"), h.idp.ClientCredentialsConfig("hooli-service")} {
 		p, err := authflow.Compile(pc, redirect)
+		if pc.ID == "hooli" && opts.idTokenUserInfo {
+			var res *discovery.Resolved
+			res, err = (&discovery.Resolver{RedirectURI: redirect, AllowPrivate: true, Now: h.clock.Now}).Resolve(context.Background(), h.idp.IDTokenConfig("hooli"))
+			if err == nil {
+				p = res.Provider
+			}
+		}
 		if err != nil {
 			t.Fatalf("compile provider %s: %v", pc.ID, err)
 		}

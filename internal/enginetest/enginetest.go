@@ -133,6 +133,7 @@ type AuthResponse struct {
 	ProviderID string       `json:"provider_id"`
 	UserID     string       `json:"user_id"`
 	Reason     string       `json:"reason"`
+	ReasonName string       `json:"reason_name"`
 	Context    *AuthContext `json:"context"`
 }
 

@@ -78,6 +78,20 @@ func (p *Provider) ClientCredentialsConfig(id string) config.Provider {
 	return c
 }
 
+// IDTokenConfig returns Config with the user info taken from the
+// id_token (oauth2.user_info_from: id_token): the stand-in's issuer, no
+// user-info request and openid as the default scope. The stand-in must be
+// an OpenID Connect one (Options.OIDC), and the provider goes through
+// discovery (authflow/discovery) like any issuer provider.
+func (p *Provider) IDTokenConfig(id string) config.Provider {
+	c := p.Config(id)
+	c.OAuth2.Issuer = p.Issuer()
+	c.OAuth2.UserInfoFrom = config.UserInfoFromIDToken
+	c.OAuth2.UserInfoRequest = nil
+	c.OAuth2.DefaultScopes = []string{"openid"}
+	return c
+}
+
 // tokenRequest is a token-endpoint request block with params, in the
 // auth method, body type and response shape of the stand-in.
 func (p *Provider) tokenRequest(params map[string]string) *config.Request {

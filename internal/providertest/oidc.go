@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"maps"
 	"math/big"
 	"net/http"
 	"slices"
@@ -27,6 +28,15 @@ type OIDC struct {
 	// Audience overrides the id_token's aud (default the client id), to
 	// provoke a token issued for another client.
 	Audience string
+	// Nonce, when set, replaces the nonce the authorize request gave in
+	// the id_token, to provoke a replayed id_token.
+	Nonce string
+	// ForeignKey signs id_tokens with a key the JWKS does not publish, to
+	// provoke a bad signature.
+	ForeignKey bool
+	// Expired issues id_tokens that expired a minute before they are
+	// issued.
+	Expired bool
 }
 
 // oidcKeyID names the stand-in's signing key in its JWKS.
@@ -35,6 +45,10 @@ const oidcKeyID = "providertest-1"
 // oidcState is the stand-in's OpenID Connect key.
 type oidcState struct {
 	key *rsa.PrivateKey
+	// foreign signs with ForeignKey.
+	foreign *rsa.PrivateKey
+	// claims are added to the next id_tokens (SetIDTokenClaims).
+	claims map[string]any
 }
 
 // setupOIDC generates the signing key and registers the metadata and JWKS
@@ -48,6 +62,11 @@ func (p *Provider) setupOIDC(mux *http.ServeMux) {
 		p.t.Fatalf("providertest: generate the OIDC signing key: %v", err)
 	}
 	p.oidc = &oidcState{key: key}
+	if p.opts.OIDC.ForeignKey {
+		if p.oidc.foreign, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			p.t.Fatalf("providertest: generate the foreign signing key: %v", err)
+		}
+	}
 	if !p.opts.OIDC.RFC8414Only {
 		mux.HandleFunc("/.well-known/openid-configuration", p.handleMetadata)
 	}
@@ -95,24 +114,49 @@ func (p *Provider) handleJWKS(w http.ResponseWriter, _ *http.Request) {
 	}}})
 }
 
+// SetIDTokenClaims adds claims to (or replaces claims of) the id_tokens
+// issued from now on, as a user whose profile changed.
+func (p *Provider) SetIDTokenClaims(claims map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.oidc.claims = maps.Clone(claims)
+}
+
 // idTokenLocked returns a signed id_token for a grant of scopes, or ""
 // when the stand-in is not OpenID Connect or openid was not asked for.
-func (p *Provider) idTokenLocked(scopes []string) string {
+// It carries Options.UserInfo's claims (with SetIDTokenClaims' over them)
+// and nonce when it is not empty. p.mu is held.
+func (p *Provider) idTokenLocked(scopes []string, nonce string) string {
 	if p.oidc == nil || !slices.Contains(scopes, "openid") {
 		return ""
 	}
+	o := p.opts.OIDC
 	aud := p.opts.ClientID
-	if p.opts.OIDC.Audience != "" {
-		aud = p.opts.OIDC.Audience
+	if o.Audience != "" {
+		aud = o.Audience
 	}
-	sub, _ := p.opts.UserInfo["sub"].(string)
 	now := p.opts.Now()
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
-		"iss": p.Issuer(), "sub": sub, "aud": aud,
-		"iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(),
-	})
+	exp := now.Add(10 * time.Minute)
+	if o.Expired {
+		exp = now.Add(-time.Minute)
+	}
+	claims := jwt.MapClaims{}
+	maps.Copy(claims, p.opts.UserInfo)
+	maps.Copy(claims, p.oidc.claims)
+	claims["iss"], claims["aud"], claims["iat"], claims["exp"] = p.Issuer(), aud, now.Unix(), exp.Unix()
+	if o.Nonce != "" {
+		nonce = o.Nonce
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = oidcKeyID
-	signed, err := tok.SignedString(p.oidc.key)
+	key := p.oidc.key
+	if p.oidc.foreign != nil {
+		key = p.oidc.foreign
+	}
+	signed, err := tok.SignedString(key)
 	if err != nil {
 		p.t.Errorf("providertest: sign the id_token: %v", err)
 		return ""

@@ -190,6 +190,7 @@ type Provider struct {
 
 type codeGrant struct {
 	clientID, redirectURI, challenge string
+	nonce                            string // the authorize request's OpenID Connect nonce
 	scopes                           []string
 	expires                          time.Time
 	used                             bool
@@ -610,6 +611,7 @@ func (p *Provider) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		clientID:    q.Get("client_id"),
 		redirectURI: redirectURI,
 		challenge:   challenge,
+		nonce:       q.Get("nonce"),
 		scopes:      granted,
 		expires:     p.opts.Now().Add(p.opts.CodeTTL),
 		family:      p.family,
@@ -820,7 +822,7 @@ func (p *Provider) grantCode(w http.ResponseWriter, form url.Values, clientID st
 		return
 	}
 	p.exchanges.Add(1)
-	p.issueLocked(w, g.family, g.scopes, !p.opts.NoRefreshTokens, p.opts.Quirks.NestUnder, p.opts.GrantFields)
+	p.issueLocked(w, g.family, g.scopes, !p.opts.NoRefreshTokens, p.opts.Quirks.NestUnder, p.opts.GrantFields, g.nonce)
 }
 
 // grantRefresh redeems a refresh token. There is one registered client,
@@ -867,10 +869,10 @@ func (p *Provider) grantRefresh(w http.ResponseWriter, form url.Values) {
 	p.refreshes.Add(1)
 	if p.opts.RotateRefreshTokens {
 		rt.rotated = true
-		p.issueLocked(w, rt.family, scopes, true, p.refreshNest(), nil)
+		p.issueLocked(w, rt.family, scopes, true, p.refreshNest(), nil, "")
 		return
 	}
-	p.issueLocked(w, rt.family, scopes, false, p.refreshNest(), nil)
+	p.issueLocked(w, rt.family, scopes, false, p.refreshNest(), nil, "")
 }
 
 func (p *Provider) grantClientCredentials(w http.ResponseWriter, form url.Values) {
@@ -889,7 +891,7 @@ func (p *Provider) grantClientCredentials(w http.ResponseWriter, form url.Values
 	}
 	p.family++
 	p.clientCreds.Add(1)
-	p.issueLocked(w, p.family, scopes, false, p.opts.Quirks.NestUnder, nil)
+	p.issueLocked(w, p.family, scopes, false, p.opts.Quirks.NestUnder, nil, "")
 }
 
 // refreshNest is the key refresh responses nest the token under.
@@ -902,8 +904,10 @@ func (p *Provider) refreshNest() string {
 
 // issueLocked mints an access token (and a refresh token) in family and
 // writes the token response in the configured shape, nested under nest
-// when that is set, with the extra fields at its top level. p.mu is held.
-func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []string, withRefresh bool, nest string, extra map[string]any) {
+// when that is set, with the extra fields at its top level; an id_token
+// (OpenID Connect stand-in, openid granted) carries nonce when it is not
+// empty. p.mu is held.
+func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []string, withRefresh bool, nest string, extra map[string]any, nonce string) {
 	at := randomToken("at")
 	a := &accessToken{family: family, scopes: scopes}
 	if p.opts.AccessTokenTTL > 0 {
@@ -923,7 +927,7 @@ func (p *Provider) issueLocked(w http.ResponseWriter, family int, scopes []strin
 		p.refresh[rt] = &refreshToken{family: family, scopes: scopes}
 		fields["refresh_token"] = rt
 	}
-	if idt := p.idTokenLocked(scopes); idt != "" {
+	if idt := p.idTokenLocked(scopes, nonce); idt != "" {
 		fields["id_token"] = idt
 	}
 	if len(scopes) > 0 {
