@@ -112,6 +112,7 @@ const crashAPIKey = "crash-api-key-0123456789"
 func newCrashRig(t *testing.T, bin, backend string) *crashRig {
 	t.Helper()
 	r := &crashRig{t: t, bin: bin, dir: t.TempDir(), backend: backend}
+	t.Cleanup(r.kill)
 	port := freePort(t)
 	r.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	r.idp = providertest.New(t, providertest.Options{
@@ -181,6 +182,9 @@ func (r *crashRig) start() {
 	defer logf.Close()
 	cmd := exec.Command(r.bin, "serve", "-c", r.cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// A test binary that dies (a timeout, a signal) takes the engine with
+	// it; a failing test stops it in its cleanup.
+	cmd.SysProcAttr = redistest.ProcAttr()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,9 @@ package redistest
 
 import "syscall"
 
-// procAttr makes the kernel kill redis-server when the test binary dies,
-// even if it never reaches Main or a cleanup.
-func procAttr() *syscall.SysProcAttr {
+// ProcAttr makes the kernel kill a process a test starts (redis-server,
+// an engine) when the test binary dies, even if it never reaches Main or a
+// cleanup.
+func ProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }

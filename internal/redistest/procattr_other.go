@@ -4,6 +4,6 @@ package redistest
 
 import "syscall"
 
-// procAttr has no parent-death signal outside Linux; Main and test
-// cleanups stop the servers there.
-func procAttr() *syscall.SysProcAttr { return nil }
+// ProcAttr has no parent-death signal outside Linux; Main and test
+// cleanups stop the processes there.
+func ProcAttr() *syscall.SysProcAttr { return nil }

@@ -273,7 +273,7 @@ func (s *Server) launch(port int) error {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = s.dir
-	cmd.SysProcAttr = procAttr()
+	cmd.SysProcAttr = ProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run redis-server: %w", err)
 	}
