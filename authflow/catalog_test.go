@@ -152,3 +152,80 @@ func TestTenantCatalogEntriesTakeConnectionVariables(t *testing.T) {
 		t.Fatalf("%d tenant templates, want okta, auth0, keycloak, zendesk, shopify and gitea", tenants)
 	}
 }
+
+// catalogScopeSamples are real scopes of some templates, each of which
+// their allowed_scopes must accept.
+var catalogScopeSamples = map[string][]string{
+	"google":     {"https://www.googleapis.com/auth/drive.readonly", "https://www.googleapis.com/auth/gmail.send", "https://mail.google.com/", "profile"},
+	"github":     {"repo", "read:org", "user:email", "admin:repo_hook", "workflow"},
+	"slack":      {"channels:read", "chat:write", "users:read.email", "im:history", "identity.basic"},
+	"microsoft":  {"User.Read", "Mail.Send", "Files.ReadWrite.All", "Calendars.ReadWrite", "https://graph.microsoft.com/.default"},
+	"atlassian":  {"read:jira-work", "write:confluence-content", "manage:jira-project"},
+	"shopify":    {"read_products", "write_orders"},
+	"patreon":    {"identity[email]", "campaigns.members[email]"},
+	"salesforce": {"api", "refresh_token", "chatter_api"},
+	"x":          {"tweet.read", "offline.access"},
+}
+
+// TestCatalogScopePatterns: every template that sends scopes carries
+// allowed_scopes; its default scopes pass them, the samples above pass
+// them, and a scope outside them is refused with a *ScopeError whose
+// message names the scope and the expected patterns.
+func TestCatalogScopePatterns(t *testing.T) {
+	for sample := range catalogScopeSamples {
+		if _, ok := catalog.Lookup(sample); !ok {
+			t.Errorf("sample for %s, which is not in the catalog", sample)
+		}
+	}
+	checked := 0
+	defer func() {
+		if checked < 50 {
+			t.Errorf("only %d templates with scope patterns checked", checked)
+		}
+	}()
+	for _, id := range catalog.IDs() {
+		tmpl, err := config.CatalogProvider(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sendsScopes := false
+		for _, v := range tmpl.OAuth2.AuthorizeRequest.Params {
+			sendsScopes = sendsScopes || strings.Contains(v, "<<scopes>>")
+		}
+		if !sendsScopes {
+			// The provider takes its scopes from the app's settings.
+			continue
+		}
+		if len(tmpl.OAuth2.AllowedScopes) == 0 {
+			t.Errorf("%s: sends scopes but has no allowed_scopes", id)
+			continue
+		}
+		checked++
+		tmpl.ClientID, tmpl.ClientSecret = "dummy-id", "dummy-secret"
+		if tmpl.NeedsDiscovery() {
+			tmpl.OAuth2.Issuer = ""
+		}
+		p, err := Compile(tmpl, "https://engine.example/oauth/callback")
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		if _, err := p.Scopes(tmpl.OAuth2.DefaultScopes); err != nil {
+			t.Errorf("%s: default scopes refused: %v", id, err)
+		}
+		for _, s := range catalogScopeSamples[id] {
+			if _, err := p.Scopes([]string{s}); err != nil {
+				t.Errorf("%s: real scope refused: %v", id, err)
+			}
+		}
+		const bad = "not/a/scope"
+		_, err = p.Scopes([]string{bad})
+		se, ok := errors.AsType[*ScopeError](err)
+		if !ok || se.Scope != bad {
+			t.Errorf("%s: scope %q gave %v, want a *ScopeError naming it", id, bad, err)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, `"`+bad+`"`) || !strings.Contains(msg, "expected patterns: "+tmpl.OAuth2.AllowedScopes[0]) {
+			t.Errorf("%s: error %q does not name the scope and the expected patterns", id, msg)
+		}
+	}
+}

@@ -72,14 +72,29 @@ type ScopeError struct {
 	// provider's scope delimiter: it would reach the provider as several
 	// scopes that were never matched against allowed_scopes one by one.
 	Delimiter string
+	// Allowed are the provider's allowed scope patterns, which the scope
+	// matched none of.
+	Allowed []string
 }
 
-// Error names the refused scope and the provider.
+// maxPatternsShown bounds the patterns a ScopeError lists.
+const maxPatternsShown = 24
+
+// Error names the refused scope and the provider, and the expected
+// patterns.
 func (e *ScopeError) Error() string {
 	if e.Delimiter != "" {
 		return fmt.Sprintf("scope %q contains the scope delimiter %q of provider %q: request each scope as its own list item", e.Scope, e.Delimiter, e.Provider)
 	}
-	return fmt.Sprintf("scope %q is not allowed for provider %q", e.Scope, e.Provider)
+	msg := fmt.Sprintf("scope %q is not allowed for provider %q", e.Scope, e.Provider)
+	if len(e.Allowed) > 0 {
+		shown, more := e.Allowed, ""
+		if len(shown) > maxPatternsShown {
+			shown, more = shown[:maxPatternsShown], fmt.Sprintf(" and %d more", len(e.Allowed)-maxPatternsShown)
+		}
+		msg += fmt.Sprintf(" (expected patterns: %s%s)", strings.Join(shown, " "), more)
+	}
+	return msg
 }
 
 // Compile turns one config.Provider into a Provider. redirectURI is
@@ -282,7 +297,7 @@ func (p *Provider) Scopes(requested []string) ([]string, error) {
 			continue
 		}
 		if !p.allowed(s) {
-			return nil, &ScopeError{Provider: p.id, Scope: s}
+			return nil, &ScopeError{Provider: p.id, Scope: s, Allowed: p.allowedScopes}
 		}
 		out = append(out, s)
 	}

@@ -626,7 +626,7 @@ func TestConfigProvidersWinOverRuntimeProviders(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := h.authorize("ada-"+tc.provider, tc.provider, "read")
+			got := h.authorize("ada-"+tc.provider, tc.provider, "read:user")
 			if !strings.HasPrefix(got.URL, tc.idp.AuthorizeEndpoint()+"?") {
 				t.Errorf("authorize %s went to %s, want %s", tc.provider, got.URL, tc.idp.AuthorizeEndpoint())
 			}

@@ -156,3 +156,41 @@ func TestServiceTokensPerScopeSetAreBounded(t *testing.T) {
 		t.Fatal("the newest scope set's token was not kept")
 	}
 }
+
+// TestCatalogScopePatternsRefuseAtAuthorize: a catalog template's own
+// allowed_scopes (google, slack) refuse a scope outside them at authorize
+// with 400 scope_not_allowed naming the scope and the expected patterns,
+// and let the provider's real scopes through.
+func TestCatalogScopePatternsRefuseAtAuthorize(t *testing.T) {
+	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		path := filepath.Join(t.TempDir(), "engine.yaml")
+		yaml := "api:\n  development: true\n  public_url: " + h.srv.URL + "\nauth:\n  providers:\n" +
+			"    - provider_id: google\n      client_id: cid\n      client_secret: csecret\n" +
+			"    - provider_id: slack\n      client_id: cid\n      client_secret: csecret\n"
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := config.Load(path, config.WithEnvFile(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg.Auth.Providers
+	}})
+	for _, tt := range []struct{ provider, bad, pattern string }{
+		{"google", "https://evil.example.com/auth/drive", "https://www.googleapis.com/auth/*"},
+		{"google", "https://www.googleapis.com/auth/../admin/x", "https://www.googleapis.com/auth/*"},
+		{"slack", "admin-everything", "*:read"},
+	} {
+		var out apiErr
+		code := h.do("POST", "/v1/auth/authorize", authorizeBody("ada", tt.provider, tt.bad), &out)
+		if code != 400 || out.Name != "scope_not_allowed" || !strings.Contains(out.Message, fmt.Sprintf("%q", tt.bad)) ||
+			!strings.Contains(out.Message, "expected patterns:") || !strings.Contains(out.Message, tt.pattern) {
+			t.Errorf("%s %q: HTTP %d %+v, want 400 scope_not_allowed naming it and the patterns", tt.provider, tt.bad, code, out)
+		}
+	}
+	for provider, good := range map[string]string{"google": "https://www.googleapis.com/auth/calendar.readonly", "slack": "channels:history"} {
+		if start := h.authorize("ada", provider, good); start.Status != "pending" || !strings.Contains(start.URL, url.QueryEscape(good)) {
+			t.Errorf("%s %q: %+v, want a pending authorization asking for it", provider, good, start)
+		}
+	}
+}
