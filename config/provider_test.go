@@ -356,3 +356,27 @@ func TestMCPNeedsOnlyItsURL(t *testing.T) {
 		t.Fatalf("ParseProvider = %+v, %v; want a valid MCP provider that needs discovery", p, err)
 	}
 }
+
+// TestMetadataBaseURLEndpoint: a user-info, refresh or revocation
+// endpoint may start with a token metadata value that is a whole base URL
+// (<<metadata.instance_url>>/...); the token request, sent before there is
+// any metadata, may not.
+func TestMetadataBaseURLEndpoint(t *testing.T) {
+	raw := func(block string) map[string]any {
+		o := map[string]any{
+			"authorize_request": map[string]any{"endpoint": "https://id.example.com/authorize"},
+			"token_request":     map[string]any{"endpoint": "https://id.example.com/token"},
+		}
+		o[block] = map[string]any{"endpoint": "<<metadata.instance_url>>/services/oauth2/userinfo"}
+		return map[string]any{"id": "sf", "client_id": "c", "client_secret": "s", "oauth2": o}
+	}
+	for _, block := range []string{"user_info_request", "refresh_token_request", "revocation_request"} {
+		if _, _, err := ParseProvider(raw(block), ""); err != nil {
+			t.Errorf("%s: %v", block, err)
+		}
+	}
+	fields := fieldsOf(t, func() error { _, _, err := ParseProvider(raw("token_request"), ""); return err }())
+	if !hasField(fields, "oauth2.token_request.endpoint", "must be an absolute") {
+		t.Errorf("token_request from metadata: %v, want refused", fields)
+	}
+}

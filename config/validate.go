@@ -463,7 +463,16 @@ func validateRequest(q Request, p string, kind requestKind, needEndpoint bool, r
 			r.errorf(p+".endpoint", "is required")
 		}
 	default:
-		if msg := checkHTTPURL(placeholderRE.ReplaceAllString(q.Endpoint, "x")); msg != "" {
+		endpoint := q.Endpoint
+		if rest, ok := strings.CutPrefix(endpoint, "<<metadata."); ok && kind != kindAuthorize && kind != kindToken {
+			// A token's metadata value that is a whole base URL
+			// (Salesforce's instance_url); the engine checks the rendered
+			// URL when it sends the request.
+			if _, after, ok := strings.Cut(rest, ">>"); ok {
+				endpoint = "https://metadata.example" + after
+			}
+		}
+		if msg := checkHTTPURL(placeholderRE.ReplaceAllString(endpoint, "x")); msg != "" {
 			r.errorf(p+".endpoint", "%s", msg)
 		}
 	}

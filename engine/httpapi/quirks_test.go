@@ -243,3 +243,38 @@ func checkMetadata(t *testing.T, family string, tmpl config.Provider, a authResp
 		}
 	}
 }
+
+// TestSalesforceUserInfoAtInstanceURL: the salesforce template asks the
+// user info of the org's own host, the instance_url of the token response
+// (<<metadata.instance_url>>), not of the login host.
+func TestSalesforceUserInfoAtInstanceURL(t *testing.T) {
+	tmpl, err := config.CatalogProvider("salesforce")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tmpl.OAuth2.UserInfoRequest.Endpoint; got != "<<metadata.instance_url>>/services/oauth2/userinfo" {
+		t.Fatalf("salesforce user_info_request.endpoint = %q", got)
+	}
+	var idp *providertest.Provider
+	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+		idp = providertest.New(t, standInFor(tmpl, redirect, h.clock.Now))
+		// The org's host is the stand-in; the login host is not asked
+		// for user info.
+		idp.SetGrantFields(map[string]any{"instance_url": idp.URL()})
+		p := pointAt(tmpl, idp)
+		ui := *p.OAuth2.UserInfoRequest
+		ui.Endpoint = tmpl.OAuth2.UserInfoRequest.Endpoint
+		p.OAuth2.UserInfoRequest = &ui
+		return []config.Provider{p}
+	}})
+	done := h.connect(idp, "ada", "salesforce")
+	if done.Context.Metadata["instance_url"] != idp.URL() || done.Context.UserInfo["email"] != "ada@example.com" {
+		t.Fatalf("context = %+v, want the instance_url and the user info asked of it", done.Context)
+	}
+	if n := idp.Counts().UserInfo; n != 1 {
+		t.Errorf("the org's user-info endpoint was asked %d times, want 1", n)
+	}
+	if v := idp.Violations(); len(v) > 0 {
+		t.Fatalf("stand-in violations: %v", v)
+	}
+}

@@ -42,6 +42,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -259,6 +260,9 @@ func New(t testing.TB, opts Options) *Provider {
 	mux.HandleFunc("/authorize", p.handleAuthorize)
 	mux.HandleFunc("/token", p.handleToken)
 	mux.HandleFunc("/userinfo", p.handleUserInfo)
+	// Salesforce's path, for templates that build it on the token's
+	// instance_url.
+	mux.HandleFunc("/services/oauth2/userinfo", p.handleUserInfo)
 	p.setupOIDC(mux)
 	mux.HandleFunc("/revoke", p.handleRevoke)
 	p.srv = httptest.NewServer(mux)
@@ -274,6 +278,15 @@ func (p *Provider) AuthorizeEndpoint() string { return p.srv.URL + "/authorize" 
 
 // TokenEndpoint is the token endpoint's URL.
 func (p *Provider) TokenEndpoint() string { return p.srv.URL + "/token" }
+
+// SetGrantFields replaces Options.GrantFields for the code exchanges
+// from now on (a field naming the stand-in's own URL, known only once it
+// runs).
+func (p *Provider) SetGrantFields(fields map[string]any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.opts.GrantFields = maps.Clone(fields)
+}
 
 // UserInfoEndpoint is the user-info endpoint's URL.
 func (p *Provider) UserInfoEndpoint() string { return p.srv.URL + "/userinfo" }
