@@ -16,17 +16,13 @@ import (
 	"github.com/authengine/authengine/internal/providertest"
 )
 
-// TestScopeDelimiterSmugglingPastAllowedScopes: with the built-in github
-// template (scopes joined with ",") and allowed_scopes ["read:*"], the
-// scope "read:user,delete_repo,admin:org" matched "read:*" whole and
-// reached GitHub as three scopes. A requested scope holding the
-// provider's delimiter is refused; each scope is checked on its own.
-func TestScopeDelimiterSmugglingPastAllowedScopes(t *testing.T) {
-	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
+// yamlProvidersHarness is a harness whose providers are the entries of
+// an engine.yaml auth.providers list, loaded as the engine loads them.
+func yamlProvidersHarness(t *testing.T, entries string) *harness {
+	t.Helper()
+	return newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
 		path := filepath.Join(t.TempDir(), "engine.yaml")
-		yaml := "api:\n  development: true\n  public_url: " + h.srv.URL + "\nauth:\n  providers:\n" +
-			"    - id: gh\n      provider_id: github\n      client_id: cid\n      client_secret: csecret\n" +
-			"      oauth2:\n        allowed_scopes: [\"read:*\"]\n"
+		yaml := "api:\n  development: true\n  public_url: " + h.srv.URL + "\nauth:\n  providers:\n" + entries
 		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -36,6 +32,16 @@ func TestScopeDelimiterSmugglingPastAllowedScopes(t *testing.T) {
 		}
 		return cfg.Auth.Providers
 	}})
+}
+
+// TestScopeDelimiterSmugglingPastAllowedScopes: with the built-in github
+// template (scopes joined with ",") and allowed_scopes ["read:*"], the
+// scope "read:user,delete_repo,admin:org" matched "read:*" whole and
+// reached GitHub as three scopes. A requested scope holding the
+// provider's delimiter is refused; each scope is checked on its own.
+func TestScopeDelimiterSmugglingPastAllowedScopes(t *testing.T) {
+	h := yamlProvidersHarness(t, "    - id: gh\n      provider_id: github\n      client_id: cid\n      client_secret: csecret\n"+
+		"      oauth2:\n        allowed_scopes: [\"read:*\"]\n")
 
 	refused := []struct {
 		name   string
@@ -162,20 +168,8 @@ func TestServiceTokensPerScopeSetAreBounded(t *testing.T) {
 // with 400 scope_not_allowed naming the scope and the expected patterns,
 // and let the provider's real scopes through.
 func TestCatalogScopePatternsRefuseAtAuthorize(t *testing.T) {
-	h := newHarness(t, harnessOptions{providers: func(h *harness, redirect string) []config.Provider {
-		path := filepath.Join(t.TempDir(), "engine.yaml")
-		yaml := "api:\n  development: true\n  public_url: " + h.srv.URL + "\nauth:\n  providers:\n" +
-			"    - provider_id: google\n      client_id: cid\n      client_secret: csecret\n" +
-			"    - provider_id: slack\n      client_id: cid\n      client_secret: csecret\n"
-		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, _, err := config.Load(path, config.WithEnvFile(""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg.Auth.Providers
-	}})
+	h := yamlProvidersHarness(t, "    - provider_id: google\n      client_id: cid\n      client_secret: csecret\n"+
+		"    - provider_id: slack\n      client_id: cid\n      client_secret: csecret\n")
 	for _, tt := range []struct{ provider, bad, pattern string }{
 		{"google", "https://evil.example.com/auth/drive", "https://www.googleapis.com/auth/*"},
 		{"google", "https://www.googleapis.com/auth/../admin/x", "https://www.googleapis.com/auth/*"},
