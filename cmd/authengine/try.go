@@ -88,6 +88,7 @@ func tryProvider(ctx context.Context, o *options, stdout, stderr io.Writer) erro
 		return usageError{fmt.Sprintf("provider %q uses grant_type %s; --client-credentials is for client_credentials providers: leave it out", id, pc.OAuth2.GrantType)}
 	}
 	t := &tryRun{out: stdout, id: id, cfg: l.cfg, pc: pc, opts: o.try, user: tryUser()}
+	t.secret(pc.ClientSecret)
 	if o.try.engineURL == "" {
 		te, err := startTryEngine(ctx, l, o.try.verbose, stderr)
 		if err != nil {
@@ -429,6 +430,25 @@ type tryRun struct {
 	local *engine.Engine
 
 	passed, failed int
+	// secrets are the values this run knows to be secret (the client
+	// secret, the access tokens handed out): a provider's error may quote
+	// them, and each is printed as its last 4 characters.
+	secrets []string
+}
+
+// secret records s as a value never to print whole.
+func (t *tryRun) secret(s string) {
+	if len(s) >= 4 && !slices.Contains(t.secrets, s) {
+		t.secrets = append(t.secrets, s)
+	}
+}
+
+// masked is s with every known secret masked.
+func (t *tryRun) masked(s string) string {
+	for _, v := range t.secrets {
+		s = strings.ReplaceAll(s, v, cmp.Or(engine.SecretHint(v), "****"))
+	}
+	return s
 }
 
 // compiled is the provider as the engine runs it (endpoints filled in
@@ -449,15 +469,15 @@ func (t *tryRun) compiled(ctx context.Context, l *loaded) *authflow.Provider {
 // its own line.
 func (t *tryRun) pass(step, format string, args ...any) {
 	t.passed++
-	fmt.Fprintf(t.out, "✓ %-12s %s\n", step, fmt.Sprintf(format, args...))
+	fmt.Fprintf(t.out, "✓ %-12s %s\n", step, t.masked(fmt.Sprintf(format, args...)))
 }
 
 func (t *tryRun) fail(step, what string, hints ...string) {
 	t.failed++
-	fmt.Fprintf(t.out, "✗ %-12s %s\n", step, what)
+	fmt.Fprintf(t.out, "✗ %-12s %s\n", step, t.masked(what))
 	for _, h := range hints {
 		if h != "" {
-			fmt.Fprintf(t.out, "  hint: %s\n", h)
+			fmt.Fprintf(t.out, "  hint: %s\n", t.masked(h))
 		}
 	}
 }
@@ -467,7 +487,7 @@ func (t *tryRun) skip(step, why string) {
 }
 
 func (t *tryRun) detail(name, format string, args ...any) {
-	fmt.Fprintf(t.out, "    %-14s %s\n", name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(t.out, "    %-14s %s\n", name, t.masked(fmt.Sprintf(format, args...)))
 }
 
 // summary ends the run: nil when every step passed.
@@ -521,6 +541,7 @@ func (t *tryRun) authorizationCode(ctx context.Context) {
 			"if the provider showed no error, authorize within --timeout (the engine keeps a flow for auth.flow_ttl)")
 		return
 	}
+	t.secret(flow.Context.Token)
 	t.pass("callback", "the provider sent the browser back with a code, and the engine redeemed it")
 	conn, ok := t.showToken(ctx, flow, t.user)
 	if !ok {
@@ -542,7 +563,7 @@ func (t *tryRun) cleanupConnection() {
 	defer cancel()
 	if conn, err := t.api.connection(ctx, t.id, t.user); err == nil && t.api.adminKey != "" {
 		if err := t.api.disconnect(ctx, conn.ID); err != nil {
-			fmt.Fprintf(t.out, "(could not disconnect the trial connection %s: %s)\n", conn.ID, safeText(err.Error()))
+			fmt.Fprintf(t.out, "(could not disconnect the trial connection %s: %s)\n", conn.ID, t.masked(safeText(err.Error())))
 		}
 	}
 }
@@ -741,6 +762,7 @@ func (t *tryRun) refreshStep(ctx context.Context, conn connectionInfo) (authoriz
 		t.fail("refresh", "the engine refreshed, but then handed out no token: "+safeText(errText(err, again.Reason)))
 		return authorization{}, false
 	}
+	t.secret(again.Context.Token)
 	changed := "a new access token"
 	if again.Context.Token == "" {
 		changed = "no access token"
@@ -825,6 +847,7 @@ func (t *tryRun) userInfoStep(ctx context.Context, token string, metadata map[st
 // fields, and a second fetch.
 func (t *tryRun) clientCredentials(ctx context.Context) {
 	first, err := t.api.authorize(ctx, t.id, "authengine-try", t.requested(), t.opts.variables)
+	t.secret(first.Context.Token)
 	if err == nil && first.Status != engine.StatusCompleted {
 		err = errors.New(errText(nil, first.Reason))
 	}
@@ -855,6 +878,7 @@ func (t *tryRun) clientCredentials(ctx context.Context) {
 		t.fail("fetch again", "the engine fetched a token, but then handed out none: "+safeText(errText(err, again.Reason)))
 		return
 	}
+	t.secret(again.Context.Token)
 	same := ""
 	if again.Context.Token == first.Context.Token {
 		same = " (the same token: the provider hands out one until it expires)"

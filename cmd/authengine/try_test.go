@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -347,4 +348,26 @@ func TestTryRunningEngine(t *testing.T) {
 	if o.code != 1 || !strings.Contains(o.stderr, "the address is in use") || !strings.Contains(o.stderr, "authengine try --engine "+base) {
 		t.Errorf("exit %d, stderr %q; want 1 pointing at --engine", o.code, o.stderr)
 	}
+}
+
+// A user-info endpoint whose error echoes the access token it refused
+// (some APIs quote it in error_description) gets the token printed
+// masked, never whole.
+func TestTryProviderErrorEchoingTheToken(t *testing.T) {
+	port := freePort(t)
+	idp := providertest.New(t, providertest.Options{AccessTokenTTL: time.Hour})
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_token", "error_description": "the token " + token + " is not valid here"})
+	}))
+	defer echo.Close()
+	p := idp.Config("hooli")
+	p.OAuth2.UserInfoRequest.Endpoint = echo.URL + "/userinfo"
+	p.OAuth2.UserInfoRequest.Triggers = config.Triggers{}
+	notOnGrant := strings.Replace(providerYAML(t, p), `"user_info_request":{`, `"user_info_request":{"triggers":{"on_token_grant":false},`, 1)
+	o := runTry(t, "hooli", "-c", tryConfigYAML(t, port, notOnGrant))
+	wantLines(t, o, 1, "✓ refresh", "✗ user info", "the provider answered HTTP 401 invalid_token: the token ****")
+	assertMasked(t, idp, o)
 }
