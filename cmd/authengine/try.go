@@ -31,6 +31,7 @@ import (
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/seal"
+	"github.com/authengine/authengine/internal/netguard"
 )
 
 // tryOptions are the flags of `authengine try`.
@@ -819,7 +820,7 @@ func (t *tryRun) userInfoStep(ctx context.Context, token string, metadata map[st
 	if values, err := p.ConnectionValues(t.opts.variables); err == nil {
 		p = p.WithConnection(values)
 	}
-	info, err := p.UserInfo(ctx, providerClient(), &authflow.Token{AccessToken: token, Extra: metadata})
+	info, err := p.UserInfo(ctx, t.providerClient(p), &authflow.Token{AccessToken: token, Extra: metadata})
 	if err != nil {
 		var pe *authflow.ProviderError
 		if errors.As(err, &pe) {
@@ -841,6 +842,18 @@ func (t *tryRun) userInfoStep(ctx context.Context, token string, metadata map[st
 	if t.failed == before {
 		t.pass("user info", "the provider answered: %s", jsonLine(info))
 	}
+}
+
+// providerClient is the client for try's own requests to p: as the
+// engine's, one that refuses private addresses when they are dialled for a
+// provider whose hosts an app's connection variable or the provider's own
+// token metadata decide (unless security.allow_private_endpoints).
+func (t *tryRun) providerClient(p *authflow.Provider) *http.Client {
+	c := providerClient()
+	if p.RemoteHosts() && !t.cfg.Security.AllowPrivateEndpoints {
+		c.Transport = netguard.Transport(c.Transport.(*http.Transport))
+	}
+	return c
 }
 
 // clientCredentials runs the client-credentials steps: a token, its

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authengine/authengine/authflow"
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/internal/providertest"
 )
@@ -370,4 +371,34 @@ func TestTryProviderErrorEchoingTheToken(t *testing.T) {
 	o := runTry(t, "hooli", "-c", tryConfigYAML(t, port, notOnGrant))
 	wantLines(t, o, 1, "✓ refresh", "✗ user info", "the provider answered HTTP 401 invalid_token: the token ****")
 	assertMasked(t, idp, o)
+}
+
+// try's own user-info call to a host the provider's token metadata
+// decides goes through the guard that refuses private addresses when they
+// are dialled, as the engine's does, unless allow_private_endpoints.
+func TestTryUserInfoGuardsRemoteHosts(t *testing.T) {
+	idp := providertest.New(t, providertest.Options{})
+	p := idp.Config("hooli")
+	p.OAuth2.UserInfoRequest.Endpoint = "<<metadata.instance_url>>/userinfo"
+	p.OAuth2.UserInfoRequest.Triggers = config.Triggers{}
+	cp, err := authflow.Compile(p, "http://127.0.0.1/oauth/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := map[string]any{"instance_url": idp.URL()}
+	for _, allow := range []bool{false, true} {
+		var out strings.Builder
+		cfg := config.Default()
+		cfg.Security.AllowPrivateEndpoints = allow
+		run := &tryRun{out: &out, id: "hooli", cfg: cfg, pc: p, provider: cp}
+		run.userInfoStep(context.Background(), "at_not_issued_by_the_stand_in", meta)
+		// The stand-in answers a token it did not issue with 401.
+		reached := strings.Contains(out.String(), "the provider answered HTTP 401")
+		if reached != allow {
+			t.Errorf("allow_private_endpoints %v: the call reached the private address: %v\n%s", allow, reached, out.String())
+		}
+		if !allow && !strings.Contains(out.String(), "✗ user info") {
+			t.Errorf("the refused call is not a failed step:\n%s", out.String())
+		}
+	}
 }
