@@ -44,7 +44,8 @@ func (e *Engine) startConnCache(opts ConnectionCacheOptions) {
 	if opts.Disabled {
 		size = 0
 	}
-	e.conns = conncache.New[cachedConn](conncache.Options{MaxEntries: size, MaxAge: opts.MaxAge})
+	// MaxAge runs on the engine's clock, as the refresh margin does.
+	e.conns = conncache.New[cachedConn](conncache.Options{MaxEntries: size, MaxAge: opts.MaxAge, Now: e.now})
 	feed, ok := e.store.(store.ConnectionFeed)
 	if !ok || size <= 0 {
 		return

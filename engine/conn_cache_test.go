@@ -109,6 +109,37 @@ func TestDisabledConnectionCacheReadsTheStore(t *testing.T) {
 	}
 }
 
+// TestConnectionCacheMaxAgeRunsOnTheEngineClock: store.cache.max_age
+// is measured on the engine's clock, the one the refresh margin reads: an
+// entry older than it by that clock is read from the store again.
+func TestConnectionCacheMaxAgeRunsOnTheEngineClock(t *testing.T) {
+	a := newRig(t, rigOptions{})
+	a.connect("ada")
+	e, err := New(Options{Providers: a.opts.Providers, Store: a.st, Sealer: a.opts.Sealer, Now: a.clock.Now,
+		PublicURL: a.opts.PublicURL, AllowPrivateEndpoints: true, HTTPClient: a.opts.HTTPClient,
+		ConnectionCache: ConnectionCacheOptions{MaxAge: 10 * time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	hits := func() int { return int(testutil.ToFloat64(e.metrics.connCache.hits)) }
+	authorize := func(what string) {
+		t.Helper()
+		got, err := e.Authorize(context.Background(), AuthorizeRequest{UserID: "ada", ProviderID: "hooli"})
+		mustComplete(t, what, got, err)
+	}
+	authorize("first authorize")
+	authorize("second authorize")
+	if hits() != 1 {
+		t.Fatalf("second authorize: %d cache hits, want 1", hits())
+	}
+	a.clock.Advance(11 * time.Minute) // past max_age, far from the refresh margin
+	authorize("authorize past max_age")
+	if hits() != 1 {
+		t.Fatalf("authorize past max_age: %d cache hits, want still 1 (the entry is older than max_age)", hits())
+	}
+}
+
 // TestConnectionCacheOnRedisLeavesNoGoroutine: an engine whose cache
 // watches a Redis store's change feed (its subscription and heartbeat)
 // leaves no goroutine once the engine and the store are closed.
