@@ -121,8 +121,9 @@ func (d *decoder) slice(path string, raw any, v reflect.Value) {
 		return
 	}
 	out := reflect.MakeSlice(v.Type(), len(items), len(items))
+	paths := elemPaths(path, items)
 	for i, item := range items {
-		p := elemPath(path, items, i)
+		p := paths[i]
 		e := out.Index(i)
 		if e.Kind() == reflect.Struct && d.preset != nil {
 			d.preset(p, e)

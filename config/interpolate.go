@@ -108,8 +108,9 @@ func (rs resolver) interpolateRoot(root map[string]any, r *report) map[string]an
 			}
 			base := keyPath(k, sk)
 			resolved := make([]any, len(items))
+			paths := elemPaths(base, items)
 			for i, item := range items {
-				p := elemPath(base, items, i)
+				p := paths[i]
 				sev := sevError
 				if m, ok := item.(map[string]any); ok && !rawEnabled(rs, p, m) {
 					sev = sevWarning
@@ -153,8 +154,9 @@ func (rs resolver) walk(path string, v any, sev severity, r *report) any {
 		return out
 	case []any:
 		out := make([]any, len(t))
+		paths := elemPaths(path, t)
 		for i, e := range t {
-			out[i] = rs.walk(elemPath(path, t, i), e, sev, r)
+			out[i] = rs.walk(paths[i], e, sev, r)
 		}
 		return out
 	default:

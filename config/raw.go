@@ -24,6 +24,18 @@ func elemPath(path string, list []any, i int) string {
 	return path + "[" + strconv.Itoa(i) + "]"
 }
 
+// elemPaths returns elemPath of every element of list, counting the ids
+// once (elemPath alone looks at every other element).
+func elemPaths(path string, list []any) []string {
+	ids := make([]string, len(list))
+	for i, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			ids[i], _ = scalarString(m["id"])
+		}
+	}
+	return listPaths(path, ids)
+}
+
 // sharedID reports whether another element of list has the id id: both
 // are then named by position, as auth.providers[<id>] would name either.
 func sharedID(list []any, i int, id string) bool {
