@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/authengine/authengine/config"
@@ -89,6 +90,18 @@ func secretRoutingChanges(before, after config.Provider) []string {
 		}
 		if !maps.Equal(was.Headers, r.Headers) {
 			out = append(out, b.path+".headers")
+		}
+	}
+	// A connection variable's pattern decides which hosts an app's value
+	// may make the endpoints send to (a fixed value shows in the endpoints
+	// above): widening one, or adding one, moves the secret as an endpoint
+	// does.
+	oldVars, newVars := before.OAuth2.ConnectionVariables, after.OAuth2.ConnectionVariables
+	for _, name := range slices.Sorted(maps.Keys(newVars)) {
+		was, ok := oldVars[name]
+		now := newVars[name]
+		if !ok || was.Pattern != now.Pattern {
+			out = append(out, "oauth2.connection_variables."+name)
 		}
 	}
 	return out

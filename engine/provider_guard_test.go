@@ -10,9 +10,13 @@ import (
 func TestSecretRoutingChanges(t *testing.T) {
 	base := func() config.Provider {
 		return config.Provider{ID: "acme", ClientID: "tenant1", ClientSecret: "s", OAuth2: config.OAuth2{
-			AuthorizeRequest: &config.Request{Endpoint: "https://acme.example/authorize", Params: map[string]string{"response_type": "code"}},
-			TokenRequest:     &config.Request{Endpoint: "https://<<client_id>>.acme.example/token", AuthMethod: "client_secret_basic", Method: "POST"},
-			UserInfoRequest:  &config.Request{Endpoint: "https://api.acme.example/me", AuthMethod: "bearer_access_token"},
+			AuthorizeRequest:  &config.Request{Endpoint: "https://acme.example/authorize", Params: map[string]string{"response_type": "code"}},
+			TokenRequest:      &config.Request{Endpoint: "https://<<client_id>>.acme.example/token", AuthMethod: "client_secret_basic", Method: "POST"},
+			UserInfoRequest:   &config.Request{Endpoint: "https://api.acme.example/me", AuthMethod: "bearer_access_token"},
+			RevocationRequest: &config.Request{Endpoint: "https://<<connection.tenant>>.acme.example/revoke"},
+			ConnectionVariables: map[string]config.ConnectionVariable{
+				"tenant": {Pattern: "[a-z0-9-]+", Example: "tenant1"},
+			},
 		}}
 	}
 	tests := []struct {
@@ -47,6 +51,18 @@ func TestSecretRoutingChanges(t *testing.T) {
 			p.OAuth2.UserInfoRequest.Headers = map[string]string{"X-Token": "<<access_token>>"}
 		}, []string{"oauth2.token_request.auth_method", "oauth2.token_request.params", "oauth2.user_info_request.headers"}},
 		{"the built-in template", func(p *config.Provider) { p.ProviderID = "github" }, []string{"provider_id"}},
+		{"a connection variable's description is not a change", func(p *config.Provider) {
+			p.OAuth2.ConnectionVariables["tenant"] = config.ConnectionVariable{Pattern: "[a-z0-9-]+", Example: "tenant1", Description: "the tenant"}
+		}, nil},
+		{"a connection variable's pattern widened", func(p *config.Provider) {
+			p.OAuth2.ConnectionVariables["tenant"] = config.ConnectionVariable{Pattern: "[^ ]+", Example: "tenant1"}
+		}, []string{"oauth2.connection_variables.tenant"}},
+		{"a connection variable's fixed value", func(p *config.Provider) {
+			p.OAuth2.ConnectionVariables["tenant"] = config.ConnectionVariable{Pattern: "[a-z0-9-]+", Example: "tenant1", Value: "evil"}
+		}, []string{"oauth2.revocation_request.endpoint"}},
+		{"a new connection variable", func(p *config.Provider) {
+			p.OAuth2.ConnectionVariables["region"] = config.ConnectionVariable{Pattern: "[a-z]+", Example: "eu"}
+		}, []string{"oauth2.connection_variables.region"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
