@@ -97,6 +97,7 @@ func tryProvider(ctx context.Context, o *options, stdout, stderr io.Writer) erro
 		}
 		defer te.stop()
 		t.api, t.local = te.api, te.engine
+		t.guarded = slices.Contains(te.guarded, id)
 		fmt.Fprintf(stdout, "engine      in-process at %s (a temporary store: nothing is kept)\n", te.api.base)
 		if !cc && !localURL(l.cfg.API.PublicURL) {
 			fmt.Fprintf(stdout, "note        the provider sends the browser to %s, which must reach this machine; for a deployed engine use --engine %s\n",
@@ -161,7 +162,10 @@ func localURL(u string) bool {
 type tryEngine struct {
 	api    *engineAPI
 	engine *engine.Engine
-	stop   func()
+	// guarded are the providers the engine sends through the
+	// private-address guard (completed from remote metadata).
+	guarded []string
+	stop    func()
 }
 
 // startTryEngine assembles an engine on a copy of the configuration, as
@@ -242,9 +246,10 @@ func startTryEngine(ctx context.Context, l *loaded, verbose bool, stderr io.Writ
 	}
 	base := "http://" + net.JoinHostPort(host, strconv.Itoa(addrPort.Port))
 	return &tryEngine{
-		api:    &engineAPI{base: base, apiKey: apiKey, adminKey: adminKey, client: &http.Client{Timeout: 75 * time.Second}},
-		engine: inst.engine,
-		stop:   undo,
+		api:     &engineAPI{base: base, apiKey: apiKey, adminKey: adminKey, client: &http.Client{Timeout: 75 * time.Second}},
+		engine:  inst.engine,
+		guarded: inst.guarded,
+		stop:    undo,
 	}, nil
 }
 
@@ -429,6 +434,10 @@ type tryRun struct {
 	// local is the in-process engine (nil with --engine), which shows the
 	// refresh token, token type and id token it mapped, masked.
 	local *engine.Engine
+	// guarded: the provider's endpoints came partly from remote metadata
+	// (an issuer's discovery document on another host), so try's own
+	// requests go through the private-address guard, as the engine's do.
+	guarded bool
 
 	passed, failed int
 	// secrets are the values this run knows to be secret (the client
@@ -460,9 +469,11 @@ func (t *tryRun) compiled(ctx context.Context, l *loaded) *authflow.Provider {
 	}
 	// Providers given by an issuer are completed from their metadata, as
 	// check does.
-	if _, err := resolveProviders(ctx, l.cfg, l.providers, nil, slog.New(slog.DiscardHandler)); err != nil {
+	found, err := resolveProviders(ctx, l.cfg, l.providers, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
 		return nil
 	}
+	t.guarded = slices.Contains(found.guarded, t.id)
 	return l.providers[t.id]
 }
 
@@ -846,11 +857,12 @@ func (t *tryRun) userInfoStep(ctx context.Context, token string, metadata map[st
 
 // providerClient is the client for try's own requests to p: as the
 // engine's, one that refuses private addresses when they are dialled for a
-// provider whose hosts an app's connection variable or the provider's own
-// token metadata decide (unless security.allow_private_endpoints).
+// provider whose hosts an app's connection variable, the provider's own
+// token metadata or a remote discovery document decide (unless
+// security.allow_private_endpoints).
 func (t *tryRun) providerClient(p *authflow.Provider) *http.Client {
 	c := providerClient()
-	if p.RemoteHosts() && !t.cfg.Security.AllowPrivateEndpoints {
+	if (t.guarded || p.RemoteHosts()) && !t.cfg.Security.AllowPrivateEndpoints {
 		c.Transport = netguard.Transport(c.Transport.(*http.Transport))
 	}
 	return c

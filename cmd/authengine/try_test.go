@@ -402,3 +402,24 @@ func TestTryUserInfoGuardsRemoteHosts(t *testing.T) {
 		}
 	}
 }
+
+// A provider completed from a remote discovery document (guarded) has
+// try's own user-info call guarded at dial time as well, even with static
+// endpoints.
+func TestTryUserInfoGuardsDiscoveredProviders(t *testing.T) {
+	idp := providertest.New(t, providertest.Options{})
+	p := idp.Config("hooli")
+	p.OAuth2.UserInfoRequest.Triggers = config.Triggers{}
+	cp, err := authflow.Compile(p, "http://127.0.0.1/oauth/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, guarded := range []bool{true, false} {
+		var out strings.Builder
+		run := &tryRun{out: &out, id: "hooli", cfg: config.Default(), pc: p, provider: cp, guarded: guarded}
+		run.userInfoStep(context.Background(), "at_not_issued_by_the_stand_in", nil)
+		if reached := strings.Contains(out.String(), "the provider answered HTTP 401"); reached == guarded {
+			t.Errorf("guarded %v: the call reached the private address: %v\n%s", guarded, reached, out.String())
+		}
+	}
+}

@@ -397,6 +397,10 @@ type instance struct {
 	keys *httpapi.Keys
 	// mcp are the MCP providers whose client metadata documents are served.
 	mcp []string
+	// guarded are the providers completed from remote metadata, whose
+	// requests go through the private-address guard (as assembled; a
+	// reload tells the engine, not this list).
+	guarded []string
 	// handler serves the main listener; admin and metrics serve
 	// api.admin_listen and telemetry.metrics.listen (nil when those are
 	// not set and their routes are on handler).
@@ -514,6 +518,7 @@ func assemble(ctx context.Context, l *loaded, log *slog.Logger, allowMissingKeys
 	api.SeparateAdmin = cfg.API.AdminListen != ""
 	api.NoAccessLog = !cfg.API.AccessLogEnabled()
 	inst.sealer, inst.keys, inst.mcp = sealer, httpapi.NewKeys(apiKeys, adminKeys), found.mcp
+	inst.guarded = found.guarded
 	api.Keys = inst.keys
 	api.RequestMetrics = httpapi.NewRequestMetrics(reg)
 	handler := httpapi.New(api)
