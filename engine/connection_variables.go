@@ -95,10 +95,13 @@ func (e *Engine) checkConnectionHosts(ctx context.Context, p *authflow.Provider)
 			continue
 		}
 		names := strings.Join(ep.Variables, ", ")
-		if _, blocked := errors.AsType[*netguard.BlockedError](err); blocked {
+		if be, blocked := errors.AsType[*netguard.BlockedError](err); blocked {
+			// The class only, not the address: a name's address is what
+			// this engine's resolver answered, which the app must not
+			// learn (it would map the engine's network).
 			return badRequest("invalid_connection_variable", fmt.Sprintf(
-				"connection variable %s of provider %q points the %s endpoint at a non-public address (%v); only public addresses are allowed (security.allow_private_endpoints: true lifts this)",
-				names, p.ID(), ep.Op, err))
+				"connection variable %s of provider %q points the %s endpoint at a non-public address (%s); only public addresses are allowed (security.allow_private_endpoints: true lifts this)",
+				names, p.ID(), ep.Op, be.Class))
 		}
 		return badRequest("invalid_connection_variable", fmt.Sprintf(
 			"connection variable %s of provider %q does not make the %s endpoint a usable URL: %v", names, p.ID(), ep.Op, err))

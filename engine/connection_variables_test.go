@@ -266,7 +266,8 @@ func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { r
 // TestConnectionVariablesCannotReachPrivateAddresses: a variable that
 // decides an endpoint's host is refused when the host is, or resolves to,
 // a loopback, private or link-local address, in every notation, before
-// any flow is stored; security.allow_private_endpoints lifts it.
+// any flow is stored, naming the address's class but not the address a
+// name resolved to; security.allow_private_endpoints lifts it.
 func TestConnectionVariablesCannotReachPrivateAddresses(t *testing.T) {
 	vars := map[string]config.ConnectionVariable{"base": {Pattern: `https?://[A-Za-z0-9.:\[\]-]+`, Example: "https://id.acme.example"}}
 	resolver := fixedResolver{"internal.tenants.test": "10.1.2.3", "metadata.tenants.test": "169.254.169.254"}
@@ -293,6 +294,12 @@ func TestConnectionVariablesCannotReachPrivateAddresses(t *testing.T) {
 			continue
 		}
 		wantRequestError(t, value, err, "invalid_connection_variable", 400, "connection variable base", class, "security.allow_private_endpoints")
+		// A name's address is the engine's resolver's answer: never told.
+		for _, addr := range resolver {
+			if strings.Contains(err.Error(), addr) && !strings.Contains(value, addr) {
+				t.Errorf("%s: the answer tells the address the name resolved to: %v", value, err)
+			}
+		}
 	}
 	if n := r.idp.Counts().Authorize; n != 0 {
 		t.Fatalf("the provider saw %d authorizations", n)
