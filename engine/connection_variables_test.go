@@ -341,6 +341,11 @@ func TestConnectionVariablesAreGuardedWhenConnecting(t *testing.T) {
 		if res.Status != store.FlowFailed || res.Kind != "token_exchange" {
 			t.Fatalf("callback: %+v, want failed token_exchange", res)
 		}
+		// The app learns the address's class, never what the engine's
+		// resolver answered.
+		if strings.Contains(res.Reason, "127.0.0.1") || strings.Contains(res.Reason, "::1") || !strings.Contains(res.Reason, "loopback") {
+			t.Fatalf("failure reason %q: want the address's class without the address", res.Reason)
+		}
 		if n := r.idp.Counts().CodeExchanges; n != 0 {
 			t.Fatalf("the code reached the provider %d times", n)
 		}

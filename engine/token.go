@@ -12,6 +12,7 @@ import (
 	"github.com/authengine/authengine/config"
 	"github.com/authengine/authengine/engine/events"
 	"github.com/authengine/authengine/engine/store"
+	"github.com/authengine/authengine/internal/netguard"
 )
 
 // userToken returns a fresh token of the user's connection (of the
@@ -713,6 +714,11 @@ func providerReason(err error) string {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "the provider did not answer in time"
+	}
+	if be, ok := errors.AsType[*netguard.BlockedError](err); ok {
+		// The class only: the address is what this engine's resolver
+		// answered, which apps must not learn.
+		return "the provider's address is not a public one (" + be.Class + "); security.allow_private_endpoints allows it"
 	}
 	if authflow.IsRetryable(err) {
 		return "the provider could not be reached"
