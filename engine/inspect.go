@@ -11,8 +11,9 @@ import (
 
 // TokenView is the token a connection holds as the engine mapped it from
 // the provider's answers, for an operator proving a provider's
-// configuration (`authengine try`): which fields were found, never their
-// values. Every secret is reduced to a SecretHint ("****wxyz").
+// configuration (`authengine try`): which token fields were found, each
+// secret reduced to a SecretHint ("****wxyz"), with the metadata and user
+// info an app would get in its context.
 type TokenView struct {
 	// AccessToken, RefreshToken and IDToken are SecretHints; "" when the
 	// provider's answer held none (as mapped by the response_map).
