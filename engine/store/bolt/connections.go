@@ -92,10 +92,12 @@ func (s *Store) UpdateConnectionEvents(ctx context.Context, id string, events []
 		out = next
 		return nil
 	})
+	// Announced even after an error: a commit that failed late may have
+	// reached the file, and a needless announcement costs one re-read.
+	s.feed.Changed(id)
 	if err != nil {
 		return store.Connection{}, err
 	}
-	s.feed.Changed(id)
 	return out, nil
 }
 
@@ -126,9 +128,7 @@ func (s *Store) DeleteConnectionEvents(ctx context.Context, id string, events []
 		}
 		return putEvents(tx, events, s.now())
 	})
-	if err == nil {
-		s.feed.Changed(id)
-	}
+	s.feed.Changed(id) // even after an error, as in UpdateConnectionEvents
 	return err
 }
 
