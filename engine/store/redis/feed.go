@@ -174,13 +174,14 @@ func (s *Store) feedReceive() {
 			f.mu.Lock()
 			again := f.subscribed || f.everSubscribed
 			f.subscribed, f.everSubscribed = true, true
+			// Up, after a down: whatever was announced before the
+			// subscription was made again may be incomplete. Under f.mu,
+			// so a feedDown deciding at the same time is applied after.
+			f.watchers.Restart()
 			f.mu.Unlock()
 			if again {
 				s.log.Info("redis store: connection changes re-subscribed; the engine empties what it keeps in memory")
 			}
-			// Up, after a down: whatever was announced before the
-			// subscription was made again may be incomplete.
-			f.watchers.Restart()
 		}
 	}
 }
@@ -199,11 +200,14 @@ func (s *Store) feedDown(what string, err error) {
 			f.subscribed = false
 		}
 	}
+	wasUp := f.watchers.Up()
+	// Under f.mu, as every change of the feed's state, so that a heartbeat
+	// seen before this down cannot bring the feed up after it.
+	f.watchers.SetUp(false)
 	f.mu.Unlock()
-	if f.watchers.Up() {
+	if wasUp {
 		s.log.Warn("redis store: connection changes are not coming through; the engine stops using what it keeps in memory until they are", "failed", what, "error", err)
 	}
-	f.watchers.SetUp(false)
 }
 
 // feedHeartbeatSeen records a heartbeat received ("<nonce> <seq>"), and
@@ -220,10 +224,9 @@ func (s *Store) feedHeartbeatSeen(payload string) {
 		return
 	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.seen = max(f.seen, seq)
-	back := f.subscribed && seq > f.downAt
-	f.mu.Unlock()
-	if back {
+	if f.subscribed && seq > f.downAt {
 		f.watchers.SetUp(true)
 	}
 }
