@@ -25,13 +25,15 @@ import (
 // changes them in the MULTI that writes the record, so they are exact at
 // every commit, whoever writes. On a store written before they existed
 // (no conncounts:built), the first count or listing builds them (the
-// engine's authengine_connections gauge asks at every scrape) in one MULTI under WATCH of the marker, the connection index and every
+// engine's authengine_connections gauge asks at every scrape) in one
+// MULTI under WATCH of the marker, the connection index and every
 // connection record: a concurrent write makes it start again, and a
 // writer that read "not built" loses its WATCH on the marker when the
 // build commits and retries with the counts. Every engine instance
 // sharing the store must run a release that keeps them (an older one
-// writes without moving them); the build runs again only if the marker
-// is deleted.
+// writes without moving them). Deleting the marker makes a store that has
+// not yet seen it built build them again; a running store that has seen
+// it keeps using them until it is restarted.
 //
 // On Redis Cluster the record and these keys are in different slots, and
 // no MULTI or script may span slots, so no write could move them
