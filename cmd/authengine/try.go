@@ -258,9 +258,16 @@ func startTryEngine(ctx context.Context, l *loaded, verbose bool, stderr io.Writ
 func remoteEngine(cfg *config.Config, o tryOptions) (*engineAPI, error) {
 	u, err := url.Parse(o.engineURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageError{fmt.Sprintf("--engine %q: want the engine's base URL, such as %s", o.engineURL, cfg.API.PublicURL)}
+		given := "" // a URL that does not parse may hold a password: not repeated
+		if err == nil {
+			given = fmt.Sprintf(" %q", u.Redacted())
+		}
+		return nil, usageError{fmt.Sprintf("--engine%s: want the engine's base URL, such as %s", given, cfg.API.PublicURL)}
 	}
-	api := &engineAPI{base: strings.TrimRight(o.engineURL, "/"), apiKey: o.apiKey, adminKey: o.adminKey, client: &http.Client{Timeout: 75 * time.Second}}
+	// A user:password in the URL is never sent (the keys go as bearer
+	// tokens) and never printed.
+	u.User = nil
+	api := &engineAPI{base: strings.TrimRight(u.String(), "/"), apiKey: o.apiKey, adminKey: o.adminKey, client: &http.Client{Timeout: 75 * time.Second}}
 	if (api.apiKey == "" || api.adminKey == "") && cfg.API.Development {
 		if raw, err := os.ReadFile(filepath.Join(cfg.DataDir, "dev-keys.json")); err == nil {
 			var dk devKeys
