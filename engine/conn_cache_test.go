@@ -160,8 +160,11 @@ func TestConnectionCacheOnRedisLeavesNoGoroutine(t *testing.T) {
 			got, err := a.authorize(context.Background(), "ada")
 			mustComplete(t, "authorize", got, err)
 		}
-		if a.hits() != 2 {
-			t.Fatalf("%d cache hits on Redis; want 2", a.hits())
+		// The connect's own announcement may reach the feed after the
+		// first authorize filled the cache and drop that entry once, so
+		// the three authorizes make one or two hits, never none.
+		if h := a.hits(); h < 1 || h > 2 {
+			t.Fatalf("%d cache hits on Redis; want 1 or 2", h)
 		}
 	}) // the rig's engine and store close here
 	if err := goleak.Find(before); err != nil {

@@ -23,14 +23,27 @@ type lifecycle struct {
 	// ctx ends when Close has let the work land; background loops stop then.
 	ctx  context.Context
 	stop context.CancelFunc
-	// draining is closed by Drain: held status waits answer at once.
-	draining  chan struct{}
-	drainOnce sync.Once
+	// drainCtx ends when Drain is called: held status waits answer at
+	// once.
+	drainCtx context.Context
+	drain    context.CancelFunc
 }
 
 func (l *lifecycle) init() {
 	l.ctx, l.stop = context.WithCancel(context.Background())
-	l.draining = make(chan struct{})
+	l.drainCtx, l.drain = context.WithCancel(context.Background())
+}
+
+// holdWork counts one piece of work that Close waits for (a held status
+// wait) until release is called. After Close it counts nothing.
+func (e *Engine) holdWork() (release func()) {
+	e.life.mu.Lock()
+	defer e.life.mu.Unlock()
+	if e.life.closed {
+		return func() {}
+	}
+	e.life.work.Add(1)
+	return sync.OnceFunc(e.life.work.Done)
 }
 
 // spawnWork runs f on a goroutine Close waits for before it stops the
@@ -71,7 +84,7 @@ func (e *Engine) spawnBackground(f func(ctx context.Context)) bool {
 // state (pending), as a server shutting down does before it stops
 // accepting requests. Later waits answer at once too. It is idempotent.
 func (e *Engine) Drain() {
-	e.life.drainOnce.Do(func() { close(e.life.draining) })
+	e.life.drain()
 }
 
 // Close shuts the engine down: held waits answer (Drain), refreshes in

@@ -188,7 +188,7 @@ func (e *Engine) SetConfigProviders(ps []config.Provider) {
 func (e *Engine) LoadRuntimeProviders(ctx context.Context) error {
 	// Subscribe first: a change announced between the load and the
 	// subscription would otherwise be missed.
-	signals, cancel := e.store.Subscribe(ctx, providersChannel)
+	signals, cancel := store.SubscribeChan(ctx, e.store, providersChannel)
 	retryNow := false
 	if err := e.reloadProviders(ctx); err != nil {
 		if !errors.Is(err, ErrStoreUnavailable) || ctx.Err() != nil {

@@ -179,7 +179,7 @@ func (e *Engine) satisfied(conn store.Connection, scopes []string, seen uint64, 
 }
 
 func (e *Engine) renewLocked(ctx context.Context, p *authflow.Provider, id string, scopes []string, seen uint64, force bool) (tokenSet, error) {
-	signals, cancel := e.store.Subscribe(ctx, "conn:"+id)
+	signals, cancel := store.SubscribeChan(ctx, e.store, "conn:"+id)
 	defer cancel()
 	lockName := "refresh:" + id
 

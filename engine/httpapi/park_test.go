@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -142,6 +143,48 @@ func TestParkedWait(t *testing.T) {
 		// The wait ends (logged as the client's closing) long before its 50 s.
 		if status := logged("parked-3"); status != 499 {
 			t.Errorf("access log status %d, want 499 (client closed request)", status)
+		}
+	})
+
+	t.Run("held waits keep no goroutine of the engine's", func(t *testing.T) {
+		// Each held wait keeps one goroutine, its connection's reader;
+		// the wait itself is callbacks on the store's signal, its timer
+		// and the drain, with no goroutine blocked on them.
+		const n = 60
+		start := h.authorize("ed", "hooli")
+		answers := make([]<-chan answer, n)
+		for i := range answers {
+			answers[i] = hold(t.Context(), start.ID, "parked-many-"+strconv.Itoa(i), 30)
+		}
+		count := func(frame string) int {
+			buf := make([]byte, 8<<20)
+			return strings.Count(string(buf[:runtime.Stack(buf, true)]), frame)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for count("httpapi.(*parked).watch") < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d waits parked within 10s", count("httpapi.(*parked).watch"), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if held := count("engine.(*Wait)"); held != 0 {
+			t.Errorf("%d goroutines are inside a held wait, want none", held)
+		}
+		cb, err := idp.Consent(t.Context(), start.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.browse(cb)
+		for i, got := range answers {
+			select {
+			case a := <-got:
+				var out authResp
+				if a.err != nil || json.Unmarshal(a.body, &out) != nil || out.Status != "completed" {
+					t.Fatalf("wait %d: %v %s, want completed", i, a.err, a.body)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("wait %d was not answered after the callback", i)
+			}
 		}
 	})
 

@@ -370,14 +370,32 @@ type Locker interface {
 type Notifier interface {
 	// Notify signals every subscriber of flowID, on every instance.
 	Notify(ctx context.Context, flowID string) error
-	// Subscribe returns a channel that receives a value (non-blocking,
-	// buffered 1) whenever flowID may have changed, including after the
-	// backend recovers a lost subscription (the subscriber must then
-	// re-read the flow). cancel releases the subscription. A backend that
-	// must confirm a subscription before it can promise delivery waits for
-	// the confirmation at most until ctx ends (the subscription is still
-	// made and delivers once confirmed).
-	Subscribe(ctx context.Context, flowID string) (signals <-chan struct{}, cancel func())
+	// Subscribe calls signal whenever flowID may have changed, including
+	// after the backend recovers a lost subscription (the subscriber must
+	// then re-read the flow). signal is called on the store's goroutines,
+	// possibly several at once, with the store's locks held: it must
+	// return at once and never call back into the store (cancel
+	// included). A held wait is then a callback, not a goroutine blocked
+	// on a channel. cancel releases the subscription; no call to signal
+	// starts after it returns. A backend that must confirm a subscription
+	// before it can promise delivery waits for the confirmation at most
+	// until ctx ends (the subscription is still made and delivers once
+	// confirmed).
+	Subscribe(ctx context.Context, flowID string, signal func()) (cancel func())
+}
+
+// SubscribeChan is n.Subscribe delivering to a channel, buffered 1 and
+// never closed: a signal that arrives while one is pending is dropped,
+// since both mean "re-read the flow".
+func SubscribeChan(ctx context.Context, n Notifier, flowID string) (signals <-chan struct{}, cancel func()) {
+	ch := make(chan struct{}, 1)
+	cancel = n.Subscribe(ctx, flowID, func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	})
+	return ch, cancel
 }
 
 // ConnectionFeed is an optional interface of a Store: it announces every

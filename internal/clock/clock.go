@@ -14,6 +14,10 @@ type Clock interface {
 	// NewTimer returns a timer whose channel receives once d has passed
 	// on this clock.
 	NewTimer(d time.Duration) *Timer
+	// AfterFunc calls f on a goroutine of its own once d has passed on
+	// this clock, unless the returned timer is stopped first. The
+	// timer's C is nil.
+	AfterFunc(d time.Duration, f func()) *Timer
 }
 
 // Timer is a one-shot timer of a Clock.
@@ -45,6 +49,11 @@ func (c nowClock) Now() time.Time { return c() }
 func (c nowClock) NewTimer(d time.Duration) *Timer {
 	t := time.NewTimer(d)
 	return NewTimer(t.C, t.Stop)
+}
+
+func (c nowClock) AfterFunc(d time.Duration, f func()) *Timer {
+	t := time.AfterFunc(d, f)
+	return NewTimer(nil, t.Stop)
 }
 
 // Sleep waits for d on c, or returns ctx's cause when it ends first.

@@ -56,7 +56,20 @@ func (c *Clock) Advance(d time.Duration) {
 // NewTimer returns a timer that fires once d has passed on the clock: by
 // real time, or earlier when Advance moves past it.
 func (c *Clock) NewTimer(d time.Duration) *clock.Timer {
-	t := &clockTimer{c: c, at: c.Now().Add(d), ch: make(chan time.Time, 1)}
+	t := c.start(&clockTimer{ch: make(chan time.Time, 1)}, d)
+	return clock.NewTimer(t.ch, t.stop)
+}
+
+// AfterFunc calls f on a goroutine of its own once d has passed on the
+// clock: by real time, or earlier when Advance moves past it.
+func (c *Clock) AfterFunc(d time.Duration, f func()) *clock.Timer {
+	t := c.start(&clockTimer{f: f}, d)
+	return clock.NewTimer(nil, t.stop)
+}
+
+// start registers t to fire once d has passed, by Advance or in real time.
+func (c *Clock) start(t *clockTimer, d time.Duration) *clockTimer {
+	t.c, t.at = c, c.Now().Add(d)
 	c.mu.Lock()
 	if c.timers == nil {
 		c.timers = map[*clockTimer]struct{}{}
@@ -64,14 +77,16 @@ func (c *Clock) NewTimer(d time.Duration) *clock.Timer {
 	c.timers[t] = struct{}{}
 	c.mu.Unlock()
 	t.real = time.AfterFunc(d, t.fire)
-	return clock.NewTimer(t.ch, t.stop)
+	return t
 }
 
-// clockTimer is one timer of a Clock.
+// clockTimer is one timer of a Clock: it sends on ch (NewTimer) or calls
+// f (AfterFunc).
 type clockTimer struct {
 	c    *Clock
 	at   time.Time
 	ch   chan time.Time
+	f    func()
 	real *time.Timer
 	once sync.Once
 }
@@ -81,6 +96,10 @@ func (t *clockTimer) fire() {
 	t.once.Do(func() {
 		if !t.forget() {
 			return // stopped
+		}
+		if t.f != nil {
+			go t.f()
+			return
 		}
 		t.ch <- t.c.Now()
 	})

@@ -330,8 +330,8 @@ func (s *Store) pruneLeases() {
 	}
 }
 
-// subscriber is one Subscribe call's channel.
-type subscriber struct{ ch chan struct{} }
+// subscriber is one Subscribe call's signal function.
+type subscriber struct{ signal func() }
 
 // fanout delivers Notify signals to this process's subscribers, which are
 // all the subscribers there are (one process per file).
@@ -340,26 +340,22 @@ type fanout struct {
 	subs map[string]map[*subscriber]struct{}
 }
 
-// Notify signals every subscriber of flowID. It never blocks: a subscriber
-// that has not read its previous signal already has one pending.
+// Notify signals every subscriber of flowID. It never blocks: the
+// subscribers' signal functions return at once.
 func (s *Store) Notify(ctx context.Context, flowID string) error {
 	s.subs.mu.RLock()
 	defer s.subs.mu.RUnlock()
 	for sub := range s.subs.subs[flowID] {
-		select {
-		case sub.ch <- struct{}{}:
-		default:
-		}
+		sub.signal()
 	}
 	return nil
 }
 
-// Subscribe returns a channel (buffered 1) that receives a value whenever
-// flowID may have changed. cancel, safe to call more than once, ends the
-// subscription; the channel is not closed.
-// It never blocks, so ctx is not used.
-func (s *Store) Subscribe(_ context.Context, flowID string) (<-chan struct{}, func()) {
-	sub := &subscriber{ch: make(chan struct{}, 1)}
+// Subscribe calls signal whenever flowID may have changed. cancel, safe to
+// call more than once, ends the subscription. It never blocks, so ctx is
+// not used.
+func (s *Store) Subscribe(_ context.Context, flowID string, signal func()) func() {
+	sub := &subscriber{signal: signal}
 	s.subs.mu.Lock()
 	set := s.subs.subs[flowID]
 	if set == nil {
@@ -369,7 +365,7 @@ func (s *Store) Subscribe(_ context.Context, flowID string) (<-chan struct{}, fu
 	set[sub] = struct{}{}
 	s.subs.mu.Unlock()
 	var once sync.Once
-	return sub.ch, func() {
+	return func() {
 		once.Do(func() {
 			s.subs.mu.Lock()
 			defer s.subs.mu.Unlock()

@@ -24,10 +24,9 @@ func (s *Store) Notify(ctx context.Context, flowID string) error {
 	return nil
 }
 
-// Subscribe returns a channel (buffered 1, never closed) that receives a
-// value whenever flowID may have changed, and after the shared Redis
-// subscription was re-established, since messages may have been lost while
-// it was down.
+// Subscribe calls signal whenever flowID may have changed, and after the
+// shared Redis subscription was re-established, since messages may have
+// been lost while it was down.
 //
 // The first Subscribe of a Store opens that subscription and waits (at
 // most the subscribe timeout, and never past ctx) until Redis confirms it, so that a caller that
@@ -35,20 +34,20 @@ func (s *Store) Notify(ctx context.Context, flowID string) error {
 // between. If the wait times out, every subscriber is signalled once the
 // subscription is confirmed, and no later call waits. Calls after the
 // confirmation never wait. cancel is idempotent.
-func (s *Store) Subscribe(ctx context.Context, flowID string) (<-chan struct{}, func()) {
-	ch := make(chan struct{}, 1)
+func (s *Store) Subscribe(ctx context.Context, flowID string, signal func()) func() {
+	sub := &subscriber{signal: signal}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return ch, func() {}
+		return func() {}
 	}
 	s.startLocked()
 	set := s.subs[flowID]
 	if set == nil {
-		set = make(map[*chan struct{}]struct{})
+		set = make(map[*subscriber]struct{})
 		s.subs[flowID] = set
 	}
-	set[&ch] = struct{}{}
+	set[sub] = struct{}{}
 	ready, wait := s.ready, !s.gaveUpWaiting
 	s.mu.Unlock()
 
@@ -78,14 +77,17 @@ func (s *Store) Subscribe(ctx context.Context, flowID string) (<-chan struct{}, 
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if set := s.subs[flowID]; set != nil {
-			delete(set, &ch)
+			delete(set, sub)
 			if len(set) == 0 {
 				delete(s.subs, flowID)
 			}
 		}
 	})
-	return ch, cancel
+	return cancel
 }
+
+// subscriber is one Subscribe call's signal function.
+type subscriber struct{ signal func() }
 
 // startLocked opens the Store's one subscription, once. s.mu is held.
 func (s *Store) startLocked() {
@@ -148,13 +150,13 @@ func (s *Store) releaseWaiters() (missed bool) {
 	return s.gaveUpWaiting
 }
 
-// signal wakes flowID's local subscribers without blocking: a full buffer
-// already holds a pending wake-up.
+// signal wakes flowID's local subscribers; their signal functions return
+// at once.
 func (s *Store) signal(flowID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for ch := range s.subs[flowID] {
-		wake(*ch)
+	for sub := range s.subs[flowID] {
+		sub.signal()
 	}
 }
 
@@ -163,16 +165,8 @@ func (s *Store) signalAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, set := range s.subs {
-		for ch := range set {
-			wake(*ch)
+		for sub := range set {
+			sub.signal()
 		}
-	}
-}
-
-// wake sends ch a signal unless it already holds one.
-func wake(ch chan<- struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
 	}
 }

@@ -161,7 +161,7 @@ func TestTwoStoresShareNotificationsAndLocks(t *testing.T) {
 	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
 
 	t.Run("a notify on one instance wakes a subscriber on the other", func(t *testing.T) {
-		signals, cancel := b.Subscribe(t.Context(), "flow-1")
+		signals, cancel := store.SubscribeChan(t.Context(), b, "flow-1")
 		defer cancel()
 		drain(signals)
 		if err := a.Notify(ctx, "flow-1"); err != nil {
@@ -193,7 +193,7 @@ func TestTwoStoresShareNotificationsAndLocks(t *testing.T) {
 	t.Run("stores with different prefixes do not hear each other", func(t *testing.T) {
 		other := redis.New(newClient(t, url), redis.Options{KeyPrefix: redistest.Prefix(t)})
 		defer other.Close()
-		signals, cancel := other.Subscribe(t.Context(), "flow-2")
+		signals, cancel := store.SubscribeChan(t.Context(), other, "flow-2")
 		defer cancel()
 		drain(signals)
 		if err := a.Notify(ctx, "flow-2"); err != nil {
@@ -412,9 +412,9 @@ func TestLostSubscriptionWakesEverySubscriber(t *testing.T) {
 			srv := redistest.Private(t, redistest.PrivateOptions{})
 			s := redis.New(newClient(t, srv.URL()), redis.Options{})
 			t.Cleanup(func() { _ = s.Close() })
-			a, cancelA := s.Subscribe(t.Context(), "flow-a")
+			a, cancelA := store.SubscribeChan(t.Context(), s, "flow-a")
 			defer cancelA()
-			b, cancelB := s.Subscribe(t.Context(), "flow-b")
+			b, cancelB := store.SubscribeChan(t.Context(), s, "flow-b")
 			defer cancelB()
 			drain(a)
 			drain(b)
@@ -440,14 +440,14 @@ func TestCloseLeaksNoGoroutine(t *testing.T) {
 	url := redistest.URL(t)
 	// Warm up anything process-wide (timers, the race detector) first.
 	warm := redis.New(newClient(t, url), redis.Options{KeyPrefix: redistest.Prefix(t)})
-	warm.Subscribe(t.Context(), "warm")
+	store.SubscribeChan(t.Context(), warm, "warm")
 	_ = warm.Close()
 
 	before := runtime.NumGoroutine()
 	for range 3 {
 		client := newClient(t, url)
 		s := redis.New(client, redis.Options{KeyPrefix: redistest.Prefix(t)})
-		signals, _ := s.Subscribe(t.Context(), "flow")
+		signals, _ := store.SubscribeChan(t.Context(), s, "flow")
 		if err := s.Notify(t.Context(), "flow"); err != nil {
 			t.Fatalf("Notify: %v", err)
 		}
@@ -473,7 +473,7 @@ func TestCloseLeaksNoGoroutine(t *testing.T) {
 func TestSubscribeAfterCloseIsInert(t *testing.T) {
 	s, _, _ := newStore(t, time.Now)
 	_ = s.Close()
-	signals, cancel := s.Subscribe(t.Context(), "flow")
+	signals, cancel := store.SubscribeChan(t.Context(), s, "flow")
 	cancel()
 	select {
 	case <-signals:
@@ -489,13 +489,13 @@ func TestSubscribersFromBeforeRedisCameUpAreWoken(t *testing.T) {
 	t.Cleanup(func() { _ = s.Close() })
 
 	begin := time.Now()
-	first, cancelFirst := s.Subscribe(t.Context(), "flow-a")
+	first, cancelFirst := store.SubscribeChan(t.Context(), s, "flow-a")
 	defer cancelFirst()
 	if d := time.Since(begin); d < 4*time.Second {
 		t.Fatalf("the first Subscribe returned after %v without a confirmed subscription, want a bounded wait", d)
 	}
 	begin = time.Now()
-	second, cancelSecond := s.Subscribe(t.Context(), "flow-b")
+	second, cancelSecond := store.SubscribeChan(t.Context(), s, "flow-b")
 	defer cancelSecond()
 	if d := time.Since(begin); d > time.Second {
 		t.Fatalf("a Subscribe after a timed-out one waited %v, want no wait", d)
@@ -525,7 +525,7 @@ func TestSubscribeHonoursItsContext(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 		defer cancel()
 		start := time.Now()
-		_, unsubscribe := s.Subscribe(ctx, "flow")
+		_, unsubscribe := store.SubscribeChan(ctx, s, "flow")
 		defer unsubscribe()
 		if d := time.Since(start); d > 3*time.Second {
 			t.Fatalf("Subscribe returned after %s, want about 200ms (its context)", d)
@@ -536,7 +536,7 @@ func TestSubscribeHonoursItsContext(t *testing.T) {
 		s := redis.New(client, redis.Options{KeyPrefix: redistest.Prefix(t), SubscribeTimeout: 200 * time.Millisecond})
 		t.Cleanup(func() { _ = s.Close() })
 		start := time.Now()
-		_, unsubscribe := s.Subscribe(context.Background(), "flow")
+		_, unsubscribe := store.SubscribeChan(context.Background(), s, "flow")
 		defer unsubscribe()
 		if d := time.Since(start); d > 3*time.Second {
 			t.Fatalf("Subscribe returned after %s, want about 200ms (SubscribeTimeout)", d)

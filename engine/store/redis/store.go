@@ -156,7 +156,7 @@ type Store struct {
 	subscribeTimeout time.Duration
 
 	mu     sync.Mutex
-	subs   map[string]map[*chan struct{}]struct{}
+	subs   map[string]map[*subscriber]struct{}
 	pubsub *goredis.PubSub
 	// loopDone is closed when the subscription goroutine has exited.
 	loopDone chan struct{}
@@ -184,7 +184,7 @@ func New(client goredis.UniversalClient, opts Options) *Store {
 		now:              opts.Now,
 		log:              opts.Logger,
 		subscribeTimeout: cmp.Or(opts.SubscribeTimeout, DefaultSubscribeTimeout),
-		subs:             make(map[string]map[*chan struct{}]struct{}),
+		subs:             make(map[string]map[*subscriber]struct{}),
 	}
 	if s.prefix == "" {
 		s.prefix = DefaultKeyPrefix
@@ -250,7 +250,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	ps, done := s.pubsub, s.loopDone
-	s.subs = make(map[string]map[*chan struct{}]struct{})
+	s.subs = make(map[string]map[*subscriber]struct{})
 	s.mu.Unlock()
 
 	var errs []error

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,7 +54,7 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("a subscriber receives a signal after notify", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
-		signals, cancel := s.Subscribe(t.Context(), id)
+		signals, cancel := store.SubscribeChan(t.Context(), s, id)
 		defer cancel()
 		mustNotify(t, s, id)
 		expectSignal(t, "after Notify", signals)
@@ -63,9 +65,9 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("every subscriber of a flow receives the signal", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
-		a, cancelA := s.Subscribe(t.Context(), id)
+		a, cancelA := store.SubscribeChan(t.Context(), s, id)
 		defer cancelA()
-		b, cancelB := s.Subscribe(t.Context(), id)
+		b, cancelB := store.SubscribeChan(t.Context(), s, id)
 		defer cancelB()
 		mustNotify(t, s, id)
 		expectSignal(t, "first subscriber", a)
@@ -80,7 +82,7 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("signals for other flows do not arrive", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		watched := uid("flow")
-		signals, cancel := s.Subscribe(t.Context(), watched)
+		signals, cancel := store.SubscribeChan(t.Context(), s, watched)
 		defer cancel()
 		mustNotify(t, s, uid("flow"))
 		expectQuiet(t, "notify of another flow", signals)
@@ -89,8 +91,8 @@ func runNotifier(t *testing.T, newStore NewStore) {
 	t.Run("a cancelled subscription receives nothing and cancelling twice is harmless", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
-		signals, cancel := s.Subscribe(t.Context(), id)
-		other, cancelOther := s.Subscribe(t.Context(), id)
+		signals, cancel := store.SubscribeChan(t.Context(), s, id)
+		other, cancelOther := store.SubscribeChan(t.Context(), s, id)
 		defer cancelOther()
 		cancel()
 		cancel()
@@ -100,10 +102,55 @@ func runNotifier(t *testing.T, newStore NewStore) {
 		expectQuiet(t, "after cancel", signals)
 	})
 
+	t.Run("no signal starts after cancel returns", func(t *testing.T) {
+		s, _ := fresh(t, newStore)
+		id := uid("flow")
+		var cancelled atomic.Bool
+		var before, late atomic.Int64
+		cancel := s.Subscribe(t.Context(), id, func() {
+			if cancelled.Load() {
+				late.Add(1)
+				return
+			}
+			before.Add(1)
+		})
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_ = s.Notify(t.Context(), id)
+				}
+			}()
+		}
+		deadline := time.Now().Add(deliverWithin)
+		for before.Load() == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		cancelled.Store(true)
+		time.Sleep(quietFor)
+		close(stop)
+		wg.Wait()
+		if before.Load() == 0 {
+			t.Fatal("no signal arrived before cancel")
+		}
+		if n := late.Load(); n != 0 {
+			t.Fatalf("%d signals started after cancel returned", n)
+		}
+	})
+
 	t.Run("notifying a subscriber that does not read never blocks", func(t *testing.T) {
 		s, _ := fresh(t, newStore)
 		id := uid("flow")
-		signals, cancel := s.Subscribe(t.Context(), id)
+		signals, cancel := store.SubscribeChan(t.Context(), s, id)
 		defer cancel()
 		done := make(chan error, 1)
 		go func() {
