@@ -115,3 +115,57 @@ func TestServiceRecordNotConnectedIsFetchedAgain(t *testing.T) {
 		t.Errorf("provider saw %d client-credentials grants, want 2", c.ClientCredentials)
 	}
 }
+
+// TestServiceTokenIsServedFromTheCache: a fresh service token read once
+// is handed out from memory; a write of its record through the store (here
+// one that takes it out of connected) is seen by the next call, and a token
+// inside the refresh margin is fetched again, never served from memory.
+func TestServiceTokenIsServedFromTheCache(t *testing.T) {
+	r := newRig(t, rigOptions{service: true})
+	ctx := context.Background()
+	first, err := r.serviceToken(ctx, "read")
+	mustComplete(t, "first service token", first, err)
+	again, err := r.serviceToken(ctx, "read") // read from the store, then kept
+	mustComplete(t, "second service token", again, err)
+	hits := r.hits()
+	third, err := r.serviceToken(ctx, "read")
+	mustComplete(t, "third service token", third, err)
+	if r.hits() != hits+1 || third.Token != first.Token {
+		t.Fatalf("third call: %d new cache hits, same token %v; want 1 hit and the same token", r.hits()-hits, third.Token == first.Token)
+	}
+
+	id := store.ServiceConnectionID("svc", []string{"read"})
+	if _, err := r.st.UpdateConnection(ctx, id, func(c store.Connection, _ bool) (store.Connection, error) {
+		c.Status = store.ConnectionNeedsReauth
+		return c, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	replaced, err := r.serviceToken(ctx, "read")
+	mustComplete(t, "service token after its record was written", replaced, err)
+	if replaced.Token == first.Token {
+		t.Fatal("the cached token was handed out after its record left connected")
+	}
+	if c := r.idp.Counts(); c.ClientCredentials != 2 {
+		t.Fatalf("provider saw %d client-credentials grants, want 2", c.ClientCredentials)
+	}
+
+	// Cached again, then inside the margin: fetched anew, once.
+	for range 2 {
+		a, err := r.serviceToken(ctx, "read")
+		mustComplete(t, "service token", a, err)
+	}
+	conn, err := r.st.GetConnection(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Advance(conn.ExpiresAt.Sub(r.clock.Now()) - time.Second)
+	late, err := r.serviceToken(ctx, "read")
+	mustComplete(t, "service token inside the margin", late, err)
+	if late.Token == replaced.Token {
+		t.Fatal("a token inside the refresh margin was served from the cache")
+	}
+	if c := r.idp.Counts(); c.ClientCredentials != 3 {
+		t.Fatalf("provider saw %d client-credentials grants, want 3", c.ClientCredentials)
+	}
+}

@@ -93,16 +93,24 @@ func (e *Engine) openToken(conn store.Connection) (tokenSet, error) {
 }
 
 // serviceToken returns the client-credentials token of p for exactly this
-// set of scopes, fetching it when missing or stale. Each scope set has a
+// set of scopes, fetching it when missing or stale. Like a user's token, a
+// fresh one is kept in the connection cache once read from the store. Each scope set has a
 // token of its own (see boundServiceTokens): a token is never widened
 // because another caller asked for more, and a scope the provider refuses
 // fails only the callers asking for it.
 func (e *Engine) serviceToken(ctx context.Context, p *authflow.Provider, scopes []string) (tokenSet, store.Connection, error) {
 	scopes = scopeSet(scopes)
 	id := store.ServiceConnectionID(p.ID(), scopes)
+	if c, ok := e.cachedToken(id, scopes); ok {
+		return c.ts, c.conn, nil
+	}
+	ticket := e.conns.Begin(id)
 	conn, err := e.store.GetConnection(ctx, id)
 	if err == nil && conn.Status == store.ConnectionConnected && covers(conn.Scopes, scopes) && !e.stale(conn) {
 		ts, err := e.openToken(conn)
+		if err == nil {
+			e.cacheToken(ticket, conn, ts)
+		}
 		return ts, conn, err
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
