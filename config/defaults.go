@@ -26,6 +26,7 @@ const (
 	DefaultMetricsPath     = "/metrics"
 	DefaultScopeDelimiter  = " "
 	DefaultAuditRetention  = 90 * 24 * time.Hour
+	DefaultGCHeapFloor     = 32 << 20
 )
 
 // Enumerated values.
@@ -61,6 +62,7 @@ func Default() *Config {
 	enabled := true
 	return &Config{
 		DataDir: DefaultDataDir,
+		Runtime: Runtime{GCHeapFloorBytes: DefaultGCHeapFloor},
 		API: API{
 			Host:            DefaultHost,
 			Port:            DefaultPort,

@@ -26,6 +26,8 @@ type Config struct {
 	Refresh Refresh `koanf:"refresh"`
 	// Console is the operator console served at <public_url>/console/.
 	Console Console `koanf:"console"`
+	// Runtime tunes the Go runtime of the engine's process.
+	Runtime Runtime `koanf:"runtime"`
 
 	// references replaces every value that came from $<env:> or $<file:>
 	// with "[redacted]" (see DisplayProviders); nil when none did.
@@ -359,6 +361,15 @@ type Audit struct {
 	// Retention is how long entries are kept. Default
 	// DefaultAuditRetention (2160h, 90 days).
 	Retention time.Duration `koanf:"retention"`
+}
+
+// Runtime tunes the Go runtime of the engine's process.
+type Runtime struct {
+	// GCHeapFloorBytes keeps the garbage collector's heap goal at least
+	// this large while the live heap is small (internal/gcfloor), so an
+	// engine answering from memory does not collect dozens of times a
+	// second. Default 32 MiB; 0 turns it off.
+	GCHeapFloorBytes int64 `koanf:"gc_heap_floor_bytes"`
 }
 
 // Refresh configures refreshing tokens ahead of need.

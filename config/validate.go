@@ -62,6 +62,9 @@ func validate(c *Config, r *report) {
 		r.errorf("audit.retention", "must be at least 1h (entries are pruned hourly), not %s", c.Audit.Retention)
 	}
 	validateConsole(c, r)
+	if c.Runtime.GCHeapFloorBytes < 0 {
+		r.errorf("runtime.gc_heap_floor_bytes", "must not be negative (0 turns the floor off)")
+	}
 }
 
 func validateAPI(c *Config, r *report) {

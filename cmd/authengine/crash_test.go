@@ -58,6 +58,7 @@ func TestEngineProcess(t *testing.T) {
 	t.Run("sigterm drain", func(t *testing.T) { testSIGTERMDrains(t, bin) })
 	t.Run("sighup reload", func(t *testing.T) { testSIGHUPReload(t, bin) })
 	t.Run("webhook after kill -9", func(t *testing.T) { testWebhookAfterKill(t, bin) })
+	t.Run("heap floor", func(t *testing.T) { testHeapFloor(t, bin) })
 }
 
 // testKillLoop kills a real engine process with SIGKILL at random moments
@@ -646,4 +647,52 @@ func testFullDisk(t *testing.T, bin string) {
 		}
 	}
 	t.Logf("%d connections acknowledged, %d requests refused with 503 while the file was full", len(acked), refused)
+}
+
+// testHeapFloor: the process keeps the collector's heap goal at the
+// default floor, 32 MiB, while its live heap is a few MB (the runtime's
+// own figures on /metrics), and runtime.gc_heap_floor_bytes: 0 leaves Go's
+// default percent alone.
+func testHeapFloor(t *testing.T, bin string) {
+	gc := func(r *crashRig) (percent, goal float64) {
+		t.Helper()
+		resp, err := crashClient.Get(r.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			name, value, _ := strings.Cut(sc.Text(), " ")
+			v, _ := strconv.ParseFloat(value, 64)
+			switch name {
+			case "go_gc_gogc_percent":
+				percent = v
+			case "go_memstats_next_gc_bytes":
+				goal = v
+			}
+		}
+		return percent, goal
+	}
+	r := newCrashRig(t, bin, "embedded")
+	r.start()
+	percent, goal := gc(r)
+	r.kill()
+	if percent <= 100 || goal < 30<<20 || goal > 40<<20 {
+		t.Errorf("default floor: GC percent %v, heap goal %v bytes; want above 100 and about 32 MiB", percent, goal)
+	}
+
+	off := newCrashRig(t, bin, "embedded")
+	raw, err := os.ReadFile(off.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(off.cfgPath, append(raw, "runtime: {gc_heap_floor_bytes: 0}\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	off.start()
+	defer off.kill()
+	if percent, goal := gc(off); percent != 100 || goal > 16<<20 {
+		t.Errorf("floor off: GC percent %v, heap goal %v bytes; want 100 and Go's own goal of a few MB", percent, goal)
+	}
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/bolt"
 	redisstore "github.com/authengine/authengine/engine/store/redis"
+	"github.com/authengine/authengine/internal/gcfloor"
 	"github.com/authengine/authengine/internal/ratelimit"
 )
 
@@ -621,6 +622,9 @@ func serve(ctx context.Context, configPath, envPath string, allowMissingKeys boo
 	}
 	defer inst.close()
 	eng, api := inst.engine, inst.api
+	// The floor belongs to the process, so it is set here and not by the
+	// engine (tests run many engines in one process).
+	defer gcfloor.Start(cfg.Runtime.GCHeapFloorBytes)()
 
 	srv := &http.Server{
 		Handler:           inst.handler,
