@@ -13,7 +13,8 @@ CPUS=${CPUS:-0,1}
 LOG_LEVEL=${LOG_LEVEL:-info}
 USER_INFO=${USER_INFO:-1}
 # PROFILE_DIR, when set, turns telemetry.pprof on (the scripts that can
-# save profiles there do).
+# save profiles there do). EXTRA_YAML, when set, is appended to every
+# engine's configuration (top-level sections, e.g. "runtime: {...}").
 PPROF=false
 [ -n "${PROFILE_DIR:-}" ] && PPROF=true
 TMP=$(mktemp -d /tmp/authengine-bench.XXXXXX)
@@ -113,6 +114,7 @@ telemetry:
   log: {level: $LOG_LEVEL, format: json}
   metrics: {enabled: true, path: /metrics}
   pprof: $PPROF
+${EXTRA_YAML:-}
 YAML
 }
 
