@@ -573,7 +573,7 @@ func (t *tryRun) authorizationCode(ctx context.Context) {
 	if again, ok := t.refreshStep(ctx, conn); ok && again.Context.Token != "" {
 		token, metadata = again.Context.Token, again.Context.Metadata
 	}
-	t.userInfoStep(ctx, token, metadata)
+	t.userInfoStep(ctx, token, metadata, flow.Context.UserInfo)
 }
 
 // cleanupConnection disconnects the trial user at a running engine.
@@ -823,8 +823,20 @@ func (t *tryRun) refreshFailed(err error, block string) {
 }
 
 // userInfoStep calls the provider's user-info endpoint with token and the
-// token's metadata (<<metadata.NAME>>), as the engine does.
-func (t *tryRun) userInfoStep(ctx context.Context, token string, metadata map[string]any) {
+// token's metadata (<<metadata.NAME>>), as the engine does. A provider
+// whose user info is the id_token's claims (oauth2.user_info_from:
+// id_token) has no endpoint to call: the step shows the claims the engine
+// kept on grant, granted.
+func (t *tryRun) userInfoStep(ctx context.Context, token string, metadata, granted map[string]any) {
+	if t.provider.IDTokenUserInfo() {
+		if len(granted) == 0 {
+			t.fail("user info", "the engine kept no claims from the id_token",
+				"the user info comes from the verified id_token (oauth2.user_info_from: id_token): check that the provider returns one for the openid scope")
+			return
+		}
+		t.pass("user info", "from the verified id_token's claims (oauth2.user_info_from: id_token; no endpoint to call): %s", jsonLine(granted))
+		return
+	}
 	if !t.provider.HasUserInfo() {
 		t.skip("user info", "the provider has no user_info_request")
 		return

@@ -148,6 +148,26 @@ func TestTryGoodConfig(t *testing.T) {
 	assertMasked(t, idp, o)
 }
 
+// TestTryIDTokenUserInfo: a provider whose user info is the id_token's
+// claims has no user-info endpoint; try shows the verified claims the
+// engine kept as the user-info step, and every step passes.
+func TestTryIDTokenUserInfo(t *testing.T) {
+	port := freePort(t)
+	idp := providertest.New(t, providertest.Options{
+		RedirectURI: fmt.Sprintf("http://127.0.0.1:%d/oauth/callback", port), RequirePKCE: true,
+		AccessTokenTTL: time.Hour, OIDC: &providertest.OIDC{},
+	})
+	o := runTry(t, "hooli", "-c", tryConfig(t, port, idp.IDTokenConfig("hooli")))
+	wantLines(t, o, 0, "✓ token", "✓ refresh", "✓ user info", "from the verified id_token's claims", `"sub":`)
+	if strings.Contains(o.out, "no user_info_request") || strings.Contains(o.out, "✗") {
+		t.Errorf("the id_token's user info was reported missing or failed:\n%s", o.out)
+	}
+	if c := idp.Counts(); c.UserInfo != 0 {
+		t.Errorf("the stand-in saw %d user-info calls, want none (there is no endpoint)", c.UserInfo)
+	}
+	assertMasked(t, idp, o)
+}
+
 func TestTryWrongAuthMethod(t *testing.T) {
 	port := freePort(t)
 	idp := providertest.New(providertest.Tolerant(t), providertest.Options{ClientAuth: providertest.ClientSecretPost, AccessTokenTTL: time.Hour})
@@ -391,7 +411,7 @@ func TestTryUserInfoGuardsRemoteHosts(t *testing.T) {
 		cfg := config.Default()
 		cfg.Security.AllowPrivateEndpoints = allow
 		run := &tryRun{out: &out, id: "hooli", cfg: cfg, pc: p, provider: cp}
-		run.userInfoStep(context.Background(), "at_not_issued_by_the_stand_in", meta)
+		run.userInfoStep(context.Background(), "at_not_issued_by_the_stand_in", meta, nil)
 		// The stand-in answers a token it did not issue with 401.
 		reached := strings.Contains(out.String(), "the provider answered HTTP 401")
 		if reached != allow {
@@ -417,7 +437,7 @@ func TestTryUserInfoGuardsDiscoveredProviders(t *testing.T) {
 	for _, guarded := range []bool{true, false} {
 		var out strings.Builder
 		run := &tryRun{out: &out, id: "hooli", cfg: config.Default(), pc: p, provider: cp, guarded: guarded}
-		run.userInfoStep(context.Background(), "at_not_issued_by_the_stand_in", nil)
+		run.userInfoStep(context.Background(), "at_not_issued_by_the_stand_in", nil, nil)
 		if reached := strings.Contains(out.String(), "the provider answered HTTP 401"); reached == guarded {
 			t.Errorf("guarded %v: the call reached the private address: %v\n%s", guarded, reached, out.String())
 		}
