@@ -29,6 +29,17 @@ type faultyStore struct {
 	renews     atomic.Int64
 	// beforeUpdateProvider, when set, runs before each UpdateProvider.
 	beforeUpdateProvider atomic.Pointer[func()]
+	// beforeUpdateConnection, when set, runs once before the next
+	// connection write (UpdateConnection or UpdateConnectionEvents) and
+	// is cleared: another writer that gets there first.
+	beforeUpdateConnection atomic.Pointer[func()]
+}
+
+// runBeforeUpdateConnection runs and clears the one-shot hook.
+func (f *faultyStore) runBeforeUpdateConnection() {
+	if hook := f.beforeUpdateConnection.Swap(nil); hook != nil {
+		(*hook)()
+	}
 }
 
 func (f *faultyStore) UpdateProvider(ctx context.Context, p store.ProviderRecord, old []byte) error {
@@ -42,6 +53,7 @@ func (f *faultyStore) UpdateConnection(ctx context.Context, id string, fn func(s
 	if f.failWrites.Load() {
 		return store.Connection{}, store.ErrUnavailable
 	}
+	f.runBeforeUpdateConnection()
 	return f.Store.UpdateConnection(ctx, id, fn)
 }
 
@@ -49,6 +61,7 @@ func (f *faultyStore) UpdateConnectionEvents(ctx context.Context, id string, evs
 	if f.failWrites.Load() {
 		return store.Connection{}, store.ErrUnavailable
 	}
+	f.runBeforeUpdateConnection()
 	return f.Store.UpdateConnectionEvents(ctx, id, evs, fn)
 }
 

@@ -309,3 +309,84 @@ func mustCompleteAsync(t *testing.T, what string, a Authorization, err error) {
 		t.Errorf("%s: %+v, %v; want completed with a token", what, a, err)
 	}
 }
+
+// TestUnsavedTokenIsGivenUpAfterItsKeep: a refreshed token the store never
+// takes is retried for unsavedKeep by the engine's clock and then given
+// up: forgotten, so neither the background retries nor Close write it
+// once the store answers again, and the record keeps what it had.
+func TestUnsavedTokenIsGivenUpAfterItsKeep(t *testing.T) {
+	a := newRig(t, rigOptions{lease: 600 * time.Millisecond, saveBudget: 300 * time.Millisecond, timeout: 5 * time.Second})
+	id := a.connect("ada")
+	before := a.storedToken(id)
+	a.clock.Advance(2 * time.Hour)
+	a.st.failWrites.Store(true)
+	if _, err := a.authorize(context.Background(), "ada"); !errors.Is(err, ErrStoreUnavailable) {
+		t.Fatalf("refresh whose token cannot be stored: %v, want ErrStoreUnavailable", err)
+	}
+	kept := func() bool {
+		a.eng.unsavedMu.Lock()
+		defer a.eng.unsavedMu.Unlock()
+		_, ok := a.eng.unsaved[id]
+		return ok
+	}
+	if !kept() {
+		t.Fatal("the refreshed token the store refused is not kept")
+	}
+	a.clock.Advance(unsavedKeep / 2)
+	time.Sleep(100 * time.Millisecond)
+	if !kept() {
+		t.Fatal("the kept token was given up before unsavedKeep passed")
+	}
+	a.clock.Advance(unsavedKeep)
+	deadline := time.Now().Add(5 * time.Second)
+	for kept() {
+		if time.Now().After(deadline) {
+			t.Fatal("the kept token was still kept 5 s after unsavedKeep passed on the engine's clock")
+		}
+		a.clock.Advance(time.Second) // wake the retry pause
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.st.failWrites.Store(false)
+	if err := a.eng.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.storedToken(id); got.RefreshToken != before.RefreshToken || got.AccessToken != before.AccessToken {
+		t.Error("the token given up was written after all")
+	}
+}
+
+// TestRefreshSupersededByAnotherWriteAnswersTheNewRecord: a connection
+// rewritten while a refresh of it is in flight (a new authorization landing
+// first) wins: the refreshed token is not written over it, and the caller
+// gets the record's current token, re-read.
+func TestRefreshSupersededByAnotherWriteAnswersTheNewRecord(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	id := r.connect("ada")
+	r.clock.Advance(2 * time.Hour)
+	newer := tokenSet{AccessToken: "at-from-a-newer-authorization", RefreshToken: "rt-newer", TokenType: "Bearer", Expiry: r.clock.Now().Add(time.Hour)}
+	hook := func() {
+		_, err := r.st.Store.UpdateConnection(context.Background(), id, func(c store.Connection, _ bool) (store.Connection, error) {
+			sealed, err := r.eng.sealJSON(newer, connAAD(id))
+			if err != nil {
+				return c, err
+			}
+			c.Sealed, c.ExpiresAt, c.UpdatedAt = sealed, newer.Expiry, r.clock.Now()
+			return c, nil
+		})
+		if err != nil {
+			t.Errorf("the other writer: %v", err)
+		}
+	}
+	r.st.beforeUpdateConnection.Store(&hook)
+	got, err := r.authorize(context.Background(), "ada")
+	mustComplete(t, "authorize during which the record was rewritten", got, err)
+	if got.Token != newer.AccessToken {
+		t.Errorf("the caller got %q, want the rewritten record's token", got.Token)
+	}
+	if c := r.idp.Counts(); c.Refreshes != 1 {
+		t.Errorf("provider saw %d refreshes, want 1", c.Refreshes)
+	}
+	if stored := r.storedToken(id); stored.AccessToken != newer.AccessToken || stored.RefreshToken != newer.RefreshToken {
+		t.Errorf("stored %q/%q, want the newer authorization's token kept", stored.AccessToken, stored.RefreshToken)
+	}
+}
