@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/authengine/authengine/internal/clock"
 	"github.com/authengine/authengine/internal/enginetest"
 )
@@ -111,6 +113,58 @@ func TestDrainAnswersHeldWaits(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a held wait was not answered after Drain")
+	}
+}
+
+// TestClosingAHeldWaitAnswersIt: a wait held by Go and closed before its
+// answer answers context.Canceled (never hangs), as does one closed before
+// Go; either way the engine's Close does not wait for it and the waiters
+// gauge is back to zero.
+func TestClosingAHeldWaitAnswersIt(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	start, err := r.eng.Authorize(context.Background(), AuthorizeRequest{UserID: "ada", ProviderID: "hooli"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := func() *Wait {
+		t.Helper()
+		_, w, err := r.eng.StatusWait(context.Background(), start.ID, time.Minute)
+		if err != nil || w == nil {
+			t.Fatalf("StatusWait on a pending flow: %v, wait %v", err, w)
+		}
+		return w
+	}
+	expectCanceled := func(what string, got <-chan error) {
+		t.Helper()
+		select {
+		case err := <-got:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%s: answered %v, want context.Canceled", what, err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no answer within 5 s", what)
+		}
+	}
+
+	held := hold()
+	got := make(chan error, 1)
+	held.Go(context.Background(), func(_ Authorization, err error) { got <- err })
+	held.Close()
+	expectCanceled("closed while held", got)
+
+	unheld := hold()
+	unheld.Close()
+	got2 := make(chan error, 1)
+	unheld.Go(context.Background(), func(_ Authorization, err error) { got2 <- err })
+	expectCanceled("closed before Go", got2)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.eng.Close(ctx); err != nil {
+		t.Fatalf("engine Close after the closed waits: %v", err)
+	}
+	if n := testutil.ToFloat64(r.eng.metrics.Waiters); n != 0 {
+		t.Errorf("authengine_status_waiters %v after every wait ended, want 0", n)
 	}
 }
 

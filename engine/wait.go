@@ -27,8 +27,9 @@ func (e *Engine) Status(ctx context.Context, id string, wait time.Duration) (Aut
 
 // StatusWait is Status without the hold: when the answer has to wait for
 // the flow to leave pending, it returns a *Wait instead of an answer, and
-// the caller holds it (Wait, or Go), then closes it. The wait's
-// subscription lives until Close, not until ctx ends.
+// the caller holds it (Wait, or Go, each of which closes it once it has
+// answered), or closes it unheld. The wait's subscription lives until
+// Close, not until ctx ends.
 func (e *Engine) StatusWait(ctx context.Context, id string, wait time.Duration) (Authorization, *Wait, error) {
 	if id == "" {
 		return Authorization{}, nil, badRequest("invalid_request", "id is required")
@@ -93,6 +94,8 @@ type Wait struct {
 	running bool
 	// closed is set by Close: no event is handled after it.
 	closed bool
+	// answered is set once answer has been called.
+	answered bool
 	// Set by Go: the wait is held from then on.
 	ctx       context.Context
 	answer    func(Authorization, error)
@@ -113,6 +116,7 @@ const (
 	waitTimer                        // the wait's time passed
 	waitDrain                        // the engine is shutting down
 	waitDone                         // ctx ended
+	waitClosed                       // Close was called before the answer
 )
 
 // Wait holds until the flow leaves pending, the wait's time passes (the
@@ -130,9 +134,21 @@ func (w *Wait) Wait(ctx context.Context) (a Authorization, err error) {
 
 // Go holds the wait and returns at once: answer is called once, on a
 // goroutine of the engine's that the engine's Close waits for, with what
-// Wait would return, and the wait is then closed. Call it at most once,
-// and not after Close.
+// Wait would return, and the wait is then closed. A wait closed before
+// Go, or by Close while held, answers context.Canceled. Go may be called
+// once.
 func (w *Wait) Go(ctx context.Context, answer func(Authorization, error)) {
+	w.mu.Lock()
+	if w.answer != nil {
+		w.mu.Unlock()
+		panic("engine: Wait.Go called twice")
+	}
+	if w.closed {
+		w.mu.Unlock()
+		answer(Authorization{}, context.Canceled)
+		return
+	}
+	w.mu.Unlock()
 	// Register before arming: an event that comes first is recorded and
 	// handled once answer is set.
 	stopCtx := context.AfterFunc(ctx, func() { w.post(waitDone) })
@@ -140,10 +156,12 @@ func (w *Wait) Go(ctx context.Context, answer func(Authorization, error)) {
 	release := w.e.holdWork()
 	w.mu.Lock()
 	if w.closed {
+		// Closed meanwhile (by another goroutine, before it was held).
 		w.mu.Unlock()
 		stopCtx()
 		stopDrain()
 		release()
+		answer(Authorization{}, context.Canceled)
 		return
 	}
 	w.ctx, w.answer = ctx, answer
@@ -157,8 +175,21 @@ func (w *Wait) Go(ctx context.Context, answer func(Authorization, error)) {
 }
 
 // Close releases the wait's subscription, timers and registrations. It is
-// idempotent.
+// idempotent. On a wait held by Go and not answered yet, it makes the wait
+// answer context.Canceled first (then the wait closes itself).
 func (w *Wait) Close() {
+	w.mu.Lock()
+	if w.answer != nil && !w.answered && !w.closed {
+		w.pending |= waitClosed
+		start := !w.running
+		w.running = true
+		w.mu.Unlock()
+		if start {
+			go w.run()
+		}
+		return
+	}
+	w.mu.Unlock()
 	w.once.Do(func() {
 		w.mu.Lock()
 		w.closed = true
@@ -216,6 +247,9 @@ func (w *Wait) run() {
 		}
 		w.mu.Unlock()
 		if w.wake(ev) {
+			w.mu.Lock()
+			w.answered = true
+			w.mu.Unlock()
 			w.Close()
 			return
 		}
@@ -227,7 +261,7 @@ func (w *Wait) run() {
 // timer, so a change that came with the timer is answered, not pending.
 // w.mu is held.
 func (w *Wait) take() waitEvent {
-	for _, ev := range []waitEvent{waitDone, waitDrain, waitSignal | waitRetry, waitTimer} {
+	for _, ev := range []waitEvent{waitClosed, waitDone, waitDrain, waitSignal | waitRetry, waitTimer} {
 		if w.pending&ev != 0 {
 			w.pending &^= ev
 			return ev
@@ -244,15 +278,30 @@ func (w *Wait) take() waitEvent {
 // store in step. A panic (a bug) answers an error, as the HTTP server's
 // recovery does for a handler.
 func (w *Wait) wake(ev waitEvent) (done bool) {
-	ctx, answer, e := w.ctx, w.answer, w.e
+	w.mu.Lock()
+	ctx, e := w.ctx, w.e
+	given := w.answer
+	w.mu.Unlock()
+	// answered records that answer was called, so a panic inside it is
+	// not answered a second time.
+	answered := false
+	answer := func(a Authorization, err error) {
+		answered = true
+		given(a, err)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			e.log.ErrorContext(ctx, "panic in a held status wait", "flow_id", w.id, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			answer(Authorization{}, fmt.Errorf("panic in a held status wait: %v", r))
+			if !answered {
+				answer(Authorization{}, fmt.Errorf("panic in a held status wait: %v", r))
+			}
 			done = true
 		}
 	}()
 	switch ev {
+	case waitClosed:
+		answer(Authorization{}, context.Canceled)
+		return true
 	case waitDone:
 		answer(Authorization{}, ctx.Err())
 		return true

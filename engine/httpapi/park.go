@@ -23,9 +23,10 @@ import (
 // and keeps the connection's read and write buffers (10 KiB) until the
 // handler returns: at 10,000 held waits that is most of 250 MiB. So on an
 // HTTP/1.x connection the handler takes the connection over (Hijack),
-// returns, and the wait is held by a goroutine of the engine's (Wait.Go)
-// blocked in a shallow frame, plus one reading the connection to notice
-// the client going away. The answer is written by hand: the same status,
+// returns, and the wait is held by Wait.Go, which keeps no goroutine (the
+// store's signal, timers, the drain and the context call back into it),
+// plus one goroutine reading the connection to notice the client going
+// away. The answer is written by hand: the same status,
 // headers and JSON body c.JSON would write, with Connection: close (a
 // client polls again on a new connection, as after any held wait). Where
 // the connection cannot be taken over (HTTP/2, a recorder in tests) the

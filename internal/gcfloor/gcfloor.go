@@ -14,6 +14,7 @@
 package gcfloor
 
 import (
+	"math"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -26,28 +27,40 @@ import (
 // that this scaled minimum does not pass the floor.
 const runtimeMinimum = 4 << 20
 
+// maxFloor bounds the floor (1 TiB), so its arithmetic cannot overflow.
+const maxFloor = 1 << 40
+
 // Start keeps the heap goal at least floor bytes: after every collection
 // it sets the GC percent (debug.SetGCPercent) to what makes the goal, the
 // live heap times 1 + percent/100, reach floor, and never lower than the
 // percent the process had when Start was called (GOGC). It does nothing
-// when floor is not positive or the collector is off (GOGC=off). A memory
-// limit (GOMEMLIMIT) still bounds the heap. stop ends it and puts the
-// starting percent back; it is idempotent. One floor at a time: Start
-// while another is running replaces it.
+// when floor is not positive or the collector is off or constant
+// (GOGC=off, GOGC=0); floor is bounded to 1 TiB. A memory limit
+// (GOMEMLIMIT) still bounds the heap. stop ends it and puts the starting
+// percent back; it is idempotent. One floor at a time: Start while another
+// is running replaces it.
 func Start(floor int64) (stop func()) {
 	if floor <= 0 {
 		return func() {}
 	}
+	floor = min(floor, maxFloor)
 	mu.Lock()
 	defer mu.Unlock()
 	if current != nil {
 		current.stopLocked()
 	}
-	base := debug.SetGCPercent(100)
-	debug.SetGCPercent(base)
-	if base < 0 {
+	gogc := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(gogc)
+	if gogc[0].Value.Kind() != metrics.KindUint64 {
 		return func() {}
 	}
+	v := gogc[0].Value.Uint64()
+	if v == 0 || v > math.MaxInt32 {
+		// GOGC=0, or GOGC=off (-1, read as the largest uint64): the
+		// operator chose.
+		return func() {}
+	}
+	base := int(v)
 	t := &tuner{floor: uint64(floor), base: base, percent: base}
 	current = t
 	t.tune()
@@ -74,8 +87,9 @@ type tuner struct {
 
 // sentinel is an object nothing refers to: its cleanup runs after the
 // collection that found it unreachable, which is how the tuner hears of
-// every collection.
-type sentinel struct{ _ [16]byte }
+// every collection. It is larger than the tiny allocator's objects, whose
+// cleanups may be delayed by their neighbours.
+type sentinel struct{ _ [32]byte }
 
 // arm allocates a sentinel whose cleanup tunes and arms the next one.
 func (t *tuner) arm() {
@@ -107,9 +121,10 @@ func (t *tuner) tune() {
 	}
 	live, roots := sample[0].Value.Uint64(), sample[1].Value.Uint64()+sample[2].Value.Uint64()
 	want := percentFor(t.floor, live, roots, t.base)
-	// Small changes are not worth a call; the goal moves with the live
-	// heap anyway.
-	if want == t.percent || (want > t.base && t.percent > t.base && abs(want-t.percent)*10 < t.percent) {
+	// A small decrease is not worth a call (the goal stays above the
+	// floor); an increase is made at once, so the goal never falls below
+	// it.
+	if want == t.percent || (want > t.base && want < t.percent && (t.percent-want)*10 < t.percent) {
 		return
 	}
 	t.percent = want
@@ -142,14 +157,8 @@ func percentFor(floor, live, roots uint64, base int) int {
 	bound := floor * 100 / runtimeMinimum
 	p := bound
 	if scanned := live + roots; scanned > 0 {
-		p = min((floor-live)*100/scanned, bound)
+		// Rounded up, so the goal is not a little under the floor.
+		p = min(((floor-live)*100+scanned-1)/scanned, bound)
 	}
 	return max(int(p), base)
-}
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
 }
