@@ -40,9 +40,11 @@ bench:
 # The connected authorize path side by side with its ceilings (an echo
 # handler doing one bbolt read, one doing one Redis GET), printing the
 # ratios per concurrency level and the load average (docs/benchmarks.md).
-# Needs a Redis at REDIS_URL (default redis://127.0.0.1:6379/0).
+# Needs a Redis at REDIS_URL (default redis://127.0.0.1:6379/0). Five
+# alternated rounds of 10 s per level (about 13 minutes): single 5 s runs
+# swing too much on a shared 2-core machine; ROUNDS and DURATION override.
 bench-compare:
-	bench/compare.sh
+	ROUNDS=$${ROUNDS:-5} DURATION=$${DURATION:-10s} bench/compare.sh
 
 # The long kill -9 loop (60 kills per store; `make test` runs 4): kills a
 # real engine process at random moments during callbacks and refresh
