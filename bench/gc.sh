@@ -5,7 +5,8 @@
 # bench/authorize-load.sh, with GODEBUG=gctrace=1) is driven at C
 # connections for DURATION, ROUNDS times, and the script prints the
 # collections per second counted from the runtime's trace during each
-# run, with loadgen's rps and p99. The two are alternated (floor, off;
+# run and the median wall time of their concurrent mark, with loadgen's
+# rps and p99. The two are alternated (floor, off;
 # off, floor; ...) so both see the same machine.
 #
 #	bench/gc.sh                          # C=8, 3 rounds of 8 s each
@@ -29,7 +30,11 @@ one() {
 	out=$(load_run "$name" "$ENGINE/v1/auth/authorize" "$C" "$body")
 	after=$(grep -c '^gc ' "$log" || true)
 	secs=$(( ${DURATION%s} + 1 )) # loadgen's warm-up second is counted too
-	echo "$out" | sed "s/\$/ gcs=$((after - before)) gc_per_s=$(( (after - before) / secs ))/"
+	# The median wall time of a collection's concurrent mark, the middle
+	# of gctrace's "A+B+C ms clock", over this run's collections.
+	mark=$(grep '^gc ' "$log" | tail -n +$((before + 1)) | head -n $((after - before)) |
+		sed -n 's/.*%: [0-9.]*+\([0-9.]*\)+[0-9.]* ms clock.*/\1/p' | median)
+	echo "$out" | sed "s/\$/ gcs=$((after - before)) gc_per_s=$(( (after - before) / secs )) mark_p50=${mark:-0}ms/"
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	PIDS=() ENGINES=() ENGINE_PIDS=()
