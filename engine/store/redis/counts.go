@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -32,8 +33,9 @@ import (
 // build commits and retries with the counts. Every engine instance
 // sharing the store must run a release that keeps them (an older one
 // writes without moving them). Deleting the marker makes a store that has
-// not yet seen it built build them again; a running store that has seen
-// it keeps using them until it is restarted.
+// not yet seen it built build them again, counts and indexes from nothing
+// (the indexes are found with SCAN and deleted in the build's MULTI); a
+// running store that has seen it keeps using them until it is restarted.
 //
 // On Redis Cluster the record and these keys are in different slots, and
 // no MULTI or script may span slots, so no write could move them
@@ -193,8 +195,20 @@ func (s *Store) buildCounts(ctx context.Context, tx *goredis.Tx) error {
 			conns = append(conns, c)
 		}
 	}
+	// The indexes are rebuilt from nothing too: a build forced by deleting
+	// the marker must not keep an entry for a state a connection has left
+	// (or for a connection that is gone). A writer that adds an entry
+	// after this scan touches a watched record (or the connection index)
+	// and makes the build start again.
+	indexes, err := s.filteredIndexes(ctx, tx)
+	if err != nil {
+		return err
+	}
 	_, err = tx.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.Del(ctx, s.countsKey())
+		if len(indexes) > 0 {
+			p.Del(ctx, indexes...)
+		}
 		for _, c := range conns {
 			s.queueMove(ctx, p, c.ID, nil, &c)
 		}
@@ -202,6 +216,31 @@ func (s *Store) buildCounts(ctx context.Context, tx *goredis.Tx) error {
 		return nil
 	})
 	return err
+}
+
+// filteredIndexes lists the keys of the filtered-listing indexes
+// (<prefix>conns:p:..., conns:s:..., conns:b:..., conns:all) with SCAN.
+func (s *Store) filteredIndexes(ctx context.Context, c goredis.Cmdable) ([]string, error) {
+	var keys []string
+	iter := c.Scan(ctx, 0, globEscape(s.prefix)+"conns:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	return keys, iter.Err()
+}
+
+// globEscape escapes the characters a Redis MATCH pattern treats as
+// special, so a key prefix holding them matches only itself.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\', '^', '-':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // ConnectionCounts returns the kept counts of connections by provider and

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/authengine/authengine/engine/store"
 	"github.com/authengine/authengine/engine/store/redis"
 )
@@ -116,6 +118,61 @@ func TestCountsAreBuiltForDataWrittenBeforeThemUnderConcurrentWrites(t *testing.
 		}
 		if page, total, err := fresh.ListConnections(ctx, f, 0, 0); err != nil || total != n || len(page) != n {
 			t.Errorf("ListConnections(%+v) = %d records, total %d, %v; want %d", f, len(page), total, err, n)
+		}
+	}
+}
+
+// TestRebuildAfterTheMarkerIsDeletedDropsStaleIndexEntries: deleting the
+// counts marker makes the next store build the counts and indexes again,
+// from nothing: an index entry for a connection that is gone, or for a
+// state it has left, does not survive the rebuild (before, a listing by
+// that status failed on the entry naming a missing record).
+func TestRebuildAfterTheMarkerIsDeletedDropsStaleIndexEntries(t *testing.T) {
+	ctx := t.Context()
+	s, client, prefix := newStore(t, time.Now)
+	c := store.Connection{UserID: "ada", ProviderID: "hooli", Status: store.ConnectionConnected, ExpiresAt: time.Now().Add(time.Hour)}
+	c.ID = store.IDOf(c)
+	if _, err := s.UpdateConnection(ctx, c.ID, func(store.Connection, bool) (store.Connection, error) { return c, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ConnectionCounts(ctx); err != nil { // builds them
+		t.Fatal(err)
+	}
+	// Damage: entries naming a connection that does not exist, and the
+	// live connection in a status it is not in.
+	for _, key := range []string{prefix + "conns:s:revoked", prefix + "conns:p:hooli", prefix + "conns:all"} {
+		if err := client.ZAdd(ctx, key, goredis.Z{Member: "no-such-connection"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := client.ZAdd(ctx, prefix+"conns:s:expired", goredis.Z{Member: c.ID}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Del(ctx, prefix+"conncounts:built").Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	rebuilt := redis.New(client, redis.Options{KeyPrefix: prefix})
+	t.Cleanup(func() { _ = rebuilt.Close() })
+	counts, err := rebuilt.ConnectionCounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (store.ConnectionCounts{store.CountKeyOf(c): 1}); !maps.Equal(counts, want) {
+		t.Errorf("counts after the rebuild %v, want %v", counts, want)
+	}
+	for _, f := range []struct {
+		filter store.ConnectionFilter
+		want   int
+	}{
+		{store.ConnectionFilter{Status: store.ConnectionRevoked}, 0},
+		{store.ConnectionFilter{Status: store.ConnectionExpired}, 0},
+		{store.ConnectionFilter{ProviderID: "hooli"}, 1},
+		{store.ConnectionFilter{}, 1},
+	} {
+		page, total, err := rebuilt.ListConnections(ctx, f.filter, 0, 0)
+		if err != nil || total != f.want || len(page) != f.want {
+			t.Errorf("ListConnections(%+v) after the rebuild: %d records, total %d, %v; want %d", f.filter, len(page), total, err, f.want)
 		}
 	}
 }
