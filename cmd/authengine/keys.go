@@ -114,7 +114,8 @@ func withKeyring(ctx context.Context, configPath, envPath string, readOnly bool,
 
 // storeCheck runs `authengine store check`: for the embedded store bbolt's
 // consistency check of the file (the engine must be stopped), then, for
-// every backend, a scan that opens every record. Problems name the record
+// every backend, a scan that opens every record, and on Redis a comparison
+// of the connection counts and listing indexes with the records. Problems name the record
 // kind and id and the key id involved, never content.
 func storeCheck(ctx context.Context, configPath, envPath string, stdout, stderr io.Writer) error {
 	l, err := load(configPath, envPath, stderr)
@@ -161,11 +162,34 @@ func storeCheck(ctx context.Context, configPath, envPath string, stdout, stderr 
 		}
 		fmt.Fprintf(stdout, "%s store: %d records (%d connections, %d providers, %d flows, %d console sessions), %d cannot be opened\n",
 			l.cfg.Store.Type, total, counts[store.KindConnection], counts[store.KindProvider], counts[store.KindFlow], counts[store.KindSession], bad)
-		if bad > 0 {
-			return errReported
+		if cc, ok := st.(store.CountsChecker); ok {
+			problems, err := cc.CheckCounts(ctx)
+			switch {
+			case errors.Is(err, store.ErrUnsupported):
+				fmt.Fprintf(stdout, "%s store: connection counts not compared: %v\n", l.cfg.Store.Type, err)
+				return bailIf(bad)
+			case err != nil:
+				return err
+			}
+			for _, p := range problems {
+				fmt.Fprintln(stdout, "wrong:", p)
+			}
+			if len(problems) > 0 {
+				bad++
+			} else {
+				fmt.Fprintf(stdout, "%s store: connection counts and listing indexes agree with the records\n", l.cfg.Store.Type)
+			}
 		}
-		return nil
+		return bailIf(bad)
 	})
+}
+
+// bailIf is errReported when bad problems were printed.
+func bailIf(bad int) error {
+	if bad > 0 {
+		return errReported
+	}
+	return nil
 }
 
 // openProblem says why a record does not open, by key id: a missing root

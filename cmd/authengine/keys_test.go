@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/authengine/authengine/engine"
 	"github.com/authengine/authengine/engine/keyring"
 	"github.com/authengine/authengine/engine/seal"
@@ -251,4 +253,81 @@ func TestStoreCheckOnRedis(t *testing.T) {
 	if code != 1 || !strings.Contains(out, fmt.Sprintf(`cannot open: connection %q: sealed with root key "k2", which is not configured`, bob)) || strings.Contains(out, "at-bob") {
 		t.Errorf("store check without k2: exit %d, want 1 naming bob's connection and k2 (never its token):\n%s", code, out)
 	}
+}
+
+// TestStoreCheckComparesRedisCounts: on Redis, store check compares the
+// connection counts and listing indexes with the records: it says when
+// none are built yet, agrees once they are, names a wrong count and a
+// stray index entry (exit 1) with the way to rebuild them, and agrees
+// again after that rebuild.
+func TestStoreCheckComparesRedisCounts(t *testing.T) {
+	f := newKeysFixture(t)
+	url, prefix := redistest.URL(t), redistest.Prefix(t)
+	open := func() *redisstore.Store {
+		st, err := redisstore.Open(redisstore.Config{URL: url, KeyPrefix: prefix}, redisstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	}
+	st := open()
+	kr, err := keyring.Open(t.Context(), f.root(t, "k1"), st, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	putConnection(t, st, kr, "ada")
+	putConnection(t, st, kr, "bob")
+	path := f.config(t, "k1")
+	raw, _ := os.ReadFile(path)
+	raw = bytes.Replace(raw, []byte("store: {type: embedded}"), fmt.Appendf(nil, "store: {type: redis, redis: {url: %q, key_prefix: %q}}", url, prefix), 1)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := func(wantCode int, want ...string) {
+		t.Helper()
+		code, out, errOut := runCmd(t, "store", "check", "-c", path)
+		if code != wantCode {
+			t.Errorf("store check: exit %d, want %d\n%s%s", code, wantCode, out, errOut)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("store check output lacks %q:\n%s", w, out)
+			}
+		}
+		if strings.Contains(out, "at-ada") || strings.Contains(out, "at-bob") {
+			t.Errorf("store check printed a token:\n%s", out)
+		}
+	}
+	check(0, "connection counts not compared: no connection counts or listing indexes built yet")
+
+	if _, err := st.ConnectionCounts(t.Context()); err != nil { // builds them, as an engine does
+		t.Fatal(err)
+	}
+	check(0, "connection counts and listing indexes agree with the records")
+
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := goredis.NewClient(opts)
+	defer client.Close()
+	ctx := t.Context()
+	if err := client.ZAdd(ctx, prefix+"conns:s:revoked", goredis.Z{Member: "stray"}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.HIncrBy(ctx, prefix+"conncounts", store.CountKey{ProviderID: "hooli", Status: store.ConnectionConnected}.String(), 3).Err(); err != nil {
+		t.Fatal(err)
+	}
+	check(1, `wrong: connection counts: provider "hooli", status "connected", service false: kept 5, records 2`,
+		`wrong: connection index conns:s:revoked: entry "stray" names no such connection in that state`,
+		"delete the key "+prefix+"conncounts:built and restart the engines")
+
+	if err := client.Del(ctx, prefix+"conncounts:built").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open().ConnectionCounts(ctx); err != nil { // a restarted engine rebuilds them
+		t.Fatal(err)
+	}
+	check(0, "connection counts and listing indexes agree with the records")
 }

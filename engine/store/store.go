@@ -331,6 +331,17 @@ type ConnectionCounter interface {
 	ConnectionCounts(ctx context.Context) (ConnectionCounts, error)
 }
 
+// CountsChecker is an optional interface of a Store that keeps connection
+// counts and listing indexes in a shared server (Redis): `authengine store
+// check` asks it to compare them with the records. Each problem names a
+// provider, a status and a connection id at most, never a record's
+// content. An error that is ErrUnsupported says there is nothing to
+// compare (none are kept, or none built yet), and why. (The embedded
+// store's are compared by bolt.Check, with the file.)
+type CountsChecker interface {
+	CheckCounts(ctx context.Context) (problems []string, err error)
+}
+
 // ProviderStore keeps providers added through the admin API.
 type ProviderStore interface {
 	// CreateProvider stores a new record; ErrConflict if the ID exists.
