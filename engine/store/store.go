@@ -308,6 +308,24 @@ func (c ConnectionCounts) Add(k CountKey, n int) {
 	}
 }
 
+// Differing returns the keys whose count in c differs from want's, in
+// the order of their String (for stable reports).
+func (c ConnectionCounts) Differing(want ConnectionCounts) []CountKey {
+	var out []CountKey
+	for k, n := range c {
+		if want[k] != n {
+			out = append(out, k)
+		}
+	}
+	for k, n := range want {
+		if _, ok := c[k]; !ok && n != 0 {
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b CountKey) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
 // ConnectionCounter is implemented by a backend that keeps connection
 // counts and filtered-listing indexes up to date with every connection
 // write, so that counting connections, and listing them by provider or

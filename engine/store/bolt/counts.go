@@ -241,11 +241,9 @@ func checkConnectionCounts(tx *bbolt.Tx) []string {
 		got.Add(key, int(binary.BigEndian.Uint64(v)))
 		return nil
 	})
-	for key := range joinKeys(got, want) {
-		if got[key] != want[key] {
-			problems = append(problems, fmt.Sprintf("connection counts: provider %q, status %q, service %t: kept %d, records %d",
-				key.ProviderID, key.Status, key.Service, got[key], want[key]))
-		}
+	for _, key := range got.Differing(want) {
+		problems = append(problems, fmt.Sprintf("connection counts: provider %q, status %q, service %t: kept %d, records %d",
+			key.ProviderID, key.Status, key.Service, got[key], want[key]))
 	}
 	_ = index.ForEach(func(k, _ []byte) error {
 		if !wantIndex[string(k)] {
@@ -261,16 +259,4 @@ func checkConnectionCounts(tx *bbolt.Tx) []string {
 		problems = append(problems, "connection counts and index: `authengine store compact` rebuilds them from the records")
 	}
 	return problems
-}
-
-// joinKeys is the set of keys of a and b.
-func joinKeys(a, b store.ConnectionCounts) map[store.CountKey]bool {
-	out := map[store.CountKey]bool{}
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	return out
 }

@@ -142,11 +142,9 @@ func (s *Store) compareCounts(ids []string, records []*goredis.StringCmd, kept m
 			got.Add(key, n)
 		}
 	}
-	for key := range joinCountKeys(got, want) {
-		if got[key] != want[key] {
-			problems = append(problems, fmt.Sprintf("connection counts: provider %q, status %q, service %t: kept %d, records %d",
-				key.ProviderID, key.Status, key.Service, got[key], want[key]))
-		}
+	for _, key := range got.Differing(want) {
+		problems = append(problems, fmt.Sprintf("connection counts: provider %q, status %q, service %t: kept %d, records %d",
+			key.ProviderID, key.Status, key.Service, got[key], want[key]))
 	}
 	for _, index := range slices.Sorted(maps.Keys(members)) {
 		have := map[string]bool{}
@@ -166,16 +164,4 @@ func (s *Store) compareCounts(ids []string, records []*goredis.StringCmd, kept m
 		problems = append(problems, fmt.Sprintf("connection counts and indexes: delete the key %sconncounts:built and restart the engines to rebuild them from the records", s.prefix))
 	}
 	return problems
-}
-
-// joinCountKeys is the set of keys of a and b.
-func joinCountKeys(a, b store.ConnectionCounts) map[store.CountKey]bool {
-	out := map[store.CountKey]bool{}
-	for k := range a {
-		out[k] = true
-	}
-	for k := range b {
-		out[k] = true
-	}
-	return out
 }
