@@ -109,6 +109,7 @@ func tryProvider(ctx context.Context, o *options, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "engine      %s (user %s)\n", t.api.base, t.user)
 	}
+	defer t.api.client.CloseIdleConnections()
 	if t.provider = t.compiled(ctx, l); t.provider == nil {
 		return fmt.Errorf("provider %q did not compile; run authengine check", id)
 	}
@@ -246,11 +247,19 @@ func startTryEngine(ctx context.Context, l *loaded, verbose bool, stderr io.Writ
 	}
 	base := "http://" + net.JoinHostPort(host, strconv.Itoa(addrPort.Port))
 	return &tryEngine{
-		api:     &engineAPI{base: base, apiKey: apiKey, adminKey: adminKey, client: &http.Client{Timeout: 75 * time.Second}},
+		api:     &engineAPI{base: base, apiKey: apiKey, adminKey: adminKey, client: engineAPIClient()},
 		engine:  inst.engine,
 		guarded: inst.guarded,
 		stop:    undo,
 	}, nil
+}
+
+// engineAPIClient is the client of one run's calls to the engine: a
+// transport of its own, whose connections the run closes when it ends, so
+// a later run in the same process (tests) never reuses a connection to an
+// engine that has stopped on the same port.
+func engineAPIClient() *http.Client {
+	return &http.Client{Timeout: 75 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 }
 
 // remoteEngine is the engine at --engine, with the keys from the flags
@@ -267,7 +276,7 @@ func remoteEngine(cfg *config.Config, o tryOptions) (*engineAPI, error) {
 	// A user:password in the URL is never sent (the keys go as bearer
 	// tokens) and never printed.
 	u.User = nil
-	api := &engineAPI{base: strings.TrimRight(u.String(), "/"), apiKey: o.apiKey, adminKey: o.adminKey, client: &http.Client{Timeout: 75 * time.Second}}
+	api := &engineAPI{base: strings.TrimRight(u.String(), "/"), apiKey: o.apiKey, adminKey: o.adminKey, client: engineAPIClient()}
 	if (api.apiKey == "" || api.adminKey == "") && cfg.API.Development {
 		if raw, err := os.ReadFile(filepath.Join(cfg.DataDir, "dev-keys.json")); err == nil {
 			var dk devKeys
