@@ -257,8 +257,9 @@ func (w *Wait) run() {
 }
 
 // take removes and returns the pending event to handle first (0 when
-// none is): the context's end, then the drain, then a re-read, then the
-// timer, so a change that came with the timer is answered, not pending.
+// none is): Close, then the context's end, then the drain, then a
+// re-read, then the timer, so a change that came with the timer is
+// answered, not pending.
 // w.mu is held.
 func (w *Wait) take() waitEvent {
 	for _, ev := range []waitEvent{waitClosed, waitDone, waitDrain, waitSignal | waitRetry, waitTimer} {

@@ -326,6 +326,12 @@ func (c ConnectionCounts) Differing(want ConnectionCounts) []CountKey {
 	return out
 }
 
+// CountProblem is a store check's report of a kept count that differs
+// from the records' (names a provider and a status, never content).
+func CountProblem(k CountKey, kept, records int) string {
+	return fmt.Sprintf("connection counts: provider %q, status %q, service %t: kept %d, records %d", k.ProviderID, k.Status, k.Service, kept, records)
+}
+
 // ConnectionCounter is implemented by a backend that keeps connection
 // counts and filtered-listing indexes up to date with every connection
 // write, so that counting connections, and listing them by provider or

@@ -31,8 +31,8 @@ const runtimeMinimum = 4 << 20
 const maxFloor = 1 << 40
 
 // Start keeps the heap goal at least floor bytes: after every collection
-// it sets the GC percent (debug.SetGCPercent) to what makes the goal, the
-// live heap times 1 + percent/100, reach floor, and never lower than the
+// it sets the GC percent (debug.SetGCPercent) to what makes the goal (see
+// percentFor) reach floor, and never lower than the
 // percent the process had when Start was called (GOGC). It does nothing
 // when floor is not positive or the collector is off or constant
 // (GOGC=off, GOGC=0); floor is bounded to 1 TiB. A memory limit

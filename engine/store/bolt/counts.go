@@ -242,8 +242,7 @@ func checkConnectionCounts(tx *bbolt.Tx) []string {
 		return nil
 	})
 	for _, key := range got.Differing(want) {
-		problems = append(problems, fmt.Sprintf("connection counts: provider %q, status %q, service %t: kept %d, records %d",
-			key.ProviderID, key.Status, key.Service, got[key], want[key]))
+		problems = append(problems, store.CountProblem(key, got[key], want[key]))
 	}
 	_ = index.ForEach(func(k, _ []byte) error {
 		if !wantIndex[string(k)] {

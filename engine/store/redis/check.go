@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -23,9 +22,8 @@ const checkAttempts = 5
 // the connection records (store.CountsChecker), in one MULTI: the counts,
 // the connection index, every record it names and every listing index
 // (those the counts name, and any other a SCAN finds) are read at one
-// instant. A write
-// between the reads that choose the keys and that MULTI makes it start
-// again. Each difference is one problem naming a provider, a status and a
+// instant. A write between the reads that choose the keys and that MULTI
+// makes it start again. Each difference is one problem naming a provider, a status and a
 // connection id at most, never a record's content. Nothing is compared
 // (an error that is store.ErrUnsupported) when the counts were never built
 // (they are built at first use), and on Redis Cluster, which keeps none.
@@ -94,9 +92,9 @@ func (s *Store) indexesOf(fields, also []string) []string {
 	}
 	for _, f := range fields {
 		if k, ok := store.ParseCountKey(f); ok {
-			set[s.connIndexOf(k.ProviderID, "")] = true
-			set[s.connIndexOf("", k.Status)] = true
-			set[s.connIndexOf(k.ProviderID, k.Status)] = true
+			for _, index := range s.stateIndexes(k.ProviderID, k.Status) {
+				set[index] = true
+			}
 		}
 	}
 	return slices.Sorted(maps.Keys(set))
@@ -126,25 +124,17 @@ func (s *Store) compareCounts(ids []string, records []*goredis.StringCmd, kept m
 		}
 		key := store.CountKeyOf(c)
 		want.Add(key, 1)
-		for _, index := range []string{s.connIndexOf("", ""), s.connIndexOf(c.ProviderID, ""), s.connIndexOf("", c.Status), s.connIndexOf(c.ProviderID, c.Status)} {
+		add(s.connIndexOf("", ""), id)
+		for _, index := range s.stateIndexes(c.ProviderID, c.Status) {
 			add(index, id)
 		}
 	}
-	got := store.ConnectionCounts{}
-	for field, v := range kept {
-		key, ok := store.ParseCountKey(field)
-		n, err := strconv.Atoi(v)
-		if !ok || err != nil {
-			problems = append(problems, fmt.Sprintf("connection counts: corrupt entry %q", field))
-			continue
-		}
-		if n != 0 {
-			got.Add(key, n)
-		}
+	got, corrupt := parseCounts(kept)
+	for _, field := range corrupt {
+		problems = append(problems, fmt.Sprintf("connection counts: corrupt entry %q", field))
 	}
 	for _, key := range got.Differing(want) {
-		problems = append(problems, fmt.Sprintf("connection counts: provider %q, status %q, service %t: kept %d, records %d",
-			key.ProviderID, key.Status, key.Service, got[key], want[key]))
+		problems = append(problems, store.CountProblem(key, got[key], want[key]))
 	}
 	for _, index := range slices.Sorted(maps.Keys(members)) {
 		have := map[string]bool{}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,6 +74,12 @@ func (s *Store) connIndexOf(provider string, status store.ConnectionStatus) stri
 	return s.prefix + "conns:all"
 }
 
+// stateIndexes are the listing indexes a connection of provider in
+// status is a member of, besides conns:all.
+func (s *Store) stateIndexes(provider string, status store.ConnectionStatus) [3]string {
+	return [3]string{s.connIndexOf(provider, ""), s.connIndexOf("", status), s.connIndexOf(provider, status)}
+}
+
 // countsKept reports, inside a WATCH transaction before its MULTI,
 // whether this write must move the counts. Until this Store has seen
 // them built it watches the marker too, so a build committing meanwhile
@@ -110,9 +118,7 @@ func (s *Store) queueMove(ctx context.Context, p goredis.Pipeliner, id string, o
 			continue
 		}
 		p.HIncrBy(ctx, s.countsKey(), store.CountKeyOf(*step.c).String(), step.delta)
-		for _, index := range []string{
-			s.connIndexOf(step.c.ProviderID, ""), s.connIndexOf("", step.c.Status), s.connIndexOf(step.c.ProviderID, step.c.Status),
-		} {
+		for _, index := range s.stateIndexes(step.c.ProviderID, step.c.Status) {
 			if step.delta < 0 {
 				p.ZRem(ctx, index, id)
 			} else {
@@ -257,18 +263,31 @@ func (s *Store) ConnectionCounts(ctx context.Context) (store.ConnectionCounts, e
 	if err != nil {
 		return nil, s.wrap("count connections", err)
 	}
-	out := store.ConnectionCounts{}
+	out, corrupt := parseCounts(fields)
+	if len(corrupt) > 0 {
+		return nil, fmt.Errorf("redis store: count connections: corrupt count %q", corrupt[0])
+	}
+	maps.DeleteFunc(out, func(_ store.CountKey, n int) bool { return n < 0 })
+	return out, nil
+}
+
+// parseCounts reads the counts hash's fields (negative counts included,
+// for the check), and names those that do not parse.
+func parseCounts(fields map[string]string) (out store.ConnectionCounts, corrupt []string) {
+	out = store.ConnectionCounts{}
 	for field, v := range fields {
 		key, ok := store.ParseCountKey(field)
 		n, err := strconv.Atoi(v)
 		if !ok || err != nil {
-			return nil, fmt.Errorf("redis store: count connections: corrupt count %q", field)
+			corrupt = append(corrupt, field)
+			continue
 		}
-		if n > 0 {
+		if n != 0 {
 			out.Add(key, n)
 		}
 	}
-	return out, nil
+	slices.Sort(corrupt)
+	return out, corrupt
 }
 
 // listPage reads the page [offset, offset+limit) of index and its
