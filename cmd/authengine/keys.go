@@ -115,8 +115,8 @@ func withKeyring(ctx context.Context, configPath, envPath string, readOnly bool,
 // storeCheck runs `authengine store check`: for the embedded store bbolt's
 // consistency check of the file (the engine must be stopped), then, for
 // every backend, a scan that opens every record, and on Redis a comparison
-// of the connection counts and listing indexes with the records. Problems name the record
-// kind and id and the key id involved, never content.
+// of the connection counts and listing indexes with the records. Problems
+// name the record kind and id and the key id involved, never content.
 func storeCheck(ctx context.Context, configPath, envPath string, stdout, stderr io.Writer) error {
 	l, err := load(configPath, envPath, stderr)
 	if err != nil {
@@ -162,34 +162,41 @@ func storeCheck(ctx context.Context, configPath, envPath string, stdout, stderr 
 		}
 		fmt.Fprintf(stdout, "%s store: %d records (%d connections, %d providers, %d flows, %d console sessions), %d cannot be opened\n",
 			l.cfg.Store.Type, total, counts[store.KindConnection], counts[store.KindProvider], counts[store.KindFlow], counts[store.KindSession], bad)
-		if cc, ok := st.(store.CountsChecker); ok {
-			problems, err := cc.CheckCounts(ctx)
-			switch {
-			case errors.Is(err, store.ErrUnsupported):
-				fmt.Fprintf(stdout, "%s store: connection counts not compared: %v\n", l.cfg.Store.Type, err)
-				return bailIf(bad)
-			case err != nil:
-				return err
-			}
-			for _, p := range problems {
-				fmt.Fprintln(stdout, "wrong:", p)
-			}
-			if len(problems) > 0 {
-				bad++
-			} else {
-				fmt.Fprintf(stdout, "%s store: connection counts and listing indexes agree with the records\n", l.cfg.Store.Type)
-			}
+		wrong, err := checkCounts(ctx, st, l.cfg.Store.Type, stdout)
+		if err != nil {
+			return err
 		}
-		return bailIf(bad)
+		if bad > 0 || wrong {
+			return errReported
+		}
+		return nil
 	})
 }
 
-// bailIf is errReported when bad problems were printed.
-func bailIf(bad int) error {
-	if bad > 0 {
-		return errReported
+// checkCounts prints what a store that keeps its connection counts and
+// listing indexes in a shared server (store.CountsChecker: Redis) finds
+// when it compares them with the records, and reports whether it found
+// something wrong. Other stores have nothing to compare here.
+func checkCounts(ctx context.Context, st store.Store, kind string, stdout io.Writer) (wrong bool, err error) {
+	cc, ok := st.(store.CountsChecker)
+	if !ok {
+		return false, nil
 	}
-	return nil
+	problems, err := cc.CheckCounts(ctx)
+	switch {
+	case errors.Is(err, store.ErrUnsupported):
+		fmt.Fprintf(stdout, "%s store: connection counts not compared: %v\n", kind, err)
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(stdout, "wrong:", p)
+	}
+	if len(problems) == 0 {
+		fmt.Fprintf(stdout, "%s store: connection counts and listing indexes agree with the records\n", kind)
+	}
+	return len(problems) > 0, nil
 }
 
 // openProblem says why a record does not open, by key id: a missing root
